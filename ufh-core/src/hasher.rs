@@ -3,19 +3,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use twox_hash::xxhash3_64::{RawHasher as RawXxh3_64, SecretBuffer};
-use twox_hash::xxhash3_128::RawHasher as RawXxh3_128;
-
 use crate::truncate::{
     Masks, canonical_bf16, canonical_f16, canonical_f32, canonical_f64, write_bf16s, write_f16s,
     write_f32s, write_f64s,
 };
+use crate::xxh3::{Lanes, Xxh3};
 use crate::{HashError, MantissaBits};
-
-/// Bytes of canonical words staged before they are handed to XXH3.
-///
-/// Single pushes only copy a few bytes; the mixer runs once per full buffer.
-const STAGE_BYTES: usize = 2048;
 
 /// A 64-bit functional hash: the fingerprint of what a candidate computes.
 ///
@@ -91,15 +84,10 @@ mod sealed {
 pub trait HashWidth: sealed::Sealed {
     /// The hash this width produces.
     type Hash: Copy + Eq + std::hash::Hash + Ord + fmt::Debug + fmt::Display + Send + Sync;
-    /// The streaming XXH3 state.
     #[doc(hidden)]
-    type Mixer: Clone;
+    const WIDE: bool;
     #[doc(hidden)]
-    fn new_mixer() -> Self::Mixer;
-    #[doc(hidden)]
-    fn write(mixer: &mut Self::Mixer, bytes: &[u8]);
-    #[doc(hidden)]
-    fn finish(mixer: &Self::Mixer) -> Self::Hash;
+    fn from_bits(bits: u128) -> Self::Hash;
 }
 
 /// 64-bit hashes: XXH3-64 of the canonical stream.
@@ -113,33 +101,19 @@ pub enum Bits128 {}
 impl sealed::Sealed for Bits64 {}
 impl sealed::Sealed for Bits128 {}
 
-type DefaultSecret = &'static [u8; 192];
-
 impl HashWidth for Bits64 {
     type Hash = FunctionalHash;
-    type Mixer = RawXxh3_64<DefaultSecret>;
-    fn new_mixer() -> Self::Mixer {
-        RawXxh3_64::new(SecretBuffer::default())
-    }
-    fn write(mixer: &mut Self::Mixer, bytes: &[u8]) {
-        std::hash::Hasher::write(mixer, bytes);
-    }
-    fn finish(mixer: &Self::Mixer) -> FunctionalHash {
-        FunctionalHash(std::hash::Hasher::finish(mixer))
+    const WIDE: bool = false;
+    fn from_bits(bits: u128) -> FunctionalHash {
+        FunctionalHash(bits as u64)
     }
 }
 
 impl HashWidth for Bits128 {
     type Hash = FunctionalHash128;
-    type Mixer = RawXxh3_128<DefaultSecret>;
-    fn new_mixer() -> Self::Mixer {
-        RawXxh3_128::new(SecretBuffer::default())
-    }
-    fn write(mixer: &mut Self::Mixer, bytes: &[u8]) {
-        mixer.write(bytes);
-    }
-    fn finish(mixer: &Self::Mixer) -> FunctionalHash128 {
-        FunctionalHash128(mixer.finish_128())
+    const WIDE: bool = true;
+    fn from_bits(bits: u128) -> FunctionalHash128 {
+        FunctionalHash128(bits)
     }
 }
 
@@ -192,10 +166,9 @@ pub trait OutputSink {
 pub struct FunctionalHasher<W: HashWidth = Bits64> {
     masks: Masks,
     mantissa_bits: MantissaBits,
-    mixer: W::Mixer,
-    stage: [u8; STAGE_BYTES],
-    staged: usize,
+    state: Xxh3,
     n_values: u64,
+    width: std::marker::PhantomData<W>,
 }
 
 impl<W: HashWidth> fmt::Debug for FunctionalHasher<W> {
@@ -209,6 +182,7 @@ impl<W: HashWidth> fmt::Debug for FunctionalHasher<W> {
 
 impl FunctionalHasher<Bits64> {
     /// A 64-bit hasher keeping `mantissa_bits` of every float.
+    #[inline]
     pub fn new(mantissa_bits: MantissaBits) -> Self {
         Self::with_width(mantissa_bits)
     }
@@ -216,6 +190,7 @@ impl FunctionalHasher<Bits64> {
 
 impl FunctionalHasher<Bits128> {
     /// A 128-bit hasher keeping `mantissa_bits` of every float.
+    #[inline]
     pub fn new_128(mantissa_bits: MantissaBits) -> Self {
         Self::with_width(mantissa_bits)
     }
@@ -223,14 +198,14 @@ impl FunctionalHasher<Bits128> {
 
 impl<W: HashWidth> FunctionalHasher<W> {
     /// A hasher of the width `W` keeping `mantissa_bits` of every float.
+    #[inline]
     pub fn with_width(mantissa_bits: MantissaBits) -> Self {
         Self {
             masks: Masks::new(mantissa_bits),
             mantissa_bits,
-            mixer: W::new_mixer(),
-            stage: [0; STAGE_BYTES],
-            staged: 0,
+            state: Xxh3::new(),
             n_values: 0,
+            width: std::marker::PhantomData,
         }
     }
 
@@ -240,49 +215,48 @@ impl<W: HashWidth> FunctionalHasher<W> {
     }
 
     /// The hash of every value pushed, in order.
-    pub fn finish(mut self) -> W::Hash {
-        self.flush();
-        W::finish(&self.mixer)
-    }
-
     #[inline]
-    fn flush(&mut self) {
-        if self.staged > 0 {
-            W::write(&mut self.mixer, &self.stage[..self.staged]);
-            self.staged = 0;
+    pub fn finish(self) -> W::Hash {
+        if W::WIDE {
+            W::from_bits(self.state.finish_128())
+        } else {
+            W::from_bits(self.state.finish_64() as u128)
         }
     }
 
     #[inline]
     fn push_word<const N: usize>(&mut self, bytes: [u8; N]) {
-        if self.staged + N > STAGE_BYTES {
-            self.flush();
-        }
-        self.stage[self.staged..self.staged + N].copy_from_slice(&bytes);
-        self.staged += N;
+        self.state.write_word(bytes);
         self.n_values += 1;
     }
 
-    /// Stages `values` through `kernel`, which writes `width` bytes per value.
+    /// Appends the canonical words of `values`: runs of whole stripes go through
+    /// the fused bulk loop (when `lanes` offers one), the rest is truncated by
+    /// `kernel` straight into the buffer, and `one` serves when the buffer is not
+    /// aligned to the word (after pushes of a narrower type).
     #[inline]
-    fn push_slice<T: Copy, M: Copy>(
+    fn push_slice<'a, T: Copy, Word: bytemuck::Pod, M: Copy>(
         &mut self,
-        mut values: &[T],
-        width: usize,
+        mut values: &'a [T],
         mask: M,
-        kernel: fn(&[T], M, &mut [u8]),
+        lanes: Option<fn(&'a [T], M) -> Lanes<'a>>,
+        kernel: fn(&[T], M, &mut [Word]),
+        one: fn(&mut Self, T),
     ) {
-        self.n_values += values.len() as u64;
         while !values.is_empty() {
-            let room = (STAGE_BYTES - self.staged) / width;
-            if room == 0 {
-                self.flush();
-                continue;
+            if let Some(lanes) = lanes {
+                let consumed = self.state.bulk(lanes(values, mask));
+                self.n_values += consumed as u64;
+                values = &values[consumed..];
             }
-            let take = room.min(values.len());
-            let end = self.staged + take * width;
-            kernel(&values[..take], mask, &mut self.stage[self.staged..end]);
-            self.staged = end;
+            let Some(free) = self.state.free_words::<Word>() else {
+                values.iter().for_each(|&x| one(self, x));
+                return;
+            };
+            let take = free.len().min(values.len());
+            kernel(&values[..take], mask, &mut free[..take]);
+            self.state.commit_words::<Word>(take);
+            self.n_values += take as u64;
             values = &values[take..];
         }
     }
@@ -301,28 +275,36 @@ impl<W: HashWidth> FunctionalHasher<W> {
 
     /// Appends f64 values in order.
     pub fn push_f64s(&mut self, xs: &[f64]) {
-        self.push_slice(xs, 8, self.masks.f64, write_f64s);
+        self.push_slice(
+            xs,
+            self.masks.f64,
+            Some(Lanes::F64),
+            write_f64s,
+            Self::push_f64,
+        );
     }
 
     /// Appends f32 values in order.
     pub fn push_f32s(&mut self, xs: &[f32]) {
-        self.push_slice(xs, 4, self.masks.f32, write_f32s);
+        self.push_slice(
+            xs,
+            self.masks.f32,
+            Some(Lanes::F32),
+            write_f32s,
+            Self::push_f32,
+        );
     }
 
     /// Appends IEEE binary16 values given by their bit patterns.
     pub fn push_f16_bits(&mut self, bits: &[u16]) {
-        if bits.len() == 1 {
-            return self.push_word(canonical_f16(bits[0], self.masks.f16).to_le_bytes());
-        }
-        self.push_slice(bits, 2, self.masks.f16, write_f16s);
+        let one = |h: &mut Self, b: u16| h.push_word(canonical_f16(b, h.masks.f16).to_le_bytes());
+        self.push_slice(bits, self.masks.f16, None, write_f16s, one);
     }
 
     /// Appends bfloat16 values given by their bit patterns.
     pub fn push_bf16_bits(&mut self, bits: &[u16]) {
-        if bits.len() == 1 {
-            return self.push_word(canonical_bf16(bits[0], self.masks.bf16).to_le_bytes());
-        }
-        self.push_slice(bits, 2, self.masks.bf16, write_bf16s);
+        let one = |h: &mut Self, b: u16| h.push_word(canonical_bf16(b, h.masks.bf16).to_le_bytes());
+        self.push_slice(bits, self.masks.bf16, None, write_bf16s, one);
     }
 
     /// Appends an integer output (a predicted label, a count); never truncated.

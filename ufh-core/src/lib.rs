@@ -88,9 +88,12 @@
 //!   accuracies are positive); losses and errors are signed.
 //! * `-0.0` and `+0.0` hash equal and all NaNs hash equal, so that harmless
 //!   differences in how a value was produced do not split a function in two.
-//! * Values are staged in a fixed 2 KiB buffer inside the hasher, so hashing never
-//!   allocates; slices are truncated by a loop that the compiler vectorises
-//!   (AVX2 is selected at run time on x86-64, with bit-identical results).
+//! * Hashing never allocates: values are staged in a fixed 256-byte buffer inside
+//!   the hasher. Long f64 and f32 slices skip the buffer: an XXH3 loop of ufh's own
+//!   reads the floats, truncates them in registers and accumulates them, with an
+//!   AVX2 version chosen at run time on x86-64. Its output is exactly XXH3 of the
+//!   canonical stream (tested against the `twox-hash` crate), so the specification
+//!   above stays the whole truth.
 
 #![deny(missing_docs)]
 
@@ -99,6 +102,7 @@ mod format;
 mod hasher;
 mod truncate;
 mod unified;
+mod xxh3;
 
 pub use error::HashError;
 pub use format::{FloatFormat, MantissaBits};

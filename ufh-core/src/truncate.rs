@@ -79,7 +79,7 @@ impl Masks {
     }
 }
 
-/// The canonical truncated bits of an f64 (see the [module docs](self)).
+/// The canonical truncated bits of an f64 (see the crate docs, "Truncation").
 ///
 /// ```
 /// use ufh_core::{truncate_f64, MantissaBits};
@@ -94,7 +94,7 @@ pub fn truncate_f64(x: f64, m: MantissaBits) -> u64 {
     canonical_f64(x.to_bits(), Masks::new(m).f64)
 }
 
-/// The canonical truncated bits of an f32 (see the [module docs](self)).
+/// The canonical truncated bits of an f32 (see the crate docs, "Truncation").
 pub fn truncate_f32(x: f32, m: MantissaBits) -> u32 {
     canonical_f32(x.to_bits(), Masks::new(m).f32)
 }
@@ -111,11 +111,11 @@ pub fn truncate_bf16_bits(bits: u16, m: MantissaBits) -> u16 {
 
 macro_rules! slice_kernel {
     ($name:ident, $avx2:ident, $portable:ident, $src:ty, $word:ty, $canon:ident, $to_bits:expr) => {
-        /// Writes the little-endian canonical words of `src` into `dst`, which holds
-        /// exactly `size_of::<word>()` bytes per value.
+        /// Writes the canonical words of `src`, in little-endian byte order, into
+        /// `dst`, which has exactly one word per value.
         #[inline]
-        pub(crate) fn $name(src: &[$src], mask: $word, dst: &mut [u8]) {
-            debug_assert_eq!(dst.len(), src.len() * size_of::<$word>());
+        pub(crate) fn $name(src: &[$src], mask: $word, dst: &mut [$word]) {
+            debug_assert_eq!(dst.len(), src.len());
             #[cfg(target_arch = "x86_64")]
             {
                 if std::arch::is_x86_feature_detected!("avx2") {
@@ -127,19 +127,20 @@ macro_rules! slice_kernel {
             $portable(src, mask, dst);
         }
 
-        /// The same loop compiled with AVX2 enabled; integer operations only, so its
-        /// results are bit-identical to the portable loop.
+        /// The same loop compiled with AVX2 enabled (64-bit integer compares are
+        /// AVX2 instructions); integer operations only, so its results are
+        /// bit-identical to the portable loop.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
-        fn $avx2(src: &[$src], mask: $word, dst: &mut [u8]) {
+        fn $avx2(src: &[$src], mask: $word, dst: &mut [$word]) {
             $portable(src, mask, dst);
         }
 
         #[inline(always)]
-        fn $portable(src: &[$src], mask: $word, dst: &mut [u8]) {
+        fn $portable(src: &[$src], mask: $word, dst: &mut [$word]) {
             let to_bits: fn($src) -> $word = $to_bits;
-            for (out, &x) in dst.chunks_exact_mut(size_of::<$word>()).zip(src) {
-                out.copy_from_slice(&$canon(to_bits(x), mask).to_le_bytes());
+            for (out, &x) in dst.iter_mut().zip(src) {
+                *out = $canon(to_bits(x), mask).to_le();
             }
         }
     };
@@ -259,26 +260,20 @@ mod tests {
             })
             .collect();
         let bits = m(FloatFormat::F64, 9);
-        let mut bytes = vec![0u8; values.len() * 8];
-        write_f64s(&values, Masks::new(bits).f64, &mut bytes);
-        let mut portable = vec![0u8; values.len() * 8];
+        let mut words = vec![0u64; values.len()];
+        write_f64s(&values, Masks::new(bits).f64, &mut words);
+        let mut portable = vec![0u64; values.len()];
         write_f64s_portable(&values, Masks::new(bits).f64, &mut portable);
-        assert_eq!(bytes, portable);
-        for (chunk, &x) in bytes.chunks_exact(8).zip(&values) {
-            assert_eq!(
-                u64::from_le_bytes(chunk.try_into().unwrap()),
-                truncate_f64(x, bits)
-            );
+        assert_eq!(words, portable);
+        for (&word, &x) in words.iter().zip(&values) {
+            assert_eq!(u64::from_le(word), truncate_f64(x, bits));
         }
         let singles: Vec<f32> = values.iter().map(|&x| x as f32).collect();
         let bits32 = m(FloatFormat::F32, 5);
-        let mut bytes32 = vec![0u8; singles.len() * 4];
-        write_f32s(&singles, Masks::new(bits32).f32, &mut bytes32);
-        for (chunk, &x) in bytes32.chunks_exact(4).zip(&singles) {
-            assert_eq!(
-                u32::from_le_bytes(chunk.try_into().unwrap()),
-                truncate_f32(x, bits32)
-            );
+        let mut words32 = vec![0u32; singles.len()];
+        write_f32s(&singles, Masks::new(bits32).f32, &mut words32);
+        for (&word, &x) in words32.iter().zip(&singles) {
+            assert_eq!(u32::from_le(word), truncate_f32(x, bits32));
         }
     }
 }

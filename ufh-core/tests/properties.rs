@@ -132,3 +132,70 @@ proptest! {
         prop_assert_ne!(hash_f64s(m, &xs), hash_f64s(m, &ys));
     }
 }
+
+/// Reference model of the specification: XXH3 over the canonical little-endian
+/// bytes, whatever mix of types and call sizes produced them.
+#[derive(Debug, Clone)]
+enum Push {
+    F64s(Vec<f64>),
+    F32s(Vec<f32>),
+    F64(f64),
+    U64(u64),
+    F16s(Vec<u16>),
+}
+
+fn push_strategy() -> impl Strategy<Value = Push> {
+    prop_oneof![
+        prop::collection::vec(any_f64(), 0..300).prop_map(Push::F64s),
+        prop::collection::vec(any::<f32>(), 0..300).prop_map(Push::F32s),
+        any_f64().prop_map(Push::F64),
+        any::<u64>().prop_map(Push::U64),
+        prop::collection::vec(any::<u16>(), 0..40).prop_map(Push::F16s),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn mixed_pushes_hash_as_xxh3_of_canonical_bytes(
+        bits in 1u32..=10,
+        pushes in prop::collection::vec(push_strategy(), 0..12),
+    ) {
+        let m = MantissaBits::new(FloatFormat::F16, bits).unwrap();
+        let mut hasher = FunctionalHasher::new(m);
+        let mut wide = FunctionalHasher::new_128(m);
+        let mut bytes = Vec::new();
+        for push in &pushes {
+            match push {
+                Push::F64s(xs) => {
+                    hasher.push_f64s(xs);
+                    wide.push_f64s(xs);
+                    xs.iter().for_each(|&x| bytes.extend(truncate_f64(x, m).to_le_bytes()));
+                }
+                Push::F32s(xs) => {
+                    hasher.push_f32s(xs);
+                    wide.push_f32s(xs);
+                    xs.iter().for_each(|&x| bytes.extend(ufh_core::truncate_f32(x, m).to_le_bytes()));
+                }
+                Push::F64(x) => {
+                    hasher.push_f64(*x);
+                    wide.push_f64(*x);
+                    bytes.extend(truncate_f64(*x, m).to_le_bytes());
+                }
+                Push::U64(x) => {
+                    hasher.push_u64(*x);
+                    wide.push_u64(*x);
+                    bytes.extend(x.to_le_bytes());
+                }
+                Push::F16s(xs) => {
+                    hasher.push_f16_bits(xs);
+                    wide.push_f16_bits(xs);
+                    xs.iter().for_each(|&x| bytes.extend(ufh_core::truncate_f16_bits(x, m).to_le_bytes()));
+                }
+            }
+        }
+        prop_assert_eq!(hasher.finish().0, twox_hash::XxHash3_64::oneshot(&bytes));
+        prop_assert_eq!(wide.finish().0, twox_hash::XxHash3_128::oneshot(&bytes));
+    }
+}

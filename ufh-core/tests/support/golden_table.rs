@@ -7,7 +7,7 @@
 //! `name  kind  mantissa  values  hash64  hash128`, where
 //! * `kind` is `f64`, `f32`, `f16`, `bf16`, `u64` (values pushed as one slice),
 //!   `f64-each` (f64 values pushed one at a time) or `probe` (the unified
-//!   procedure, see [`ProbeCase`]);
+//!   procedure, see `probe_candidate`);
 //! * `mantissa` is `FORMAT:BITS`, for example `f64:24`;
 //! * `values` is `-` (none), comma-separated hexadecimal bit patterns, or
 //!   `ramp(N)`: the N values `(i - N/2) / 64` for `i` in `0..N`, exact in every
