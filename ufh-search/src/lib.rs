@@ -1,11 +1,84 @@
-//! Search as a feedback loop for evolutionary AutoML.
+//! Search as a feedback loop for evolutionary AutoML, with the techniques of unified
+//! functional hashing.
 //!
-//! An algorithm proposes candidates and receives feedback (candidate, fitness); it
-//! never calls an evaluator, a hasher or a cache. The techniques of the unified
-//! functional hashing paper — the functional equivalence cache (FEC) with its
-//! forgetful and aggregating variants, functional change mutation (FCM) and the
-//! tabulist — wrap the loop around any algorithm, so every algorithm gets every
-//! technique.
+//! An [`Algorithm`] proposes candidates of a [`SearchSpace`] and receives feedback
+//! (candidate, fitness); it never calls an [`Evaluator`], a [`CandidateHasher`] or a
+//! cache (PyGlove's propose/feedback). The techniques of the paper wrap that loop in
+//! the driver, so every algorithm gets every technique:
 //!
-//! This crate is being built: see issue 3 of the project for its scope. It knows no
-//! concrete search space.
+//! * the functional equivalence cache ([`FunctionalEquivalenceCache`], Method 5),
+//!   optionally bounded (LRU), forgetful (Method 8) or aggregating (FEA, Method 9);
+//! * functional change mutation ([`FcmConfig`], Method 6);
+//! * the tabulist ([`TabulistConfig`], Method 7).
+//!
+//! The driver ([`run_serial`]) owns a simulated clock: each evaluation and each hash
+//! costs simulated seconds, and the budget is spent on both. Evaluation noise and
+//! cache forgetting draw from streams of their own, so with serial evaluation, a
+//! deterministic evaluator and no collisions, a search with FEC proposes exactly the
+//! candidates the search without it proposes (Section 6.2 of the paper).
+//!
+//! # Example
+//!
+//! ```
+//! use rand::Rng;
+//! use ufh_search::{
+//!     run_serial, Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig,
+//!     FecConfig, Replacement, SearchRng, SearchSpace, Techniques,
+//! };
+//! use ufh_core::FunctionalHash;
+//!
+//! /// Integers 0..100 computing `x mod 10`.
+//! struct Ints;
+//! impl SearchSpace for Ints {
+//!     type Candidate = u32;
+//!     fn sample(&self, rng: &mut SearchRng) -> u32 { rng.random_range(0..100) }
+//!     fn mutate(&self, p: &u32, rng: &mut SearchRng) -> u32 { (p + rng.random_range(1..5)) % 100 }
+//! }
+//! struct Train;
+//! impl Evaluator<u32> for Train {
+//!     fn evaluate(&self, c: &u32, _: &mut SearchRng) -> Evaluation {
+//!         let f = f64::from(c % 10) / 10.0;
+//!         Evaluation { validation: f, test: f, cost_s: 100.0 }
+//!     }
+//! }
+//! struct Hash;
+//! impl CandidateHasher<u32> for Hash {
+//!     fn hash(&self, c: &u32) -> FunctionalHash { FunctionalHash(u64::from(c % 10)) }
+//!     fn cost_s(&self) -> f64 { 1.0 }
+//! }
+//!
+//! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
+//! let techniques = Techniques { fec: Some(FecConfig::PLAIN), ..Techniques::NONE };
+//! let record = run_serial(&Ints, &mut config.build()?, &Train, Some(&Hash), &techniques,
+//!                         Budget::SimulatedSeconds(5_000.0), 42)?;
+//! assert!(record.hit_rate().unwrap() > 0.5); // only 10 distinct functions exist
+//! # Ok::<(), ufh_search::SearchError>(())
+//! ```
+
+mod algorithm;
+mod driver;
+mod fec;
+mod record;
+mod space;
+#[cfg(test)]
+mod testutil;
+
+pub use algorithm::{Algorithm, Evolution, EvolutionConfig, Proposal, RandomSearch, Replacement};
+pub use driver::{Budget, FcmConfig, TabulistConfig, Techniques, run_serial};
+pub use fec::{
+    CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
+};
+pub use record::{BestPoint, Event, Outcome, SearchRecord};
+pub use space::{CandidateHasher, Evaluation, Evaluator, SearchRng, SearchSpace};
+
+/// Errors of search configuration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SearchError {
+    /// A setting is out of range; the message names it and its value.
+    #[error("invalid search configuration: {0}")]
+    InvalidConfig(String),
+    /// A technique needs functional hashes but no hasher was given.
+    #[error("a technique (FEC, FCM or tabulist) is on but no hasher was given")]
+    MissingHasher,
+}

@@ -1,0 +1,343 @@
+//! The functional equivalence cache (FEC, Method 5) with its forgetful (Method 8)
+//! and aggregating (FEA, Method 9) variants.
+
+use std::collections::BTreeMap;
+use std::num::{NonZeroU32, NonZeroUsize};
+
+use rustc_hash::FxHashMap;
+use ufh_core::FunctionalHash;
+
+use crate::algorithm::bernoulli;
+use crate::{Evaluation, SearchError, SearchRng};
+
+/// When a cache forgets a key after a full hit (Method 8).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Forgetting {
+    /// Never: plain FEC.
+    Never,
+    /// With fixed probability `p` after each full hit.
+    Fixed(f64),
+    /// With probability `1/(n+1)` on the n-th full hit since the key was inserted.
+    Harmonic,
+}
+
+/// Settings of a [`FunctionalEquivalenceCache`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FecConfig {
+    /// Most keys kept; the least recently used goes first. `None`: unbounded.
+    pub capacity: Option<NonZeroUsize>,
+    /// Forgetting after full hits.
+    pub forgetting: Forgetting,
+    /// Evaluations aggregated per key before hits are full (FEA); 1 is plain FEC.
+    pub max_evals: NonZeroU32,
+}
+
+impl FecConfig {
+    /// Plain FEC: unbounded, never forgetting, one evaluation per key.
+    pub const PLAIN: FecConfig = FecConfig {
+        capacity: None,
+        forgetting: Forgetting::Never,
+        max_evals: NonZeroU32::MIN,
+    };
+
+    /// Checks the forgetting probability and builds an empty cache.
+    pub fn build(self) -> Result<FunctionalEquivalenceCache, SearchError> {
+        if let Forgetting::Fixed(p) = self.forgetting
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err(SearchError::InvalidConfig(format!(
+                "forgetting probability {p} is outside [0, 1]"
+            )));
+        }
+        Ok(FunctionalEquivalenceCache {
+            config: self,
+            entries: FxHashMap::default(),
+            recency: BTreeMap::new(),
+            tick: 0,
+            counters: CacheCounters::default(),
+        })
+    }
+}
+
+/// What the cache knows of one functional hash: running means over its evaluations.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CacheEntry {
+    /// Mean validation fitness.
+    pub validation: f64,
+    /// Mean test fitness.
+    pub test: f64,
+    /// Mean evaluation cost in simulated seconds.
+    pub cost_s: f64,
+    /// Evaluations aggregated.
+    pub n_evals: u32,
+    /// Full hits since insertion.
+    pub n_hits: u32,
+    last_used: u64,
+}
+
+/// The outcome of looking a hash up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lookup {
+    /// Unknown hash: evaluate, then [`FunctionalEquivalenceCache::record`].
+    Miss,
+    /// Known, but with fewer than `max_evals` evaluations (FEA): evaluate again and
+    /// record; select on the mean that `record` returns.
+    PartialHit,
+    /// Known and complete: use these values, skip the evaluation.
+    Hit(CacheEntry),
+}
+
+/// Counts of cache outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CacheCounters {
+    /// Lookups of unknown hashes.
+    pub misses: u64,
+    /// Lookups of known hashes still aggregating evaluations.
+    pub partial_hits: u64,
+    /// Lookups answered from the cache.
+    pub full_hits: u64,
+    /// Keys removed by forgetting.
+    pub forgotten: u64,
+    /// Keys removed by the capacity limit.
+    pub evicted: u64,
+}
+
+/// Fitness cached by functional hash, so that a candidate equivalent to one already
+/// evaluated is not evaluated again.
+#[derive(Debug, Clone)]
+pub struct FunctionalEquivalenceCache {
+    config: FecConfig,
+    entries: FxHashMap<FunctionalHash, CacheEntry>,
+    /// Last-use tick → key, for least-recently-used eviction.
+    recency: BTreeMap<u64, FunctionalHash>,
+    tick: u64,
+    counters: CacheCounters,
+}
+
+impl FunctionalEquivalenceCache {
+    /// Looks `hash` up; a full hit may make the cache forget the key afterwards.
+    /// `rng` decides forgetting only.
+    pub fn lookup(&mut self, hash: FunctionalHash, rng: &mut SearchRng) -> Lookup {
+        let Some(entry) = self.entries.get_mut(&hash) else {
+            self.counters.misses += 1;
+            return Lookup::Miss;
+        };
+        self.tick += 1;
+        self.recency.remove(&entry.last_used);
+        entry.last_used = self.tick;
+        self.recency.insert(self.tick, hash);
+        if entry.n_evals < self.config.max_evals.get() {
+            self.counters.partial_hits += 1;
+            return Lookup::PartialHit;
+        }
+        entry.n_hits += 1;
+        self.counters.full_hits += 1;
+        let found = *entry;
+        let forget = match self.config.forgetting {
+            Forgetting::Never => false,
+            Forgetting::Fixed(p) => bernoulli(rng, p),
+            Forgetting::Harmonic => bernoulli(rng, 1.0 / (f64::from(found.n_hits) + 1.0)),
+        };
+        if forget {
+            self.remove(hash);
+            self.counters.forgotten += 1;
+        }
+        Lookup::Hit(found)
+    }
+
+    /// Adds an evaluation of `hash` and returns the entry's new running means.
+    pub fn record(&mut self, hash: FunctionalHash, evaluation: &Evaluation) -> CacheEntry {
+        self.tick += 1;
+        let tick = self.tick;
+        let entry = self.entries.entry(hash).or_insert(CacheEntry {
+            validation: 0.0,
+            test: 0.0,
+            cost_s: 0.0,
+            n_evals: 0,
+            n_hits: 0,
+            last_used: tick,
+        });
+        self.recency.remove(&entry.last_used);
+        entry.last_used = tick;
+        entry.n_evals += 1;
+        let n = f64::from(entry.n_evals);
+        entry.validation += (evaluation.validation - entry.validation) / n;
+        entry.test += (evaluation.test - entry.test) / n;
+        entry.cost_s += (evaluation.cost_s - entry.cost_s) / n;
+        if entry.n_evals == 1 {
+            // Exact, also for a failure's infinite fitness.
+            entry.validation = evaluation.validation;
+            entry.test = evaluation.test;
+            entry.cost_s = evaluation.cost_s;
+        }
+        let result = *entry;
+        self.recency.insert(tick, hash);
+        if let Some(capacity) = self.config.capacity {
+            while self.entries.len() > capacity.get() {
+                let (_, oldest) = self.recency.pop_first().expect("recency tracks every key");
+                self.entries.remove(&oldest);
+                self.counters.evicted += 1;
+            }
+        }
+        result
+    }
+
+    fn remove(&mut self, hash: FunctionalHash) {
+        if let Some(entry) = self.entries.remove(&hash) {
+            self.recency.remove(&entry.last_used);
+        }
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry of `hash`, without touching recency or counters.
+    pub fn peek(&self, hash: FunctionalHash) -> Option<&CacheEntry> {
+        self.entries.get(&hash)
+    }
+
+    /// Outcome counts so far.
+    pub fn counters(&self) -> CacheCounters {
+        self.counters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::rng;
+
+    fn eval(v: f64) -> Evaluation {
+        Evaluation {
+            validation: v,
+            test: v / 2.0,
+            cost_s: 10.0 * v,
+        }
+    }
+
+    #[test]
+    fn plain_fec_hits_after_one_evaluation() {
+        let mut fec = FecConfig::PLAIN.build().unwrap();
+        let mut rng = rng(0);
+        let h = FunctionalHash(7);
+        assert_eq!(fec.lookup(h, &mut rng), Lookup::Miss);
+        fec.record(h, &eval(0.5));
+        let Lookup::Hit(entry) = fec.lookup(h, &mut rng) else {
+            panic!("expected a hit")
+        };
+        assert_eq!(
+            (entry.validation, entry.test, entry.n_evals),
+            (0.5, 0.25, 1)
+        );
+        assert_eq!(fec.counters().full_hits, 1);
+        assert_eq!(fec.counters().misses, 1);
+    }
+
+    #[test]
+    fn fea_keeps_running_means_until_max_evals() {
+        let config = FecConfig {
+            max_evals: NonZeroU32::new(3).unwrap(),
+            ..FecConfig::PLAIN
+        };
+        let mut fec = config.build().unwrap();
+        let mut rng = rng(0);
+        let h = FunctionalHash(1);
+        assert_eq!(fec.lookup(h, &mut rng), Lookup::Miss);
+        fec.record(h, &eval(0.2));
+        assert_eq!(fec.lookup(h, &mut rng), Lookup::PartialHit);
+        let mean = fec.record(h, &eval(0.4));
+        assert!((mean.validation - 0.3).abs() < 1e-12);
+        assert_eq!(fec.lookup(h, &mut rng), Lookup::PartialHit);
+        let mean = fec.record(h, &eval(0.9));
+        assert!((mean.validation - 0.5).abs() < 1e-12);
+        assert!((mean.cost_s - 5.0).abs() < 1e-12);
+        assert!(matches!(fec.lookup(h, &mut rng), Lookup::Hit(e) if e.n_evals == 3));
+        assert_eq!(fec.counters().partial_hits, 2);
+    }
+
+    #[test]
+    fn fixed_forgetting_removes_keys_at_its_rate() {
+        let p = 0.3;
+        let config = FecConfig {
+            forgetting: Forgetting::Fixed(p),
+            ..FecConfig::PLAIN
+        };
+        let mut fec = config.build().unwrap();
+        let mut rng = rng(11);
+        let trials = 20_000;
+        for i in 0..trials {
+            let h = FunctionalHash(i);
+            fec.record(h, &eval(0.1));
+            assert!(matches!(fec.lookup(h, &mut rng), Lookup::Hit(_)));
+        }
+        let rate = fec.counters().forgotten as f64 / trials as f64;
+        // Binomial standard deviation at 20,000 trials is 0.0032; allow 5 of them.
+        assert!((rate - p).abs() < 0.017, "forgetting rate {rate}");
+        assert_eq!(fec.len() as u64, trials - fec.counters().forgotten);
+    }
+
+    #[test]
+    fn harmonic_forgetting_follows_one_over_n_plus_one() {
+        let config = FecConfig {
+            forgetting: Forgetting::Harmonic,
+            ..FecConfig::PLAIN
+        };
+        let mut fec = config.build().unwrap();
+        let mut rng = rng(5);
+        let trials = 20_000u64;
+        let mut forgotten_at = [0u64; 3];
+        for i in 0..trials {
+            let h = FunctionalHash(i);
+            fec.record(h, &eval(0.1));
+            for slot in &mut forgotten_at {
+                fec.lookup(h, &mut rng);
+                if fec.peek(h).is_none() {
+                    *slot += 1;
+                    break;
+                }
+            }
+        }
+        // P(first hit forgets) = 1/2; P(second) = 1/2 · 1/3; P(third) = 1/2 · 2/3 · 1/4.
+        let expected = [0.5, 1.0 / 6.0, 1.0 / 12.0];
+        for (count, p) in forgotten_at.iter().zip(expected) {
+            let rate = *count as f64 / trials as f64;
+            assert!((rate - p).abs() < 0.02, "rate {rate} vs {p}");
+        }
+    }
+
+    #[test]
+    fn capacity_evicts_the_least_recently_used() {
+        let config = FecConfig {
+            capacity: NonZeroUsize::new(2),
+            ..FecConfig::PLAIN
+        };
+        let mut fec = config.build().unwrap();
+        let mut rng = rng(0);
+        fec.record(FunctionalHash(1), &eval(0.1));
+        fec.record(FunctionalHash(2), &eval(0.2));
+        fec.lookup(FunctionalHash(1), &mut rng); // 1 is now the most recent
+        fec.record(FunctionalHash(3), &eval(0.3));
+        assert!(fec.peek(FunctionalHash(1)).is_some());
+        assert!(fec.peek(FunctionalHash(2)).is_none());
+        assert_eq!(fec.counters().evicted, 1);
+    }
+
+    #[test]
+    fn bad_probability_is_an_error() {
+        let config = FecConfig {
+            forgetting: Forgetting::Fixed(1.5),
+            ..FecConfig::PLAIN
+        };
+        assert_eq!(
+            config.build().unwrap_err().to_string(),
+            "invalid search configuration: forgetting probability 1.5 is outside [0, 1]"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! The search space, the evaluator and the hasher: the three things the loop calls.
+
+use rand_xoshiro::Xoshiro256PlusPlus;
+use ufh_core::FunctionalHash;
+
+/// The random number generator of every search: a seeded, portable stream.
+pub type SearchRng = Xoshiro256PlusPlus;
+
+/// A space of candidates that can be sampled and mutated.
+pub trait SearchSpace {
+    /// One point of the space (a cell, a program, a loss graph).
+    type Candidate: Clone;
+
+    /// A random candidate.
+    fn sample(&self, rng: &mut SearchRng) -> Self::Candidate;
+
+    /// A mutated copy of `parent`; it may equal the parent.
+    fn mutate(&self, parent: &Self::Candidate, rng: &mut SearchRng) -> Self::Candidate;
+}
+
+/// The result of evaluating one candidate.
+///
+/// A candidate that fails (a NaN loss, an invalid graph, diverged training) is an
+/// evaluation like any other, built with [`Evaluation::failed`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Evaluation {
+    /// Fitness on validation data: what the search maximises.
+    pub validation: f64,
+    /// Fitness on test data, never seen by the search; for re-evaluation only.
+    pub test: f64,
+    /// Cost of the evaluation in simulated seconds.
+    pub cost_s: f64,
+}
+
+impl Evaluation {
+    /// The fitness given to a candidate that failed to evaluate.
+    pub const FAILURE_FITNESS: f64 = f64::NEG_INFINITY;
+
+    /// The evaluation of a candidate that failed after spending `cost_s`.
+    pub fn failed(cost_s: f64) -> Self {
+        Self {
+            validation: Self::FAILURE_FITNESS,
+            test: Self::FAILURE_FITNESS,
+            cost_s,
+        }
+    }
+
+    /// Whether this is a failure.
+    pub fn is_failure(&self) -> bool {
+        self.validation == Self::FAILURE_FITNESS || self.validation.is_nan()
+    }
+}
+
+/// Turns candidates into evaluations: the costly step the techniques avoid.
+pub trait Evaluator<C> {
+    /// Evaluates `candidate`. `rng` is the evaluator's own stream (for noise, random
+    /// repeats); the search's stream is never passed here, so that skipping an
+    /// evaluation cannot change what the search proposes.
+    fn evaluate(&self, candidate: &C, rng: &mut SearchRng) -> Evaluation;
+}
+
+/// Gives a candidate's functional hash and what computing it costs.
+pub trait CandidateHasher<C> {
+    /// The functional hash of `candidate`.
+    fn hash(&self, candidate: &C) -> FunctionalHash;
+
+    /// Simulated seconds charged for one hash (the paper's NAS-Bench-101 setup
+    /// charges 10 s).
+    fn cost_s(&self) -> f64;
+}
