@@ -215,7 +215,7 @@ impl Xxh3 {
     #[inline(always)]
     pub(crate) fn write_word<const N: usize>(&mut self, word: [u8; N]) {
         let start = self.buffered;
-        if start + N <= BUFFER_BYTES && start.is_multiple_of(N) && N <= 8 {
+        if start + N <= BUFFER_BYTES && start.is_multiple_of(N) {
             // The common case: the word fits the buffer whole.
             let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.buffer);
             bytes[start..start + N].copy_from_slice(&word);

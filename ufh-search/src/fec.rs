@@ -108,7 +108,8 @@ pub struct CacheCounters {
 pub struct FunctionalEquivalenceCache {
     config: FecConfig,
     entries: FxHashMap<FunctionalHash, CacheEntry>,
-    /// Last-use tick → key, for least-recently-used eviction.
+    /// Last-use tick → key, for least-recently-used eviction; kept only when the
+    /// cache has a capacity, so that an unbounded lookup is one map probe.
     recency: BTreeMap<u64, FunctionalHash>,
     tick: u64,
     counters: CacheCounters,
@@ -122,10 +123,12 @@ impl FunctionalEquivalenceCache {
             self.counters.misses += 1;
             return Lookup::Miss;
         };
-        self.tick += 1;
-        self.recency.remove(&entry.last_used);
-        entry.last_used = self.tick;
-        self.recency.insert(self.tick, hash);
+        if self.config.capacity.is_some() {
+            self.tick += 1;
+            self.recency.remove(&entry.last_used);
+            entry.last_used = self.tick;
+            self.recency.insert(self.tick, hash);
+        }
         if entry.n_evals < self.config.max_evals.get() {
             self.counters.partial_hits += 1;
             return Lookup::PartialHit;
@@ -157,22 +160,25 @@ impl FunctionalEquivalenceCache {
             n_hits: 0,
             last_used: tick,
         });
-        self.recency.remove(&entry.last_used);
+        if self.config.capacity.is_some() {
+            self.recency.remove(&entry.last_used);
+        }
         entry.last_used = tick;
         entry.n_evals += 1;
-        let n = f64::from(entry.n_evals);
-        entry.validation += (evaluation.validation - entry.validation) / n;
-        entry.test += (evaluation.test - entry.test) / n;
-        entry.cost_s += (evaluation.cost_s - entry.cost_s) / n;
         if entry.n_evals == 1 {
-            // Exact, also for a failure's infinite fitness.
+            // The first evaluation is taken as it is, a failure's infinite fitness too.
             entry.validation = evaluation.validation;
             entry.test = evaluation.test;
             entry.cost_s = evaluation.cost_s;
+        } else {
+            let n = f64::from(entry.n_evals);
+            entry.validation += (evaluation.validation - entry.validation) / n;
+            entry.test += (evaluation.test - entry.test) / n;
+            entry.cost_s += (evaluation.cost_s - entry.cost_s) / n;
         }
         let result = *entry;
-        self.recency.insert(tick, hash);
         if let Some(capacity) = self.config.capacity {
+            self.recency.insert(tick, hash);
             while self.entries.len() > capacity.get() {
                 let (_, oldest) = self.recency.pop_first().expect("recency tracks every key");
                 self.entries.remove(&oldest);

@@ -43,8 +43,9 @@ pub(crate) fn function_of(candidate: u32, period: u32) -> f64 {
     f64::from(candidate % period + 1) / f64::from(period)
 }
 
-/// Deterministic evaluator: fitness is the candidate's function, plus optional
-/// Gaussian-free uniform noise of half-width `noise`; each evaluation costs `cost_s`.
+/// Evaluator whose validation fitness is the candidate's function plus uniform
+/// noise of half-width `noise` (none when 0, making it deterministic); test
+/// fitness is noise-free; each evaluation costs `cost_s`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PeriodicEvaluator {
     pub(crate) period: u32,
@@ -69,8 +70,8 @@ impl Evaluator<u32> for PeriodicEvaluator {
 }
 
 /// Functional hasher of the integer space through `ufh-core`: the candidate's
-/// function on one canonical example. `collide_mod`, when set, hashes only
-/// `function mod collide_mod`, a deliberately colliding hasher.
+/// function on one canonical example, so equal functions hash equal and, at 40
+/// mantissa bits, different ones do not.
 #[derive(Debug, Clone)]
 pub(crate) struct PeriodicHasher {
     pub(crate) period: u32,
