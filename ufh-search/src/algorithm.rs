@@ -15,15 +15,28 @@ pub struct Proposal<C> {
     pub parent: Option<C>,
 }
 
+/// The fitness of one proposal, as the algorithm receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback<C> {
+    /// Which proposal this answers: 0 for the first `propose` call, 1 for the
+    /// second, and so on. Serial searches answer in proposal order; distributed
+    /// ones in completion order.
+    pub proposal_index: u64,
+    /// The candidate that was evaluated: the proposed one, or the replacement a
+    /// technique (FCM, tabulist) mutated in its place.
+    pub candidate: C,
+    /// Its validation fitness (a running mean under FEA).
+    pub fitness: f64,
+}
+
 /// A search algorithm in PyGlove's propose/feedback form: it never evaluates, hashes
 /// or caches; it sees candidates and their fitness only.
 pub trait Algorithm<S: SearchSpace> {
     /// The next candidate to evaluate.
     fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate>;
 
-    /// The fitness of a candidate this algorithm proposed (in proposal order in a
-    /// serial search, in completion order in a distributed one).
-    fn feedback(&mut self, candidate: S::Candidate, fitness: f64);
+    /// The fitness of a candidate this algorithm proposed.
+    fn feedback(&mut self, feedback: Feedback<S::Candidate>);
 }
 
 /// Which member a new child replaces once the population is full.
@@ -114,7 +127,7 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
         }
     }
 
-    fn feedback(&mut self, candidate: S::Candidate, fitness: f64) {
+    fn feedback(&mut self, feedback: Feedback<S::Candidate>) {
         if self.population.len() >= self.config.population_size {
             match self.config.replacement {
                 Replacement::Oldest => {
@@ -131,7 +144,8 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
                 }
             }
         }
-        self.population.push_back((candidate, fitness));
+        self.population
+            .push_back((feedback.candidate, feedback.fitness));
     }
 }
 
@@ -156,7 +170,7 @@ impl<S: SearchSpace> Algorithm<S> for RandomSearch {
         }
     }
 
-    fn feedback(&mut self, _candidate: S::Candidate, _fitness: f64) {}
+    fn feedback(&mut self, _feedback: Feedback<S::Candidate>) {}
 }
 
 /// Draws `true` with probability `p` (clamped to [0, 1]).
@@ -168,6 +182,17 @@ pub(crate) fn bernoulli(rng: &mut SearchRng, p: f64) -> bool {
 mod tests {
     use super::*;
     use crate::testutil::{IntSpace, rng};
+
+    fn tell(evo: &mut Evolution<u32>, index: u64, candidate: u32, fitness: f64) {
+        Algorithm::<IntSpace>::feedback(
+            evo,
+            Feedback {
+                proposal_index: index,
+                candidate,
+                fitness,
+            },
+        );
+    }
 
     #[test]
     fn config_errors_name_the_sizes() {
@@ -194,9 +219,9 @@ mod tests {
         .build()
         .unwrap();
         let mut rng = rng(1);
-        for fitness in [5.0, 9.0, 1.0, 0.0] {
+        for (i, fitness) in [5.0, 9.0, 1.0, 0.0].into_iter().enumerate() {
             let p = Algorithm::<IntSpace>::propose(&mut evo, &space, &mut rng);
-            Algorithm::<IntSpace>::feedback(&mut evo, p.candidate, fitness);
+            tell(&mut evo, i as u64, p.candidate, fitness);
         }
         let kept: Vec<f64> = evo.population().map(|(_, f)| f).collect();
         assert_eq!(
@@ -217,9 +242,9 @@ mod tests {
         .build()
         .unwrap();
         let mut rng = rng(2);
-        for fitness in [5.0, 9.0, 1.0, 7.0] {
+        for (i, fitness) in [5.0, 9.0, 1.0, 7.0].into_iter().enumerate() {
             let p = Algorithm::<IntSpace>::propose(&mut evo, &space, &mut rng);
-            Algorithm::<IntSpace>::feedback(&mut evo, p.candidate, fitness);
+            tell(&mut evo, i as u64, p.candidate, fitness);
         }
         let mut kept: Vec<f64> = evo.population().map(|(_, f)| f).collect();
         kept.sort_by(f64::total_cmp);

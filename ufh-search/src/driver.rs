@@ -1,30 +1,36 @@
-//! The serial driver: owns the simulated clock, the budget and the techniques.
+//! The driver: owns the simulated clock, the budget and the techniques, and runs
+//! the loop serially, on N simulated asynchronous workers, or in real parallel.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::num::NonZeroUsize;
 
 use rand::SeedableRng;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use ufh_core::FunctionalHash;
 
-use crate::record::{Event, Outcome, SearchRecord};
+use crate::record::{AuditCounters, Event, Outcome, SearchRecord};
 use crate::{
-    Algorithm, CandidateHasher, Evaluator, FecConfig, Lookup, SearchError, SearchRng, SearchSpace,
+    Algorithm, CandidateHasher, Evaluation, Evaluator, FecConfig, Feedback,
+    FunctionalEquivalenceCache, Lookup, SearchError, SearchRng, SearchSpace,
 };
 
 /// When a search stops.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Budget {
-    /// Stop starting candidates once the simulated clock (evaluation plus hashing
-    /// costs, seeding counted) reaches this many seconds; the candidate in flight
-    /// finishes.
+    /// Start no candidate once the simulated clock (evaluation plus hashing costs,
+    /// seeding counted) has reached this many seconds; candidates in flight finish.
     SimulatedSeconds(f64),
-    /// Stop after this many candidates (cache hits included).
+    /// Start no more than this many candidates (cache hits included).
     Candidates(u64),
 }
 
 impl Budget {
-    fn exhausted(self, clock_s: f64, n_candidates: u64) -> bool {
+    fn allows_start(self, clock_s: f64, n_started: u64) -> bool {
         match self {
-            Budget::SimulatedSeconds(limit) => clock_s >= limit,
-            Budget::Candidates(limit) => n_candidates >= limit,
+            Budget::SimulatedSeconds(limit) => clock_s < limit,
+            Budget::Candidates(limit) => n_started < limit,
         }
     }
 }
@@ -47,6 +53,15 @@ pub struct TabulistConfig {
     pub max_tries: u32,
 }
 
+/// Counterfactual audit (Section 6.5): on every full cache hit, evaluate anyway
+/// (off the clock) and count a collision when the cached and the fresh validation
+/// fitness differ by more than `tolerance`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditConfig {
+    /// Largest difference that still counts as the same result.
+    pub tolerance: f64,
+}
+
 /// The techniques wrapped around an algorithm; any combination is allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Techniques {
@@ -56,6 +71,8 @@ pub struct Techniques {
     pub fcm: Option<FcmConfig>,
     /// Tabulist.
     pub tabulist: Option<TabulistConfig>,
+    /// Counterfactual audit of cache hits (needs `fec`).
+    pub audit: Option<AuditConfig>,
 }
 
 impl Techniques {
@@ -64,6 +81,13 @@ impl Techniques {
         fec: None,
         fcm: None,
         tabulist: None,
+        audit: None,
+    };
+
+    /// Plain FEC alone.
+    pub const FEC: Techniques = Techniques {
+        fec: Some(FecConfig::PLAIN),
+        ..Techniques::NONE
     };
 
     fn need_hash(&self) -> bool {
@@ -71,119 +95,404 @@ impl Techniques {
     }
 }
 
-/// Seeds of the three independent streams of a search. Keeping evaluation noise
-/// and cache forgetting off the search's own stream is what makes FEC leave a
-/// serial, deterministic search's proposals unchanged.
+/// Seeds of the independent streams of a search. Keeping evaluation noise and cache
+/// forgetting off the search's own stream is what makes FEC leave a serial,
+/// deterministic search's proposals unchanged; giving each candidate its own
+/// evaluator stream makes results independent of evaluation order and threads.
 const EVALUATOR_STREAM: u64 = 0x6576_616c_7561_7465; // "evaluate"
+const AUDIT_STREAM: u64 = 0x6175_6469_7473_6565; // "auditsee"
 const CACHE_STREAM: u64 = 0x6361_6368_6566_6f72; // "cachefor"
 
-/// Runs a serial search: one candidate at a time, each fully processed (hashed,
-/// looked up, evaluated if needed) before the next is proposed.
+/// The evaluator's RNG for the candidate of proposal `index` of the search `seed`.
+fn candidate_rng(seed: u64, stream: u64, index: u64) -> SearchRng {
+    SearchRng::seed_from_u64(
+        (seed ^ stream).wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    )
+}
+
+/// A search: space, evaluator, hasher, techniques, budget and seed. Run it with
+/// [`Search::run_serial`], [`Search::run_workers`] or [`Search::run_parallel`].
 ///
-/// `hasher` may be `None` only when no technique is on.
-pub fn run_serial<S, A, E, H>(
-    space: &S,
-    algorithm: &mut A,
-    evaluator: &E,
-    hasher: Option<&H>,
-    techniques: &Techniques,
+/// The hasher is called only when a technique needs functional hashes.
+#[derive(Debug, Clone)]
+pub struct Search<'a, S, E, H> {
+    space: &'a S,
+    evaluator: &'a E,
+    hasher: &'a H,
+    techniques: Techniques,
     budget: Budget,
     seed: u64,
-) -> Result<SearchRecord, SearchError>
+}
+
+/// A candidate whose hash and cache lookup are done and whose evaluation, if it
+/// needs one, is not yet.
+struct Started<C> {
+    index: u64,
+    candidate: C,
+    hash: Option<FunctionalHash>,
+    start_s: f64,
+    /// Simulated seconds spent hashing.
+    hash_cost_s: f64,
+    lookup: Option<Lookup>,
+}
+
+/// A candidate with its evaluation (absent for a cache hit without audit).
+struct Finished<C> {
+    started: Started<C>,
+    evaluation: Option<Evaluation>,
+    end_s: f64,
+}
+
+/// The mutable state of one run.
+struct Run<'a, S: SearchSpace, E, H> {
+    search: &'a Search<'a, S, E, H>,
+    search_rng: SearchRng,
+    cache_rng: SearchRng,
+    cache: Option<FunctionalEquivalenceCache>,
+    tabu: FxHashMap<FunctionalHash, u32>,
+    audit: Option<AuditCounters>,
+    record: SearchRecord,
+    n_started: u64,
+}
+
+impl<'a, S, E, H> Search<'a, S, E, H>
 where
     S: SearchSpace,
-    A: Algorithm<S>,
     E: Evaluator<S::Candidate>,
     H: CandidateHasher<S::Candidate>,
 {
-    let hasher = match (hasher, techniques.need_hash()) {
-        (None, true) => return Err(SearchError::MissingHasher),
-        (hasher, _) => hasher,
-    };
-    let mut search_rng = SearchRng::seed_from_u64(seed);
-    let mut evaluator_rng = SearchRng::seed_from_u64(seed ^ EVALUATOR_STREAM);
-    let mut cache_rng = SearchRng::seed_from_u64(seed ^ CACHE_STREAM);
-    let mut cache = techniques.fec.map(FecConfig::build).transpose()?;
-    let mut tabu: FxHashMap<FunctionalHash, u32> = FxHashMap::default();
-    let mut record = SearchRecord {
-        events: Vec::new(),
-        cache: None,
-        n_hashes: 0,
-    };
-    let mut clock_s = 0.0;
-    let mut index = 0u64;
-    while !budget.exhausted(clock_s, index) {
-        let start_s = clock_s;
-        let proposal = algorithm.propose(space, &mut search_rng);
-        let mut child = proposal.candidate;
-        let mut hash = None;
-        if let Some(hasher) = hasher.filter(|_| techniques.need_hash()) {
-            let mut hash_of = |candidate: &S::Candidate, clock_s: &mut f64| {
-                record.n_hashes += 1;
-                *clock_s += hasher.cost_s();
-                hasher.hash(candidate)
-            };
-            let mut h = hash_of(&child, &mut clock_s);
-            let retry = |rng: &mut SearchRng| match &proposal.parent {
-                Some(parent) => space.mutate(parent, rng),
-                None => space.sample(rng),
-            };
-            if let (Some(fcm), Some(parent)) = (techniques.fcm, &proposal.parent) {
-                let parent_hash = hash_of(parent, &mut clock_s);
-                for _ in 0..fcm.max_tries {
-                    if h != parent_hash {
-                        break;
-                    }
-                    child = retry(&mut search_rng);
-                    h = hash_of(&child, &mut clock_s);
-                }
-            }
-            if let Some(tabulist) = techniques.tabulist {
-                for _ in 0..tabulist.max_tries {
-                    if tabu.get(&h).copied().unwrap_or(0) <= tabulist.max_occurrences {
-                        break;
-                    }
-                    child = retry(&mut search_rng);
-                    h = hash_of(&child, &mut clock_s);
-                }
-                *tabu.entry(h).or_insert(0) += 1;
-            }
-            hash = Some(h);
+    /// A search with no technique (the baseline) until [`Search::techniques`].
+    pub fn new(space: &'a S, evaluator: &'a E, hasher: &'a H, budget: Budget, seed: u64) -> Self {
+        Self {
+            space,
+            evaluator,
+            hasher,
+            techniques: Techniques::NONE,
+            budget,
+            seed,
         }
-        let (validation, test, outcome) = match (&mut cache, hash) {
-            (Some(cache), Some(h)) => match cache.lookup(h, &mut cache_rng) {
-                Lookup::Hit(entry) => (entry.validation, entry.test, Outcome::Hit),
-                lookup => {
-                    let evaluation = evaluator.evaluate(&child, &mut evaluator_rng);
-                    clock_s += evaluation.cost_s;
-                    let mean = cache.record(h, &evaluation);
-                    let outcome = match lookup {
-                        Lookup::Miss => Outcome::Miss,
-                        _ => Outcome::PartialHit,
-                    };
-                    (mean.validation, mean.test, outcome)
-                }
+    }
+
+    /// The same search with `techniques`.
+    pub fn techniques(mut self, techniques: Techniques) -> Result<Self, SearchError> {
+        if techniques.audit.is_some() && techniques.fec.is_none() {
+            return Err(SearchError::InvalidConfig(
+                "the counterfactual audit checks cache hits and needs fec".into(),
+            ));
+        }
+        if let Some(audit) = techniques.audit
+            && (audit.tolerance.is_nan() || audit.tolerance < 0.0)
+        {
+            return Err(SearchError::InvalidConfig(format!(
+                "audit tolerance {} must be a non-negative number",
+                audit.tolerance
+            )));
+        }
+        self.techniques = techniques;
+        Ok(self)
+    }
+
+    fn start_run(&self) -> Result<Run<'_, S, E, H>, SearchError> {
+        Ok(Run {
+            search: self,
+            search_rng: SearchRng::seed_from_u64(self.seed),
+            cache_rng: SearchRng::seed_from_u64(self.seed ^ CACHE_STREAM),
+            cache: self.techniques.fec.map(FecConfig::build).transpose()?,
+            tabu: FxHashMap::default(),
+            audit: self.techniques.audit.map(|_| AuditCounters::default()),
+            record: SearchRecord {
+                events: Vec::new(),
+                cache: None,
+                audit: None,
+                n_hashes: 0,
             },
-            _ => {
-                let evaluation = evaluator.evaluate(&child, &mut evaluator_rng);
-                clock_s += evaluation.cost_s;
+            n_started: 0,
+        })
+    }
+
+    /// One candidate at a time, each fully processed (hashed, looked up, evaluated
+    /// if needed, fed back) before the next is proposed.
+    pub fn run_serial<A: Algorithm<S>>(
+        &self,
+        algorithm: &mut A,
+    ) -> Result<SearchRecord, SearchError> {
+        self.run_workers(algorithm, NonZeroUsize::MIN)
+    }
+
+    /// `workers` asynchronous workers on the simulated clock (Section 6.2.1 of the
+    /// paper): whenever a worker finishes, its result is fed back and it starts the
+    /// next proposal. A cache hit finishes after its hashing cost alone, so hits
+    /// reorder arrivals. A result enters the cache when its evaluation finishes: an
+    /// equivalent candidate started meanwhile is a miss. Ties in finish time go to
+    /// the earlier proposal, so a run is deterministic for its seed. One worker is
+    /// exactly [`Search::run_serial`].
+    pub fn run_workers<A: Algorithm<S>>(
+        &self,
+        algorithm: &mut A,
+        workers: NonZeroUsize,
+    ) -> Result<SearchRecord, SearchError> {
+        let mut run = self.start_run()?;
+        let mut in_flight: BinaryHeap<Arrival<S::Candidate>> = BinaryHeap::new();
+        for _ in 0..workers.get() {
+            if !self.budget.allows_start(0.0, run.n_started) {
+                break;
+            }
+            let started = run.start(algorithm, 0.0);
+            in_flight.push(Arrival(run.evaluate(started)));
+        }
+        while let Some(Arrival(finished)) = in_flight.pop() {
+            let clock_s = finished.end_s;
+            run.complete(algorithm, finished);
+            if self.budget.allows_start(clock_s, run.n_started) {
+                let started = run.start(algorithm, clock_s);
+                in_flight.push(Arrival(run.evaluate(started)));
+            }
+        }
+        Ok(run.finish())
+    }
+
+    /// Real parallelism for evaluators that really compute: generations of up to
+    /// `workers` proposals are hashed and looked up in order, their evaluations run
+    /// on rayon's thread pool, and the results are fed back in proposal order.
+    /// Each candidate's evaluator RNG depends on its proposal index alone, so the
+    /// record is the same for any number of threads. On the simulated clock a
+    /// generation ends when its slowest candidate does.
+    pub fn run_parallel<A: Algorithm<S>>(
+        &self,
+        algorithm: &mut A,
+        workers: NonZeroUsize,
+    ) -> Result<SearchRecord, SearchError>
+    where
+        S::Candidate: Send + Sync,
+        E: Sync,
+    {
+        let mut run = self.start_run()?;
+        let mut clock_s = 0.0;
+        while self.budget.allows_start(clock_s, run.n_started) {
+            let mut generation = Vec::with_capacity(workers.get());
+            while generation.len() < workers.get()
+                && self.budget.allows_start(clock_s, run.n_started)
+            {
+                generation.push(run.start(algorithm, clock_s));
+            }
+            let (evaluator, audit, seed) =
+                (self.evaluator, self.techniques.audit.is_some(), self.seed);
+            let finished: Vec<Finished<S::Candidate>> = generation
+                .into_par_iter()
+                .map(|started| evaluate_started(evaluator, audit, seed, started))
+                .collect();
+            clock_s = finished.iter().map(|f| f.end_s).fold(clock_s, f64::max);
+            for mut f in finished {
+                // Fed back together, at the end of the generation.
+                f.end_s = clock_s;
+                run.complete(algorithm, f);
+            }
+        }
+        Ok(run.finish())
+    }
+}
+
+/// Runs the evaluation a started candidate needs: none for a full hit (unless
+/// audited, off the clock), a fresh one otherwise.
+fn evaluate_started<C, E: Evaluator<C>>(
+    evaluator: &E,
+    audit: bool,
+    seed: u64,
+    started: Started<C>,
+) -> Finished<C> {
+    let begin = started.start_s + started.hash_cost_s;
+    match started.lookup {
+        Some(Lookup::Hit(_)) => {
+            let evaluation = audit.then(|| {
+                let mut rng = candidate_rng(seed, AUDIT_STREAM, started.index);
+                evaluator.evaluate(&started.candidate, &mut rng)
+            });
+            Finished {
+                started,
+                evaluation,
+                end_s: begin,
+            }
+        }
+        _ => {
+            let mut rng = candidate_rng(seed, EVALUATOR_STREAM, started.index);
+            let evaluation = evaluator.evaluate(&started.candidate, &mut rng);
+            Finished {
+                end_s: begin + evaluation.cost_s,
+                started,
+                evaluation: Some(evaluation),
+            }
+        }
+    }
+}
+
+impl<S, E, H> Run<'_, S, E, H>
+where
+    S: SearchSpace,
+    E: Evaluator<S::Candidate>,
+    H: CandidateHasher<S::Candidate>,
+{
+    /// Proposes, applies FCM and the tabulist, hashes and looks up.
+    fn start<A: Algorithm<S>>(&mut self, algorithm: &mut A, start_s: f64) -> Started<S::Candidate> {
+        let search = self.search;
+        let index = self.n_started;
+        self.n_started += 1;
+        let proposal = algorithm.propose(search.space, &mut self.search_rng);
+        let mut candidate = proposal.candidate;
+        if !search.techniques.need_hash() {
+            return Started {
+                index,
+                candidate,
+                hash: None,
+                start_s,
+                hash_cost_s: 0.0,
+                lookup: None,
+            };
+        }
+        let mut n_hashes = 0u64;
+        let mut hash_of = |c: &S::Candidate| {
+            n_hashes += 1;
+            search.hasher.hash(c)
+        };
+        let retry = |rng: &mut SearchRng| match &proposal.parent {
+            Some(parent) => search.space.mutate(parent, rng),
+            None => search.space.sample(rng),
+        };
+        let mut hash = hash_of(&candidate);
+        if let (Some(fcm), Some(parent)) = (search.techniques.fcm, &proposal.parent) {
+            let parent_hash = hash_of(parent);
+            for _ in 0..fcm.max_tries {
+                if hash != parent_hash {
+                    break;
+                }
+                candidate = retry(&mut self.search_rng);
+                hash = hash_of(&candidate);
+            }
+        }
+        if let Some(tabulist) = search.techniques.tabulist {
+            for _ in 0..tabulist.max_tries {
+                if self.tabu.get(&hash).copied().unwrap_or(0) <= tabulist.max_occurrences {
+                    break;
+                }
+                candidate = retry(&mut self.search_rng);
+                hash = hash_of(&candidate);
+            }
+            *self.tabu.entry(hash).or_insert(0) += 1;
+        }
+        self.record.n_hashes += n_hashes;
+        let lookup = self
+            .cache
+            .as_mut()
+            .map(|cache| cache.lookup(hash, &mut self.cache_rng));
+        Started {
+            index,
+            candidate,
+            hash: Some(hash),
+            start_s,
+            hash_cost_s: n_hashes as f64 * search.hasher.cost_s(),
+            lookup,
+        }
+    }
+
+    fn evaluate(&mut self, started: Started<S::Candidate>) -> Finished<S::Candidate> {
+        let search = self.search;
+        evaluate_started(
+            search.evaluator,
+            search.techniques.audit.is_some(),
+            search.seed,
+            started,
+        )
+    }
+
+    /// Caches the evaluation, audits a hit, feeds back and records.
+    fn complete<A: Algorithm<S>>(&mut self, algorithm: &mut A, finished: Finished<S::Candidate>) {
+        let Finished {
+            started,
+            evaluation,
+            end_s,
+        } = finished;
+        let (validation, test, outcome) = match (started.lookup, evaluation) {
+            (Some(Lookup::Hit(entry)), audited) => {
+                if let (Some(counters), Some(fresh), Some(audit)) =
+                    (self.audit.as_mut(), audited, self.search.techniques.audit)
+                {
+                    counters.audited += 1;
+                    if (fresh.validation - entry.validation).abs() > audit.tolerance
+                        || fresh.validation.is_nan() != entry.validation.is_nan()
+                    {
+                        counters.collisions += 1;
+                    }
+                }
+                (entry.validation, entry.test, Outcome::Hit)
+            }
+            (Some(lookup), Some(evaluation)) => {
+                let cache = self.cache.as_mut().expect("a lookup implies a cache");
+                let hash = started.hash.expect("a lookup implies a hash");
+                let mean = cache.record(hash, &evaluation);
+                let outcome = match lookup {
+                    Lookup::Miss => Outcome::Miss,
+                    _ => Outcome::PartialHit,
+                };
+                (mean.validation, mean.test, outcome)
+            }
+            (None, Some(evaluation)) => {
                 (evaluation.validation, evaluation.test, Outcome::Evaluated)
             }
+            (_, None) => unreachable!("every candidate but a cache hit is evaluated"),
         };
-        algorithm.feedback(child, validation);
-        record.events.push(Event {
-            index,
-            start_s,
-            end_s: clock_s,
-            hash,
+        self.record.events.push(Event {
+            index: started.index,
+            start_s: started.start_s,
+            end_s,
+            hash: started.hash,
             validation,
             test,
             outcome,
         });
-        index += 1;
+        algorithm.feedback(Feedback {
+            proposal_index: started.index,
+            candidate: started.candidate,
+            fitness: validation,
+        });
     }
-    record.cache = cache.map(|c| c.counters());
-    Ok(record)
+
+    fn finish(mut self) -> SearchRecord {
+        self.record.cache = self.cache.map(|c| c.counters());
+        self.record.audit = self.audit;
+        self.record
+    }
+}
+
+/// A finished candidate ordered for the min-heap of arrivals: earliest finish
+/// first, then earliest proposal.
+struct Arrival<C>(Finished<C>);
+
+impl<C> Arrival<C> {
+    fn key(&self) -> (f64, u64) {
+        (self.0.end_s, self.0.started.index)
+    }
+}
+
+impl<C> PartialEq for Arrival<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl<C> Eq for Arrival<C> {}
+
+impl<C> PartialOrd for Arrival<C> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<C> Ord for Arrival<C> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        let (a_end, a_index) = self.key();
+        let (b_end, b_index) = other.key();
+        b_end.total_cmp(&a_end).then(b_index.cmp(&a_index))
+    }
 }
 
 #[cfg(test)]
@@ -192,7 +501,7 @@ mod tests {
 
     use super::*;
     use crate::testutil::{IntSpace, PeriodicEvaluator, PeriodicHasher};
-    use crate::{EvolutionConfig, Replacement};
+    use crate::{EvolutionConfig, RandomSearch as RandomSearchOf, Replacement};
 
     fn evolution(p: usize, s: usize) -> crate::Evolution<u32> {
         EvolutionConfig {
@@ -211,16 +520,11 @@ mod tests {
             noise: 0.0,
         };
         let hasher = PeriodicHasher::new(period, 1.0);
-        run_serial(
-            &IntSpace::new(200),
-            &mut evolution(20, 5),
-            &evaluator,
-            Some(&hasher),
-            techniques,
-            budget,
-            seed,
-        )
-        .unwrap()
+        Search::new(&IntSpace::new(200), &evaluator, &hasher, budget, seed)
+            .techniques(*techniques)
+            .unwrap()
+            .run_serial(&mut evolution(20, 5))
+            .unwrap()
     }
 
     proptest! {
@@ -252,9 +556,9 @@ mod tests {
             fn propose(&mut self, space: &IntSpace, rng: &mut SearchRng) -> crate::Proposal<u32> {
                 self.0.propose(space, rng)
             }
-            fn feedback(&mut self, candidate: u32, fitness: f64) {
-                self.1.push(candidate);
-                Algorithm::<IntSpace>::feedback(&mut self.0, candidate, fitness);
+            fn feedback(&mut self, feedback: Feedback<u32>) {
+                self.1.push(feedback.candidate);
+                Algorithm::<IntSpace>::feedback(&mut self.0, feedback);
             }
         }
         let run = |techniques: &Techniques| {
@@ -265,15 +569,16 @@ mod tests {
                 noise: 0.0,
             };
             let hasher = PeriodicHasher::new(7, 2.0);
-            run_serial(
+            Search::new(
                 &IntSpace::new(100),
-                &mut algorithm,
                 &evaluator,
-                Some(&hasher),
-                techniques,
+                &hasher,
                 Budget::SimulatedSeconds(10_000.0),
                 9,
             )
+            .techniques(*techniques)
+            .unwrap()
+            .run_serial(&mut algorithm)
             .unwrap();
             algorithm.1
         };
@@ -307,9 +612,9 @@ mod tests {
                 self.2 = p.parent;
                 p
             }
-            fn feedback(&mut self, candidate: u32, fitness: f64) {
-                self.1.push((self.2, candidate));
-                Algorithm::<IntSpace>::feedback(&mut self.0, candidate, fitness);
+            fn feedback(&mut self, feedback: Feedback<u32>) {
+                self.1.push((self.2, feedback.candidate));
+                Algorithm::<IntSpace>::feedback(&mut self.0, feedback);
             }
         }
         let mut algorithm = Pairs(evolution(10, 3), Vec::new(), None);
@@ -318,15 +623,16 @@ mod tests {
             cost_s: 10.0,
             noise: 0.0,
         };
-        run_serial(
+        Search::new(
             &IntSpace::new(100),
-            &mut algorithm,
             &evaluator,
-            Some(&hasher),
-            &fcm,
+            &hasher,
             Budget::Candidates(300),
             3,
         )
+        .techniques(fcm)
+        .unwrap()
+        .run_serial(&mut algorithm)
         .unwrap();
         let mutated: Vec<_> = algorithm
             .1
@@ -368,15 +674,16 @@ mod tests {
                 noise: 0.0,
             };
             let hasher = PeriodicHasher::new(50, 1.0);
-            let record = run_serial(
+            let record = Search::new(
                 &IntSpace::new(200),
-                &mut crate::RandomSearch,
                 &evaluator,
-                Some(&hasher),
-                techniques,
+                &hasher,
                 Budget::Candidates(120),
                 4,
             )
+            .techniques(*techniques)
+            .unwrap()
+            .run_serial(&mut crate::RandomSearch)
             .unwrap();
             let mut seen: FxHashMap<FunctionalHash, u32> = FxHashMap::default();
             for event in &record.events {
@@ -418,15 +725,16 @@ mod tests {
             }),
             ..Techniques::NONE
         };
-        let record = run_serial(
+        let record = Search::new(
             &IntSpace::new(30),
-            &mut evolution(5, 2),
             &evaluator,
-            Some(&hasher),
-            &techniques,
+            &hasher,
             Budget::Candidates(200),
             8,
         )
+        .techniques(techniques)
+        .unwrap()
+        .run_serial(&mut evolution(5, 2))
         .unwrap();
         let counters = record.cache.unwrap();
         // Three functions, four evaluations each: 3 misses, 9 partial hits.
@@ -439,25 +747,189 @@ mod tests {
     }
 
     #[test]
-    fn techniques_without_a_hasher_are_an_error() {
+    fn audit_needs_fec_and_a_valid_tolerance() {
         let evaluator = PeriodicEvaluator {
             period: 3,
             cost_s: 10.0,
             noise: 0.0,
         };
-        let err = run_serial::<_, _, _, PeriodicHasher>(
-            &IntSpace::new(30),
-            &mut evolution(5, 2),
+        let hasher = PeriodicHasher::new(3, 1.0);
+        let space = IntSpace::new(30);
+        let search = Search::new(&space, &evaluator, &hasher, Budget::Candidates(5), 0);
+        let audit_only = Techniques {
+            audit: Some(AuditConfig { tolerance: 0.0 }),
+            ..Techniques::NONE
+        };
+        assert!(matches!(
+            search.clone().techniques(audit_only),
+            Err(SearchError::InvalidConfig(_))
+        ));
+        let nan = Techniques {
+            audit: Some(AuditConfig {
+                tolerance: f64::NAN,
+            }),
+            ..Techniques::FEC
+        };
+        let err = search.techniques(nan).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid search configuration: audit tolerance NaN must be a non-negative number"
+        );
+    }
+
+    fn evo_search<'a>(
+        space: &'a IntSpace,
+        evaluator: &'a PeriodicEvaluator,
+        hasher: &'a PeriodicHasher,
+        techniques: Techniques,
+        budget: Budget,
+    ) -> Search<'a, IntSpace, PeriodicEvaluator, PeriodicHasher> {
+        Search::new(space, evaluator, hasher, budget, 77)
+            .techniques(techniques)
+            .unwrap()
+    }
+
+    #[test]
+    fn one_worker_is_the_serial_search() {
+        let space = IntSpace::new(100);
+        let evaluator = PeriodicEvaluator {
+            period: 9,
+            cost_s: 40.0,
+            noise: 0.05,
+        };
+        let hasher = PeriodicHasher::new(9, 2.0);
+        let search = evo_search(
+            &space,
             &evaluator,
-            None,
-            &Techniques {
-                fec: Some(FecConfig::PLAIN),
-                ..Techniques::NONE
-            },
-            Budget::Candidates(5),
-            0,
-        )
-        .unwrap_err();
-        assert_eq!(err, SearchError::MissingHasher);
+            &hasher,
+            Techniques::FEC,
+            Budget::SimulatedSeconds(5_000.0),
+        );
+        let serial = search.run_serial(&mut evolution(10, 3)).unwrap();
+        let workers = search
+            .run_workers(&mut evolution(10, 3), NonZeroUsize::MIN)
+            .unwrap();
+        assert_eq!(serial, workers);
+    }
+
+    #[test]
+    fn workers_overlap_and_cache_hits_overtake_evaluations() {
+        let space = IntSpace::new(100);
+        let evaluator = PeriodicEvaluator {
+            period: 9,
+            cost_s: 40.0,
+            noise: 0.0,
+        };
+        let hasher = PeriodicHasher::new(9, 2.0);
+        let search = evo_search(
+            &space,
+            &evaluator,
+            &hasher,
+            Techniques::FEC,
+            Budget::SimulatedSeconds(2_000.0),
+        );
+        let workers = NonZeroUsize::new(4).unwrap();
+        let record = search.run_workers(&mut evolution(10, 3), workers).unwrap();
+        // Four workers do about four times the serial work in the same time.
+        let serial = search.run_serial(&mut evolution(10, 3)).unwrap();
+        assert!(
+            record.events.len() > 3 * serial.events.len() / 2,
+            "{} vs {}",
+            record.events.len(),
+            serial.events.len()
+        );
+        // Events are recorded in completion order; a hit started after an
+        // evaluation finishes before it.
+        assert!(record.events.windows(2).all(|w| w[0].end_s <= w[1].end_s));
+        assert!(record.events.windows(2).any(|w| w[0].index > w[1].index));
+        // Deterministic for its seed.
+        assert_eq!(
+            record,
+            search.run_workers(&mut evolution(10, 3), workers).unwrap()
+        );
+    }
+
+    #[test]
+    fn parallel_records_do_not_depend_on_the_thread_count() {
+        let space = IntSpace::new(100);
+        let evaluator = PeriodicEvaluator {
+            period: 13,
+            cost_s: 40.0,
+            noise: 0.1,
+        };
+        let hasher = PeriodicHasher::new(13, 2.0);
+        let techniques = Techniques {
+            fcm: Some(FcmConfig { max_tries: 5 }),
+            ..Techniques::FEC
+        };
+        let search = evo_search(
+            &space,
+            &evaluator,
+            &hasher,
+            techniques,
+            Budget::Candidates(300),
+        );
+        let workers = NonZeroUsize::new(8).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| search.run_parallel(&mut evolution(20, 5), workers).unwrap())
+        };
+        let one = on(1);
+        assert_eq!(one.events.len(), 300);
+        assert_eq!(one, on(2));
+        assert_eq!(one, on(4));
+    }
+
+    /// Hashes only `c mod period mod 2`: candidates computing different functions
+    /// share a hash, a deliberately colliding hasher.
+    struct Colliding(PeriodicHasher);
+
+    impl CandidateHasher<u32> for Colliding {
+        fn hash(&self, candidate: &u32) -> FunctionalHash {
+            self.0.hash(&(candidate % self.0.period % 2))
+        }
+        fn cost_s(&self) -> f64 {
+            self.0.cost_s()
+        }
+    }
+
+    #[test]
+    fn audit_counts_collisions_of_a_colliding_hasher() {
+        let space = IntSpace::new(60);
+        let evaluator = PeriodicEvaluator {
+            period: 6,
+            cost_s: 10.0,
+            noise: 0.0,
+        };
+        let audit = Techniques {
+            audit: Some(AuditConfig { tolerance: 1e-9 }),
+            ..Techniques::FEC
+        };
+        let exact = PeriodicHasher::new(6, 1.0);
+        let record = Search::new(&space, &evaluator, &exact, Budget::Candidates(200), 5)
+            .techniques(audit)
+            .unwrap()
+            .run_serial(&mut RandomSearchOf)
+            .unwrap();
+        let counters = record.audit.unwrap();
+        assert_eq!(counters.audited, record.cache.unwrap().full_hits);
+        assert_eq!(counters.collisions, 0, "an exact hasher never collides");
+
+        let colliding = Colliding(PeriodicHasher::new(6, 1.0));
+        let record = Search::new(&space, &evaluator, &colliding, Budget::Candidates(200), 5)
+            .techniques(audit)
+            .unwrap()
+            .run_serial(&mut RandomSearchOf)
+            .unwrap();
+        let counters = record.audit.unwrap();
+        // Two hashes for six functions: every hit whose candidate computes another
+        // function than the cached one is a collision; with uniform sampling that
+        // is two thirds of the hits.
+        assert_eq!(counters.audited, 198);
+        let rate = counters.collision_rate().unwrap();
+        assert!((rate - 2.0 / 3.0).abs() < 0.1, "collision rate {rate}");
     }
 }

@@ -11,19 +11,28 @@
 //! * functional change mutation ([`FcmConfig`], Method 6);
 //! * the tabulist ([`TabulistConfig`], Method 7).
 //!
-//! The driver ([`run_serial`]) owns a simulated clock: each evaluation and each hash
-//! costs simulated seconds, and the budget is spent on both. Evaluation noise and
-//! cache forgetting draw from streams of their own, so with serial evaluation, a
-//! deterministic evaluator and no collisions, a search with FEC proposes exactly the
-//! candidates the search without it proposes (Section 6.2 of the paper).
+//! The driver ([`Search`]) owns a simulated clock: each evaluation and each hash
+//! costs simulated seconds, and the budget is spent on both. It runs serially,
+//! on N asynchronous workers simulated with an event queue (cache hits finish early
+//! and so reorder arrivals, Section 6.2.1), or in real parallel on rayon for
+//! evaluators that really compute. A counterfactual audit ([`AuditConfig`]) counts
+//! the cache hits whose fresh evaluation would have differed (collisions).
+//!
+//! Evaluation noise and cache forgetting draw from streams of their own (each
+//! candidate's evaluator stream depends on its proposal index alone), so with
+//! serial evaluation, a deterministic evaluator and no collisions, a search with
+//! FEC proposes exactly the candidates the search without it proposes (Section 6.2
+//! of the paper), and a parallel search gives the same record on any number of
+//! threads. Records ([`SearchRecord`]) hold every event, the best-so-far curve, AUC
+//! and cache counters, and write CSV and JSON.
 //!
 //! # Example
 //!
 //! ```
 //! use rand::Rng;
 //! use ufh_search::{
-//!     run_serial, Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig,
-//!     FecConfig, Replacement, SearchRng, SearchSpace, Techniques,
+//!     Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig, Replacement, Search,
+//!     SearchRng, SearchSpace, Techniques,
 //! };
 //! use ufh_core::FunctionalHash;
 //!
@@ -48,9 +57,9 @@
 //! }
 //!
 //! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
-//! let techniques = Techniques { fec: Some(FecConfig::PLAIN), ..Techniques::NONE };
-//! let record = run_serial(&Ints, &mut config.build()?, &Train, Some(&Hash), &techniques,
-//!                         Budget::SimulatedSeconds(5_000.0), 42)?;
+//! let search = Search::new(&Ints, &Train, &Hash, Budget::SimulatedSeconds(5_000.0), 42)
+//!     .techniques(Techniques::FEC)?;
+//! let record = search.run_serial(&mut config.build()?)?;
 //! assert!(record.hit_rate().unwrap() > 0.5); // only 10 distinct functions exist
 //! # Ok::<(), ufh_search::SearchError>(())
 //! ```
@@ -63,12 +72,14 @@ mod space;
 #[cfg(test)]
 mod testutil;
 
-pub use algorithm::{Algorithm, Evolution, EvolutionConfig, Proposal, RandomSearch, Replacement};
-pub use driver::{Budget, FcmConfig, TabulistConfig, Techniques, run_serial};
+pub use algorithm::{
+    Algorithm, Evolution, EvolutionConfig, Feedback, Proposal, RandomSearch, Replacement,
+};
+pub use driver::{AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques};
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
-pub use record::{BestPoint, Event, Outcome, SearchRecord};
+pub use record::{AuditCounters, BestPoint, Event, Outcome, SearchRecord};
 pub use space::{CandidateHasher, Evaluation, Evaluator, SearchRng, SearchSpace};
 
 /// Errors of search configuration.
@@ -78,7 +89,4 @@ pub enum SearchError {
     /// A setting is out of range; the message names it and its value.
     #[error("invalid search configuration: {0}")]
     InvalidConfig(String),
-    /// A technique needs functional hashes but no hasher was given.
-    #[error("a technique (FEC, FCM or tabulist) is on but no hasher was given")]
-    MissingHasher,
 }

@@ -48,6 +48,22 @@ pub struct BestPoint {
     pub test: f64,
 }
 
+/// Counts of the counterfactual audit of cache hits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditCounters {
+    /// Cache hits evaluated anyway.
+    pub audited: u64,
+    /// Of those, hits whose fresh fitness differed from the cached one.
+    pub collisions: u64,
+}
+
+impl AuditCounters {
+    /// Fraction of audited hits that were collisions.
+    pub fn collision_rate(&self) -> Option<f64> {
+        (self.audited > 0).then(|| self.collisions as f64 / self.audited as f64)
+    }
+}
+
 /// Everything recorded by one search.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchRecord {
@@ -55,6 +71,8 @@ pub struct SearchRecord {
     pub events: Vec<Event>,
     /// Cache outcome counts, when a cache was used.
     pub cache: Option<CacheCounters>,
+    /// Audit counts, when the audit was on.
+    pub audit: Option<AuditCounters>,
     /// Functional hashes computed (FCM and tabulist retries included).
     pub n_hashes: u64,
 }
@@ -103,6 +121,34 @@ impl SearchRecord {
         area / horizon_s
     }
 
+    /// Writes one CSV row per event, with a header: `index, start_s, end_s, hash,
+    /// validation, test, outcome`. Floats are written so that they read back
+    /// exactly; a missing hash is an empty field.
+    pub fn write_events_csv(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "index,start_s,end_s,hash,validation,test,outcome")?;
+        for e in &self.events {
+            let hash = e.hash.map(|h| h.to_string()).unwrap_or_default();
+            let outcome = match e.outcome {
+                Outcome::Evaluated => "evaluated",
+                Outcome::Miss => "miss",
+                Outcome::PartialHit => "partial_hit",
+                Outcome::Hit => "hit",
+            };
+            writeln!(
+                out,
+                "{},{:?},{:?},{hash},{:?},{:?},{outcome}",
+                e.index, e.start_s, e.end_s, e.validation, e.test
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes the whole record as JSON. Infinite fitness (a failed candidate) is
+    /// written as `null`, as JSON has no infinity.
+    pub fn write_json(&self, out: impl std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
+    }
+
     /// Fraction of cache lookups answered from the cache.
     pub fn hit_rate(&self) -> Option<f64> {
         let c = self.cache?;
@@ -137,6 +183,7 @@ mod tests {
                 event(50.0, 0.9),
             ],
             cache: None,
+            audit: None,
             n_hashes: 0,
         };
         let best = record.best_so_far();
@@ -146,5 +193,51 @@ mod tests {
         assert!((record.auc(100.0) - expected).abs() < 1e-12);
         // A horizon before the last improvement ignores it.
         assert!((record.auc(40.0) - 0.5 * 30.0 / 40.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn csv_rows_read_back_exactly() {
+        let mut e = event(10.5, 0.1 + 0.2);
+        e.hash = Some(FunctionalHash(0xabc));
+        e.outcome = Outcome::PartialHit;
+        let record = SearchRecord {
+            events: vec![e, event(11.0, f64::NEG_INFINITY)],
+            cache: None,
+            audit: None,
+            n_hashes: 1,
+        };
+        let mut csv = Vec::new();
+        record.write_events_csv(&mut csv).unwrap();
+        let text = String::from_utf8(csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "index,start_s,end_s,hash,validation,test,outcome");
+        let fields: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(fields[3], "0000000000000abc");
+        assert_eq!(fields[4].parse::<f64>().unwrap(), 0.1 + 0.2);
+        assert_eq!(fields[6], "partial_hit");
+        assert_eq!(lines[2].split(',').nth(4), Some("-inf"));
+        assert_eq!(lines[2].split(',').nth(3), Some(""));
+    }
+
+    #[test]
+    fn json_round_trips_finite_records() {
+        let mut e = event(3.0, 0.75);
+        e.hash = Some(FunctionalHash(5));
+        let record = SearchRecord {
+            events: vec![e],
+            cache: Some(CacheCounters {
+                misses: 1,
+                ..CacheCounters::default()
+            }),
+            audit: Some(AuditCounters {
+                audited: 2,
+                collisions: 1,
+            }),
+            n_hashes: 1,
+        };
+        let mut json = Vec::new();
+        record.write_json(&mut json).unwrap();
+        let back: SearchRecord = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, record);
     }
 }
