@@ -3,5 +3,6 @@
 use criterion::criterion_main;
 
 mod hashing;
+mod search_loop;
 
-criterion_main!(hashing::benches);
+criterion_main!(hashing::benches, search_loop::benches);

@@ -24,13 +24,31 @@ pub enum Budget {
     SimulatedSeconds(f64),
     /// Start no more than this many candidates (cache hits included).
     Candidates(u64),
+    /// Start no candidate once this many evaluations have been started (cache
+    /// hits are free; FEA's repeated evaluations count). Since hits spend nothing,
+    /// a search that has run out of new functions would never finish: it also
+    /// stops after [`Budget::MAX_HITS_IN_A_ROW`] consecutive full cache hits.
+    Evaluations(u64),
 }
 
 impl Budget {
-    fn allows_start(self, clock_s: f64, n_started: u64) -> bool {
+    /// Consecutive full cache hits after which an [`Budget::Evaluations`] search
+    /// stops.
+    pub const MAX_HITS_IN_A_ROW: u64 = 10_000;
+
+    fn allows_start(
+        self,
+        clock_s: f64,
+        n_started: u64,
+        n_evaluations: u64,
+        hits_in_a_row: u64,
+    ) -> bool {
         match self {
             Budget::SimulatedSeconds(limit) => clock_s < limit,
             Budget::Candidates(limit) => n_started < limit,
+            Budget::Evaluations(limit) => {
+                n_evaluations < limit && hits_in_a_row < Self::MAX_HITS_IN_A_ROW
+            }
         }
     }
 }
@@ -153,6 +171,10 @@ struct Run<'a, S: SearchSpace, E, H> {
     audit: Option<AuditCounters>,
     record: SearchRecord,
     n_started: u64,
+    /// Started candidates that need an evaluation (all but full cache hits).
+    n_evaluations: u64,
+    /// Full cache hits started since the last candidate that needed evaluating.
+    hits_in_a_row: u64,
 }
 
 impl<'a, S, E, H> Search<'a, S, E, H>
@@ -207,6 +229,8 @@ where
                 n_hashes: 0,
             },
             n_started: 0,
+            n_evaluations: 0,
+            hits_in_a_row: 0,
         })
     }
 
@@ -234,7 +258,7 @@ where
         let mut run = self.start_run()?;
         let mut in_flight: BinaryHeap<Arrival<S::Candidate>> = BinaryHeap::new();
         for _ in 0..workers.get() {
-            if !self.budget.allows_start(0.0, run.n_started) {
+            if !run.allows_start(0.0) {
                 break;
             }
             let started = run.start(algorithm, 0.0);
@@ -243,7 +267,7 @@ where
         while let Some(Arrival(finished)) = in_flight.pop() {
             let clock_s = finished.end_s;
             run.complete(algorithm, finished);
-            if self.budget.allows_start(clock_s, run.n_started) {
+            if run.allows_start(clock_s) {
                 let started = run.start(algorithm, clock_s);
                 in_flight.push(Arrival(run.evaluate(started)));
             }
@@ -268,11 +292,9 @@ where
     {
         let mut run = self.start_run()?;
         let mut clock_s = 0.0;
-        while self.budget.allows_start(clock_s, run.n_started) {
+        while run.allows_start(clock_s) {
             let mut generation = Vec::with_capacity(workers.get());
-            while generation.len() < workers.get()
-                && self.budget.allows_start(clock_s, run.n_started)
-            {
+            while generation.len() < workers.get() && run.allows_start(clock_s) {
                 generation.push(run.start(algorithm, clock_s));
             }
             let (evaluator, audit, seed) =
@@ -331,6 +353,15 @@ where
     E: Evaluator<S::Candidate>,
     H: CandidateHasher<S::Candidate>,
 {
+    fn allows_start(&self, clock_s: f64) -> bool {
+        self.search.budget.allows_start(
+            clock_s,
+            self.n_started,
+            self.n_evaluations,
+            self.hits_in_a_row,
+        )
+    }
+
     /// Proposes, applies FCM and the tabulist, hashes and looks up.
     fn start<A: Algorithm<S>>(&mut self, algorithm: &mut A, start_s: f64) -> Started<S::Candidate> {
         let search = self.search;
@@ -339,6 +370,7 @@ where
         let proposal = algorithm.propose(search.space, &mut self.search_rng);
         let mut candidate = proposal.candidate;
         if !search.techniques.need_hash() {
+            self.n_evaluations += 1;
             return Started {
                 index,
                 candidate,
@@ -383,6 +415,12 @@ where
             .cache
             .as_mut()
             .map(|cache| cache.lookup(hash, &mut self.cache_rng));
+        if matches!(lookup, Some(Lookup::Hit(_))) {
+            self.hits_in_a_row += 1;
+        } else {
+            self.n_evaluations += 1;
+            self.hits_in_a_row = 0;
+        }
         Started {
             index,
             candidate,
@@ -931,5 +969,47 @@ mod tests {
         assert_eq!(counters.audited, 198);
         let rate = counters.collision_rate().unwrap();
         assert!((rate - 2.0 / 3.0).abs() < 0.1, "collision rate {rate}");
+    }
+
+    #[test]
+    fn evaluation_budgets_count_only_real_evaluations() {
+        let space = IntSpace::new(100);
+        let evaluator = PeriodicEvaluator {
+            period: 4,
+            cost_s: 10.0,
+            noise: 0.0,
+        };
+        let hasher = PeriodicHasher::new(4, 1.0);
+        let search = evo_search(
+            &space,
+            &evaluator,
+            &hasher,
+            Techniques::FEC,
+            Budget::Evaluations(4),
+        );
+        let record = search.run_serial(&mut evolution(10, 3)).unwrap();
+        let evaluated = record
+            .events
+            .iter()
+            .filter(|e| e.outcome != Outcome::Hit)
+            .count();
+        assert_eq!(
+            evaluated, 4,
+            "four functions exist and each is evaluated once"
+        );
+        // The search ends only when a fifth evaluation would start; with four
+        // functions that never happens before the hits are spent, so it ran on
+        // hits until the last evaluation: at least the four misses.
+        assert!(record.events.len() >= 4);
+        let baseline = evo_search(
+            &space,
+            &evaluator,
+            &hasher,
+            Techniques::NONE,
+            Budget::Evaluations(7),
+        )
+        .run_serial(&mut evolution(10, 3))
+        .unwrap();
+        assert_eq!(baseline.events.len(), 7);
     }
 }

@@ -67,6 +67,7 @@
 mod algorithm;
 mod driver;
 mod fec;
+mod ppo;
 mod record;
 mod space;
 #[cfg(test)]
@@ -79,8 +80,9 @@ pub use driver::{AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniq
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
+pub use ppo::{Ppo, PpoConfig};
 pub use record::{AuditCounters, BestPoint, Event, Outcome, SearchRecord};
-pub use space::{CandidateHasher, Evaluation, Evaluator, SearchRng, SearchSpace};
+pub use space::{CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, SearchRng, SearchSpace};
 
 /// Errors of search configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -18,6 +18,17 @@ pub trait SearchSpace {
     fn mutate(&self, parent: &Self::Candidate, rng: &mut SearchRng) -> Self::Candidate;
 }
 
+/// A search space whose candidates are built from a fixed sequence of discrete
+/// decisions, for controllers such as PPO.
+pub trait DiscreteEncoding: SearchSpace {
+    /// Number of options of each decision, in decision order; each at least 1.
+    fn cardinalities(&self) -> Vec<usize>;
+
+    /// The candidate that `choices` (one per decision, each below its cardinality)
+    /// describe.
+    fn decode(&self, choices: &[usize]) -> Self::Candidate;
+}
+
 /// The result of evaluating one candidate.
 ///
 /// A candidate that fails (a NaN loss, an invalid graph, diverged training) is an
