@@ -6,7 +6,7 @@
 //! truncation into the accumulation saves a store and a reload of every word: the
 //! staged alternative (truncate into a buffer, then XXH3 the buffer) ran at 0.3-0.5x
 //! of XXH3 over raw bytes, this loop at about 0.6x (see `ufh-bench`, group
-//! `hash_f64`). The rest of the gap is the canonicalisation itself: six vector
+//! `hash_f64`). The rest of the gap is the canonicalisation itself: five vector
 //! operations per four values beside XXH3's own six. Streams of at most
 //! 240 bytes, which XXH3 hashes with other formulas, go to `twox-hash` whole.
 
@@ -371,8 +371,10 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     fn canonical_f64x4(x: __m256i, mask: __m256i) -> __m256i {
         let sign = _mm256_set1_epi64x(i64::MIN);
-        let magnitude = _mm256_andnot_si256(sign, x);
-        let is_nan = _mm256_cmpgt_epi64(magnitude, _mm256_set1_epi64x(0x7FF0_0000_0000_0000));
+        // One unordered compare finds exactly the NaNs (exponent all ones,
+        // mantissa non-zero); flush-to-zero modes do not affect it.
+        let xf = _mm256_castsi256_pd(x);
+        let is_nan = _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_UNORD_Q>(xf, xf));
         let kept = _mm256_and_si256(x, mask);
         let kept = _mm256_andnot_si256(_mm256_cmpeq_epi64(kept, sign), kept);
         _mm256_blendv_epi8(kept, _mm256_set1_epi64x(0x7FF8_0000_0000_0000), is_nan)
@@ -383,8 +385,8 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     fn canonical_f32x8(x: __m256i, mask: __m256i) -> __m256i {
         let sign = _mm256_set1_epi32(i32::MIN);
-        let magnitude = _mm256_andnot_si256(sign, x);
-        let is_nan = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F80_0000));
+        let xf = _mm256_castsi256_ps(x);
+        let is_nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(xf, xf));
         let kept = _mm256_and_si256(x, mask);
         let kept = _mm256_andnot_si256(_mm256_cmpeq_epi32(kept, sign), kept);
         _mm256_blendv_epi8(kept, _mm256_set1_epi32(0x7FC0_0000), is_nan)
