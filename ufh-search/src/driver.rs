@@ -601,11 +601,7 @@ mod tests {
         }
         let run = |techniques: &Techniques| {
             let mut algorithm = Logged(evolution(10, 3), Vec::new());
-            let evaluator = PeriodicEvaluator {
-                period: 7,
-                cost_s: 50.0,
-                noise: 0.0,
-            };
+            let evaluator = PeriodicEvaluator::new(7, 50.0, 0.0);
             let hasher = PeriodicHasher::new(7, 2.0);
             Search::new(
                 &IntSpace::new(100),
@@ -706,11 +702,7 @@ mod tests {
         // tabulist always finds a hash seen at most K times.
         let k = 2;
         let counts = |techniques: &Techniques| {
-            let evaluator = PeriodicEvaluator {
-                period: 50,
-                cost_s: 10.0,
-                noise: 0.0,
-            };
+            let evaluator = PeriodicEvaluator::new(50, 10.0, 0.0);
             let hasher = PeriodicHasher::new(50, 1.0);
             let record = Search::new(
                 &IntSpace::new(200),
@@ -750,11 +742,7 @@ mod tests {
 
     #[test]
     fn fea_feeds_back_running_means_under_noise() {
-        let evaluator = PeriodicEvaluator {
-            period: 3,
-            cost_s: 10.0,
-            noise: 0.2,
-        };
+        let evaluator = PeriodicEvaluator::new(3, 10.0, 0.2);
         let hasher = PeriodicHasher::new(3, 1.0);
         let techniques = Techniques {
             fec: Some(FecConfig {
@@ -786,11 +774,7 @@ mod tests {
 
     #[test]
     fn audit_needs_fec_and_a_valid_tolerance() {
-        let evaluator = PeriodicEvaluator {
-            period: 3,
-            cost_s: 10.0,
-            noise: 0.0,
-        };
+        let evaluator = PeriodicEvaluator::new(3, 10.0, 0.0);
         let hasher = PeriodicHasher::new(3, 1.0);
         let space = IntSpace::new(30);
         let search = Search::new(&space, &evaluator, &hasher, Budget::Candidates(5), 0);
@@ -830,11 +814,7 @@ mod tests {
     #[test]
     fn one_worker_is_the_serial_search() {
         let space = IntSpace::new(100);
-        let evaluator = PeriodicEvaluator {
-            period: 9,
-            cost_s: 40.0,
-            noise: 0.05,
-        };
+        let evaluator = PeriodicEvaluator::new(9, 40.0, 0.05);
         let hasher = PeriodicHasher::new(9, 2.0);
         let search = evo_search(
             &space,
@@ -853,11 +833,7 @@ mod tests {
     #[test]
     fn workers_overlap_and_cache_hits_overtake_evaluations() {
         let space = IntSpace::new(100);
-        let evaluator = PeriodicEvaluator {
-            period: 9,
-            cost_s: 40.0,
-            noise: 0.0,
-        };
+        let evaluator = PeriodicEvaluator::new(9, 40.0, 0.0);
         let hasher = PeriodicHasher::new(9, 2.0);
         let search = evo_search(
             &space,
@@ -890,11 +866,7 @@ mod tests {
     #[test]
     fn parallel_records_do_not_depend_on_the_thread_count() {
         let space = IntSpace::new(100);
-        let evaluator = PeriodicEvaluator {
-            period: 13,
-            cost_s: 40.0,
-            noise: 0.1,
-        };
+        let evaluator = PeriodicEvaluator::new(13, 40.0, 0.1);
         let hasher = PeriodicHasher::new(13, 2.0);
         let techniques = Techniques {
             fcm: Some(FcmConfig { max_tries: 5 }),
@@ -937,11 +909,7 @@ mod tests {
     #[test]
     fn audit_counts_collisions_of_a_colliding_hasher() {
         let space = IntSpace::new(60);
-        let evaluator = PeriodicEvaluator {
-            period: 6,
-            cost_s: 10.0,
-            noise: 0.0,
-        };
+        let evaluator = PeriodicEvaluator::new(6, 10.0, 0.0);
         let audit = Techniques {
             audit: Some(AuditConfig { tolerance: 1e-9 }),
             ..Techniques::FEC
@@ -974,11 +942,7 @@ mod tests {
     #[test]
     fn evaluation_budgets_count_only_real_evaluations() {
         let space = IntSpace::new(100);
-        let evaluator = PeriodicEvaluator {
-            period: 4,
-            cost_s: 10.0,
-            noise: 0.0,
-        };
+        let evaluator = PeriodicEvaluator::new(4, 10.0, 0.0);
         let hasher = PeriodicHasher::new(4, 1.0);
         let search = evo_search(
             &space,

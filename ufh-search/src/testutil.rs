@@ -53,6 +53,16 @@ pub(crate) struct PeriodicEvaluator {
     pub(crate) noise: f64,
 }
 
+impl PeriodicEvaluator {
+    pub(crate) fn new(period: u32, cost_s: f64, noise: f64) -> Self {
+        Self {
+            period,
+            cost_s,
+            noise,
+        }
+    }
+}
+
 impl Evaluator<u32> for PeriodicEvaluator {
     fn evaluate(&self, candidate: &u32, rng: &mut SearchRng) -> Evaluation {
         let f = function_of(*candidate, self.period);
