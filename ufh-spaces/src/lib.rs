@@ -1,6 +1,54 @@
-//! Search spaces and their evaluators for `ufh`: NAS-Bench-101 (table look-ups),
-//! AutoML-Zero (evolved programs), AutoRL (evolved RL loss graphs) and MNAS
-//! (block-structured CNNs), each with the hashable outputs its functional hash uses.
+//! Search spaces and their evaluators for `ufh`, each with the hashable outputs its
+//! functional hash uses.
 //!
-//! This crate is being built: see issues 4, 5 and 7 of the project for its scope. It
-//! knows no concrete search algorithm.
+//! * [`nasbench101`]: NAS-Bench-101 cells, the benchmark's structural hash and
+//!   mutation, and a native reader of its data files.
+//! * [`tabular`]: tabular benchmarks (a table of trained models), the
+//!   [`TabularBenchmark`](tabular::TabularBenchmark) trait, the evaluator that reads
+//!   fitness from a table and the hasher that reads the paper's functional hash.
+//!
+//! The crate knows no concrete search algorithm: it implements `ufh-search`'s
+//! traits, and any algorithm and technique runs on it.
+//!
+//! # Example
+//!
+//! A regularized-evolution search with FEC on a tiny table written and read back in
+//! NAS-Bench-101's own file format:
+//!
+//! ```
+//! use ufh_search::{Budget, EvolutionConfig, Replacement, Search, Techniques};
+//! use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells};
+//! use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TableEvaluatorConfig, TableHasherConfig};
+//!
+//! // Every model of at most 4 vertices, with made-up accuracies, at 4 and 108 epochs.
+//! let mut writer = NasBench101Writer::new(Vec::new());
+//! for (i, (_, cell)) in enumerate_unique_cells(4, 9).iter().enumerate() {
+//!     for epochs in [4, 108] {
+//!         for _repeat in 0..3 {
+//!             let at = |f: f64| EpochMetrics {
+//!                 training_time: f64::from(epochs) * f,
+//!                 train_accuracy: 0.5 + (i % 7) as f64 * 0.05 * f,
+//!                 validation_accuracy: 0.5 + (i % 7) as f64 * 0.04 * f,
+//!                 test_accuracy: 0.5 + (i % 7) as f64 * 0.04 * f,
+//!             };
+//!             writer.write_run(cell, epochs, 1000, &RepeatMetrics { halfway: at(0.5), end: at(1.0) })?;
+//!         }
+//!     }
+//! }
+//! let bytes = writer.into_inner()?;
+//! let table = NasBench101::from_reader("tiny.tfrecord", &bytes[..])?;
+//!
+//! let space = SpaceConfig { max_vertices: 4, max_edges: 9, mutation_rate: 1.0 }.build()?;
+//! let evaluator = TableEvaluatorConfig::PAPER.build(&table)?;
+//! let hasher = TableHasherConfig::paper().build(&table)?;
+//! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
+//! let record = Search::new(&space, &evaluator, &hasher, Budget::Candidates(300), 1)
+//!     .techniques(Techniques::FEC)?
+//!     .run_serial(&mut config.build()?)?;
+//! assert!(record.hit_rate().unwrap() > 0.5); // 91 models, only 7 distinct functions
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod nasbench101;
+pub mod tabular;

@@ -1,0 +1,354 @@
+//! The NAS-Bench-101 search space: random cells and the benchmark's mutation.
+
+use rand::Rng;
+use rustc_hash::FxHashSet;
+use ufh_search::{DiscreteEncoding, SearchRng, SearchSpace};
+
+use super::cell::{Cell, MAX_EDGES, MAX_VERTICES, Op};
+use super::module_hash::ModuleHash;
+
+/// The unchecked settings of a [`NasBench101Space`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpaceConfig {
+    /// Vertices of a raw cell, input and output included: 7 in NAS-Bench-101;
+    /// fewer for a restricted benchmark such as the embedded table.
+    pub max_vertices: usize,
+    /// Most edges a pruned cell may have: 9 in NAS-Bench-101.
+    pub max_edges: usize,
+    /// The mutation rate `r`: each possible edge flips with probability
+    /// `r / max_vertices`, each interior op changes with probability
+    /// `r / (max_vertices - 2)`. 1.0 in the paper.
+    pub mutation_rate: f64,
+}
+
+impl SpaceConfig {
+    /// NAS-Bench-101 with the paper's mutation rate 1.0.
+    pub const NASBENCH101: SpaceConfig = SpaceConfig {
+        max_vertices: MAX_VERTICES,
+        max_edges: MAX_EDGES,
+        mutation_rate: 1.0,
+    };
+
+    /// Checks the settings.
+    pub fn build(self) -> Result<NasBench101Space, SpaceError> {
+        if !(3..=MAX_VERTICES).contains(&self.max_vertices) {
+            return Err(SpaceError::MaxVertices(self.max_vertices));
+        }
+        if !(1..=MAX_EDGES).contains(&self.max_edges) {
+            return Err(SpaceError::MaxEdges(self.max_edges));
+        }
+        if !(self.mutation_rate > 0.0 && self.mutation_rate <= (self.max_vertices - 2) as f64) {
+            return Err(SpaceError::MutationRate(self.mutation_rate));
+        }
+        Ok(NasBench101Space { config: self })
+    }
+}
+
+/// Settings a [`NasBench101Space`] cannot have.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpaceError {
+    /// `max_vertices` outside 3..=7.
+    #[error("max_vertices must be in 3..={MAX_VERTICES}, got {0}")]
+    MaxVertices(usize),
+    /// `max_edges` outside 1..=9.
+    #[error("max_edges must be in 1..={MAX_EDGES}, got {0}")]
+    MaxEdges(usize),
+    /// A mutation rate that is not a probability scale.
+    #[error("mutation_rate must be in (0, max_vertices - 2], got {0}")]
+    MutationRate(f64),
+}
+
+/// NAS-Bench-101's cells as a search space.
+///
+/// Candidates are raw cells of `max_vertices` vertices, as the benchmark's own
+/// search code keeps them: sampling and mutation act on the raw matrix, and the
+/// evaluator and hashers prune. Two raw cells can therefore differ and still prune
+/// to the same model, which is one source of the equivalences the functional hash
+/// finds.
+///
+/// * Sampling: every edge above the diagonal present with probability 1/2, every
+///   interior op uniform, redrawn until valid.
+/// * Mutation (the NAS-Bench-101 notebook's): each of the `V(V-1)/2` possible
+///   edges flips with probability `r/V`; each interior op is replaced by a different
+///   one with probability `r/(V-2)`; redrawn until valid. The child can equal its
+///   parent.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use ufh_search::{SearchRng, SearchSpace};
+/// use ufh_spaces::nasbench101::SpaceConfig;
+///
+/// let space = SpaceConfig::NASBENCH101.build()?;
+/// let mut rng = SearchRng::seed_from_u64(7);
+/// let parent = space.sample(&mut rng);
+/// let child = space.mutate(&parent, &mut rng);
+/// assert!(parent.is_valid() && child.is_valid());
+/// # Ok::<(), ufh_spaces::nasbench101::SpaceError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct NasBench101Space {
+    config: SpaceConfig,
+}
+
+impl NasBench101Space {
+    /// The settings.
+    pub fn config(&self) -> &SpaceConfig {
+        &self.config
+    }
+
+    /// Whether `cell` is a valid model of this space: it prunes, and its pruned form
+    /// fits the space's vertex and edge limits.
+    pub fn is_valid(&self, cell: &Cell) -> bool {
+        self.prune(cell).is_some()
+    }
+
+    /// The pruned cell, if `cell` is valid in this space.
+    pub fn prune(&self, cell: &Cell) -> Option<Cell> {
+        let pruned = cell.prune().ok()?;
+        (pruned.num_vertices() <= self.config.max_vertices
+            && pruned.num_edges() <= self.config.max_edges)
+            .then_some(pruned)
+    }
+
+    fn random_cell(&self, rng: &mut SearchRng) -> Cell {
+        let n = self.config.max_vertices;
+        let mut rows = [0u8; MAX_VERTICES];
+        for (i, row) in rows.iter_mut().enumerate().take(n) {
+            for j in i + 1..n {
+                if rng.random::<bool>() {
+                    *row |= 1 << j;
+                }
+            }
+        }
+        let mut interior = [Op::Conv3x3; MAX_VERTICES - 2];
+        for op in &mut interior[..n - 2] {
+            *op = Op::INTERIOR[rng.random_range(0..3u32) as usize];
+        }
+        Cell::from_bits(n, rows, &interior[..n - 2])
+    }
+}
+
+impl SearchSpace for NasBench101Space {
+    type Candidate = Cell;
+
+    fn sample(&self, rng: &mut SearchRng) -> Cell {
+        loop {
+            let cell = self.random_cell(rng);
+            if self.is_valid(&cell) {
+                return cell;
+            }
+        }
+    }
+
+    fn mutate(&self, parent: &Cell, rng: &mut SearchRng) -> Cell {
+        let n = parent.num_vertices();
+        let edge_probability = self.config.mutation_rate / n as f64;
+        let op_probability = self.config.mutation_rate / (n - 2) as f64;
+        loop {
+            let mut rows = [0u8; MAX_VERTICES];
+            rows[..n].copy_from_slice(parent.row_bits());
+            for (i, row) in rows.iter_mut().enumerate().take(n) {
+                for j in i + 1..n {
+                    if rng.random::<f64>() < edge_probability {
+                        *row ^= 1 << j;
+                    }
+                }
+            }
+            let mut interior = [Op::Conv3x3; MAX_VERTICES - 2];
+            for (k, op) in interior[..n - 2].iter_mut().enumerate() {
+                *op = parent.op(k + 1);
+                if rng.random::<f64>() < op_probability {
+                    // One of the two other ops, uniformly.
+                    let current = Op::INTERIOR.iter().position(|o| o == op).unwrap_or(0);
+                    let shift = 1 + rng.random_range(0..2u32) as usize;
+                    *op = Op::INTERIOR[(current + shift) % 3];
+                }
+            }
+            let child = Cell::from_bits(n, rows, &interior[..n - 2]);
+            if self.is_valid(&child) {
+                return child;
+            }
+        }
+    }
+}
+
+impl DiscreteEncoding for NasBench101Space {
+    /// One binary decision per possible edge (row-major above the diagonal), then
+    /// one 3-way decision per interior op (in [`Op::INTERIOR`] order).
+    fn cardinalities(&self) -> Vec<usize> {
+        let n = self.config.max_vertices;
+        let mut cardinalities = vec![2; n * (n - 1) / 2];
+        cardinalities.extend(std::iter::repeat_n(3, n - 2));
+        cardinalities
+    }
+
+    /// The raw cell the choices describe; it may be invalid, which the evaluator
+    /// reports as a failed evaluation.
+    fn decode(&self, choices: &[usize]) -> Cell {
+        let n = self.config.max_vertices;
+        let mut rows = [0u8; MAX_VERTICES];
+        let mut k = 0;
+        for (i, row) in rows.iter_mut().enumerate().take(n) {
+            for j in i + 1..n {
+                if choices.get(k).copied().unwrap_or(0) == 1 {
+                    *row |= 1 << j;
+                }
+                k += 1;
+            }
+        }
+        let mut interior = [Op::Conv3x3; MAX_VERTICES - 2];
+        for op in &mut interior[..n - 2] {
+            *op = Op::INTERIOR[choices.get(k).copied().unwrap_or(0) % 3];
+            k += 1;
+        }
+        Cell::from_bits(n, rows, &interior[..n - 2])
+    }
+}
+
+/// Every unique model with at most `max_vertices` vertices and `max_edges` edges:
+/// one pruned representative per structural hash, in a fixed order (by vertex
+/// count, then adjacency bits, then ops), as NAS-Bench-101's generator enumerates
+/// them.
+///
+/// The counts for `max_edges = 9` are NAS-Bench-101's: 1, 7, 91, 2,532, 64,542 and
+/// 423,624 models for at most 2 to 7 vertices.
+pub fn enumerate_unique_cells(max_vertices: usize, max_edges: usize) -> Vec<(ModuleHash, Cell)> {
+    let mut seen = FxHashSet::default();
+    let mut cells = Vec::new();
+    for n in 2..=max_vertices.min(MAX_VERTICES) {
+        let pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .collect();
+        for bits in 0u32..1 << pairs.len() {
+            if bits.count_ones() as usize > max_edges {
+                continue;
+            }
+            let mut rows = [0u8; MAX_VERTICES];
+            for (k, &(i, j)) in pairs.iter().enumerate() {
+                if bits & (1 << k) != 0 {
+                    rows[i] |= 1 << j;
+                }
+            }
+            // Only full DAGs: every vertex but the output has an out-edge and every
+            // vertex but the input an in-edge (anything else prunes to a smaller
+            // cell, already enumerated).
+            let has_out = (0..n - 1).all(|i| rows[i] != 0);
+            let has_in = (1..n).all(|j| rows[..n].iter().any(|r| r & (1 << j) != 0));
+            if !(has_out && has_in) {
+                continue;
+            }
+            let mut labels = vec![0usize; n - 2];
+            loop {
+                let interior: Vec<Op> = labels.iter().map(|&l| Op::INTERIOR[l]).collect();
+                let cell = Cell::from_bits(n, rows, &interior);
+                if let Ok(pruned) = cell.prune() {
+                    let key = pruned.module_hash();
+                    if seen.insert(key) {
+                        cells.push((key, pruned));
+                    }
+                }
+                // Next labelling, like an odometer.
+                let Some(position) = labels.iter().position(|&l| l < 2) else {
+                    break;
+                };
+                labels[position] += 1;
+                labels[..position].iter_mut().for_each(|l| *l = 0);
+            }
+        }
+    }
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn unique_model_counts_match_nasbench101() {
+        let cells = enumerate_unique_cells(6, MAX_EDGES);
+        let counts: Vec<usize> = (2..=6)
+            .map(|v| cells.iter().filter(|(_, c)| c.num_vertices() <= v).count())
+            .collect();
+        assert_eq!(counts, [1, 7, 91, 2532, 64542]);
+        // Enumerating a smaller space gives the same models.
+        assert_eq!(enumerate_unique_cells(4, MAX_EDGES).len(), 91);
+    }
+
+    #[test]
+    fn samples_and_mutants_are_valid_and_mutation_explores() {
+        let space = SpaceConfig::NASBENCH101.build().unwrap();
+        let mut rng = SearchRng::seed_from_u64(1);
+        let mut parent = space.sample(&mut rng);
+        let mut distinct = FxHashSet::default();
+        let mut equal_to_parent = 0;
+        for _ in 0..2000 {
+            let child = space.mutate(&parent, &mut rng);
+            assert!(space.is_valid(&child));
+            assert_eq!(child.num_vertices(), 7);
+            equal_to_parent += usize::from(child == parent);
+            distinct.insert(child.prune().unwrap().module_hash());
+            parent = child;
+        }
+        // About (1 - 1/7)^21 (1 - 1/5)^5 ≈ 1.3% of mutations change nothing; invalid
+        // changed children are redrawn, which raises that share a little.
+        assert!((5..150).contains(&equal_to_parent), "{equal_to_parent}");
+        assert!(distinct.len() > 500, "{}", distinct.len());
+    }
+
+    #[test]
+    fn restricted_space_stays_inside_its_limits() {
+        let space = SpaceConfig {
+            max_vertices: 5,
+            max_edges: 9,
+            mutation_rate: 1.0,
+        }
+        .build()
+        .unwrap();
+        let mut rng = SearchRng::seed_from_u64(2);
+        let all: FxHashSet<ModuleHash> = enumerate_unique_cells(5, 9)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut cell = space.sample(&mut rng);
+        for _ in 0..500 {
+            cell = space.mutate(&cell, &mut rng);
+            assert!(all.contains(&space.prune(&cell).unwrap().module_hash()));
+        }
+    }
+
+    #[test]
+    fn decode_covers_the_encoding() {
+        let space = SpaceConfig::NASBENCH101.build().unwrap();
+        let cardinalities = space.cardinalities();
+        assert_eq!(cardinalities.len(), 21 + 5);
+        let mut rng = SearchRng::seed_from_u64(3);
+        let cell = space.sample(&mut rng);
+        // Encode the sample by hand and decode it back.
+        let mut choices = Vec::new();
+        for i in 0..7 {
+            for j in i + 1..7 {
+                choices.push(usize::from(cell.has_edge(i, j)));
+            }
+        }
+        for k in 1..6 {
+            choices.push(Op::INTERIOR.iter().position(|&o| o == cell.op(k)).unwrap());
+        }
+        assert_eq!(space.decode(&choices), cell);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let mut config = SpaceConfig::NASBENCH101;
+        config.max_vertices = 8;
+        assert_eq!(
+            config.build().unwrap_err().to_string(),
+            "max_vertices must be in 3..=7, got 8"
+        );
+        config = SpaceConfig::NASBENCH101;
+        config.mutation_rate = f64::NAN;
+        assert!(matches!(config.build(), Err(SpaceError::MutationRate(_))));
+    }
+}

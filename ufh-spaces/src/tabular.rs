@@ -1,0 +1,1132 @@
+//! Tabular NAS benchmarks: a table of trained models keyed by their cell, the trait
+//! every table implements, the evaluator that reads fitness from it and the hasher
+//! that reads the paper's functional hash from it.
+//!
+//! Two tables implement [`TabularBenchmark`]: the NAS-Bench-101 data file
+//! ([`crate::nasbench101::NasBench101`]) and the embedded table that ufh trains
+//! itself. Both store their rows in a [`ModelTable`], which also has a compact,
+//! checksummed binary form ([`ModelTable::write_binary`]).
+
+use std::f64::consts::TAU;
+use std::io::{self, Write};
+
+use rand::Rng;
+use rustc_hash::FxHashMap;
+use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
+use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
+
+use crate::nasbench101::{Cell, ModuleHash};
+
+/// Accuracies and training time at one point of one training run.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// Training time up to this point, in seconds (evaluation excluded).
+    pub training_time: f64,
+    /// Accuracy on the training set.
+    pub train_accuracy: f64,
+    /// Accuracy on the validation set.
+    pub validation_accuracy: f64,
+    /// Accuracy on the test set.
+    pub test_accuracy: f64,
+}
+
+impl EpochMetrics {
+    fn to_array(self) -> [f64; 4] {
+        [
+            self.training_time,
+            self.train_accuracy,
+            self.validation_accuracy,
+            self.test_accuracy,
+        ]
+    }
+
+    fn from_array(values: [f64; 4]) -> Self {
+        Self {
+            training_time: values[0],
+            train_accuracy: values[1],
+            validation_accuracy: values[2],
+            test_accuracy: values[3],
+        }
+    }
+}
+
+/// One training run (one repeat at one epoch budget): its halfway point and its end.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepeatMetrics {
+    /// Metrics after half the epochs.
+    pub halfway: EpochMetrics,
+    /// Metrics at the end of the budget.
+    pub end: EpochMetrics,
+}
+
+/// One model of a table, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelView<'a> {
+    /// The structural hash of the pruned cell.
+    pub key: ModuleHash,
+    /// The pruned cell.
+    pub cell: Cell,
+    /// Trainable parameters of the network built from the cell.
+    pub trainable_parameters: u64,
+    /// Runs, budget-major: `runs[budget_index * repeats + repeat]`.
+    runs: &'a [RepeatMetrics],
+    repeats: usize,
+}
+
+impl<'a> ModelView<'a> {
+    /// The repeats at the budget with index `budget_index` (into
+    /// [`TabularBenchmark::budgets`]).
+    ///
+    /// # Panics
+    /// If `budget_index` is out of range.
+    pub fn runs(&self, budget_index: usize) -> &'a [RepeatMetrics] {
+        &self.runs[budget_index * self.repeats..(budget_index + 1) * self.repeats]
+    }
+}
+
+/// A table of trained models: every model trained at every epoch budget, the same
+/// number of repeats each.
+///
+/// Required methods give the table's shape and its rows by position; lookup by cell
+/// is provided.
+pub trait TabularBenchmark: Sync {
+    /// Epoch budgets, ascending (NAS-Bench-101: 4, 12, 36, 108, or 108 alone).
+    fn budgets(&self) -> &[u32];
+
+    /// Repeats per model and budget (3 in NAS-Bench-101).
+    fn repeats(&self) -> usize;
+
+    /// Number of models.
+    fn len(&self) -> usize;
+
+    /// Position of the model with this key.
+    fn position(&self, key: &ModuleHash) -> Option<usize>;
+
+    /// The model at `index`, `0..len()`.
+    ///
+    /// # Panics
+    /// If `index` is out of range.
+    fn model_at(&self, index: usize) -> ModelView<'_>;
+
+    /// Whether the table has no model.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The model with this key.
+    fn model(&self, key: &ModuleHash) -> Option<ModelView<'_>> {
+        self.position(key).map(|index| self.model_at(index))
+    }
+
+    /// The model a raw cell denotes: pruned, hashed, looked up. `None` when the cell
+    /// is invalid or not in the table.
+    fn lookup(&self, cell: &Cell) -> Option<ModelView<'_>> {
+        let pruned = cell.prune().ok()?;
+        self.model(&pruned.module_hash())
+    }
+
+    /// Index of the budget with `epochs` epochs.
+    fn budget_index(&self, epochs: u32) -> Option<usize> {
+        self.budgets().iter().position(|&b| b == epochs)
+    }
+}
+
+/// The in-memory rows of a tabular benchmark, struct-of-arrays.
+///
+/// Memory per model: 16 (key) + 16 (cell) + 8 (parameters) + 64 × budgets ×
+/// repeats bytes, plus about 24 for the index: 256 bytes with one budget and 3
+/// repeats, 832 with four budgets.
+#[derive(Debug, Clone)]
+pub struct ModelTable {
+    budgets: Vec<u32>,
+    repeats: usize,
+    keys: Vec<ModuleHash>,
+    cells: Vec<Cell>,
+    parameters: Vec<u64>,
+    runs: Vec<RepeatMetrics>,
+    index: FxHashMap<ModuleHash, u32>,
+}
+
+/// Why rows cannot form a [`ModelTable`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// A model is missing runs.
+    #[error("model {key} has {found} of {expected} repeats at {epochs} epochs")]
+    Incomplete {
+        /// The model.
+        key: ModuleHash,
+        /// The budget.
+        epochs: u32,
+        /// Runs found.
+        found: usize,
+        /// Runs expected.
+        expected: usize,
+    },
+    /// A model has more runs than the table's repeat count.
+    #[error("model {key} has more than {expected} repeats at {epochs} epochs")]
+    ExtraRepeat {
+        /// The model.
+        key: ModuleHash,
+        /// The budget.
+        epochs: u32,
+        /// Repeats expected.
+        expected: usize,
+    },
+    /// Two rows with one key disagree on the cell or the parameter count.
+    #[error("model {key} appears with two different {field}")]
+    Inconsistent {
+        /// The model.
+        key: ModuleHash,
+        /// What differs.
+        field: &'static str,
+    },
+    /// A cell whose structural hash is not its key.
+    #[error("model {key}: its cell hashes to {actual}")]
+    KeyMismatch {
+        /// The key given.
+        key: ModuleHash,
+        /// The hash of the cell.
+        actual: ModuleHash,
+    },
+    /// No budgets, no repeats, or a table with too many models.
+    #[error("invalid table shape: {0}")]
+    Shape(String),
+}
+
+/// Collects runs into a [`ModelTable`], in any order, checking that every model
+/// ends up with every run.
+#[derive(Debug)]
+pub struct ModelTableBuilder {
+    repeats: usize,
+    budgets: Vec<u32>,
+    keys: Vec<ModuleHash>,
+    cells: Vec<Cell>,
+    parameters: Vec<u64>,
+    /// Per budget slot (in order of first appearance): runs and counts per model.
+    runs: Vec<Vec<RepeatMetrics>>,
+    counts: Vec<Vec<u8>>,
+    index: FxHashMap<ModuleHash, u32>,
+}
+
+const EMPTY_EPOCH: EpochMetrics = EpochMetrics {
+    training_time: f64::NAN,
+    train_accuracy: f64::NAN,
+    validation_accuracy: f64::NAN,
+    test_accuracy: f64::NAN,
+};
+const EMPTY_RUN: RepeatMetrics = RepeatMetrics {
+    halfway: EMPTY_EPOCH,
+    end: EMPTY_EPOCH,
+};
+
+impl ModelTableBuilder {
+    /// A builder for a table with `repeats` runs per model and budget.
+    pub fn new(repeats: usize) -> Self {
+        Self {
+            repeats,
+            budgets: Vec::new(),
+            keys: Vec::new(),
+            cells: Vec::new(),
+            parameters: Vec::new(),
+            runs: Vec::new(),
+            counts: Vec::new(),
+            index: FxHashMap::default(),
+        }
+    }
+
+    /// Number of distinct models added so far.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no model was added.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds the next repeat of `key` at `epochs`: repeats are numbered in the order
+    /// they are added. `cell` must be the pruned cell whose structural hash is
+    /// `key` (checked by the callers that read files).
+    pub fn add_run(
+        &mut self,
+        key: ModuleHash,
+        cell: Cell,
+        trainable_parameters: u64,
+        epochs: u32,
+        run: RepeatMetrics,
+    ) -> Result<(), TableError> {
+        let slot = match self.budgets.iter().position(|&b| b == epochs) {
+            Some(slot) => slot,
+            None => {
+                self.budgets.push(epochs);
+                self.runs
+                    .push(vec![EMPTY_RUN; self.keys.len() * self.repeats]);
+                self.counts.push(vec![0; self.keys.len()]);
+                self.budgets.len() - 1
+            }
+        };
+        let model = match self.index.get(&key) {
+            Some(&model) => {
+                let model = model as usize;
+                if self.cells[model] != cell {
+                    return Err(TableError::Inconsistent {
+                        key,
+                        field: "cells",
+                    });
+                }
+                if self.parameters[model] != trainable_parameters {
+                    return Err(TableError::Inconsistent {
+                        key,
+                        field: "parameter counts",
+                    });
+                }
+                model
+            }
+            None => {
+                let model = self.keys.len();
+                let id = u32::try_from(model)
+                    .map_err(|_| TableError::Shape("more than 2^32 models".into()))?;
+                self.index.insert(key, id);
+                self.keys.push(key);
+                self.cells.push(cell);
+                self.parameters.push(trainable_parameters);
+                for (runs, counts) in self.runs.iter_mut().zip(&mut self.counts) {
+                    runs.extend(std::iter::repeat_n(EMPTY_RUN, self.repeats));
+                    counts.push(0);
+                }
+                model
+            }
+        };
+        let count = &mut self.counts[slot][model];
+        if usize::from(*count) >= self.repeats {
+            return Err(TableError::ExtraRepeat {
+                key,
+                epochs,
+                expected: self.repeats,
+            });
+        }
+        self.runs[slot][model * self.repeats + usize::from(*count)] = run;
+        *count += 1;
+        Ok(())
+    }
+
+    /// The table, if every model has every repeat at every budget.
+    pub fn finish(self) -> Result<ModelTable, TableError> {
+        if self.repeats == 0 || self.repeats > usize::from(u8::MAX) {
+            return Err(TableError::Shape(format!("{} repeats", self.repeats)));
+        }
+        let mut order: Vec<usize> = (0..self.budgets.len()).collect();
+        order.sort_by_key(|&slot| self.budgets[slot]);
+        for &slot in &order {
+            if let Some(model) = self.counts[slot]
+                .iter()
+                .position(|&c| usize::from(c) != self.repeats)
+            {
+                return Err(TableError::Incomplete {
+                    key: self.keys[model],
+                    epochs: self.budgets[slot],
+                    found: usize::from(self.counts[slot][model]),
+                    expected: self.repeats,
+                });
+            }
+        }
+        let n_budgets = self.budgets.len();
+        let mut runs = Vec::with_capacity(self.keys.len() * n_budgets * self.repeats);
+        for model in 0..self.keys.len() {
+            for &slot in &order {
+                let start = model * self.repeats;
+                runs.extend_from_slice(&self.runs[slot][start..start + self.repeats]);
+            }
+        }
+        let budgets = order.iter().map(|&slot| self.budgets[slot]).collect();
+        ModelTable::from_parts(
+            budgets,
+            self.repeats,
+            self.keys,
+            self.cells,
+            self.parameters,
+            runs,
+        )
+    }
+}
+
+/// Magic bytes of the binary table format.
+const MAGIC: &[u8; 8] = b"UFHTABLE";
+/// Version of the binary table format.
+const FORMAT_VERSION: u32 = 1;
+
+/// Why a binary table could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BinaryTableError {
+    /// Reading failed.
+    #[error("reading the table failed: {0}")]
+    Io(#[from] io::Error),
+    /// Not a ufh table, or a version this build cannot read.
+    #[error("not a ufh table of format version {FORMAT_VERSION}: {0}")]
+    Format(String),
+    /// The checksum does not match: the file is corrupt or truncated.
+    #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    Checksum {
+        /// CRC32C stored in the file.
+        stored: u32,
+        /// CRC32C of the bytes read.
+        computed: u32,
+    },
+    /// The file ends before the byte offset needed.
+    #[error("truncated at byte {offset}: {needed} more bytes needed")]
+    Truncated {
+        /// Where reading stopped.
+        offset: usize,
+        /// Bytes missing.
+        needed: usize,
+    },
+    /// Model `index` holds an impossible cell.
+    #[error("model {index}: {reason}")]
+    Model {
+        /// Model index.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The rows do not form a table.
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+impl ModelTable {
+    fn from_parts(
+        budgets: Vec<u32>,
+        repeats: usize,
+        keys: Vec<ModuleHash>,
+        cells: Vec<Cell>,
+        parameters: Vec<u64>,
+        runs: Vec<RepeatMetrics>,
+    ) -> Result<Self, TableError> {
+        if budgets.is_empty() && !keys.is_empty() {
+            return Err(TableError::Shape("models without budgets".into()));
+        }
+        if runs.len() != keys.len() * budgets.len() * repeats {
+            return Err(TableError::Shape(format!(
+                "{} runs for {} models × {} budgets × {repeats} repeats",
+                runs.len(),
+                keys.len(),
+                budgets.len()
+            )));
+        }
+        let mut index = FxHashMap::default();
+        index.reserve(keys.len());
+        for (position, key) in keys.iter().enumerate() {
+            if index.insert(*key, position as u32).is_some() {
+                return Err(TableError::Inconsistent {
+                    key: *key,
+                    field: "rows (duplicate key)",
+                });
+            }
+        }
+        Ok(Self {
+            budgets,
+            repeats,
+            keys,
+            cells,
+            parameters,
+            runs,
+            index,
+        })
+    }
+
+    /// Writes the table in ufh's binary format, with `metadata` (free text, such as
+    /// the generator and its settings) in the header.
+    ///
+    /// Format, little-endian: `UFHTABLE`, format version (u32), metadata length
+    /// (u32) and UTF-8 bytes, budget count (u32) and budgets (u32 each), repeats
+    /// (u32), model count (u64); per model the key (16 bytes), the cell (15 bytes:
+    /// vertex count, 7 row bitmasks, 7 op codes) and the parameter count (u64);
+    /// then every run as 8 f64 (halfway then end, each training time, train,
+    /// validation, test accuracy), model-major, then budget, then repeat; and last
+    /// the CRC32C of everything before it (u32).
+    pub fn write_binary<W: Write>(&self, writer: W, metadata: &str) -> io::Result<()> {
+        let mut out = CrcWriter {
+            inner: io::BufWriter::new(writer),
+            crc: 0,
+        };
+        out.write_all(MAGIC)?;
+        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        let metadata_len = u32::try_from(metadata.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "metadata over 4 GiB"))?;
+        out.write_all(&metadata_len.to_le_bytes())?;
+        out.write_all(metadata.as_bytes())?;
+        out.write_all(&(self.budgets.len() as u32).to_le_bytes())?;
+        for budget in &self.budgets {
+            out.write_all(&budget.to_le_bytes())?;
+        }
+        out.write_all(&(self.repeats as u32).to_le_bytes())?;
+        out.write_all(&(self.keys.len() as u64).to_le_bytes())?;
+        for ((key, cell), parameters) in self.keys.iter().zip(&self.cells).zip(&self.parameters) {
+            out.write_all(&key.0)?;
+            out.write_all(&cell.to_bytes())?;
+            out.write_all(&parameters.to_le_bytes())?;
+        }
+        for run in &self.runs {
+            for value in run.halfway.to_array().into_iter().chain(run.end.to_array()) {
+                out.write_all(&value.to_le_bytes())?;
+            }
+        }
+        let crc = out.crc;
+        out.inner.write_all(&crc.to_le_bytes())?;
+        out.inner.flush()
+    }
+
+    /// Reads a table written by [`ModelTable::write_binary`], returning it and its
+    /// metadata. Every byte is checksummed and every cell re-checked; the keys are
+    /// trusted (the checksum guards them), so reading is fast.
+    pub fn read_binary(bytes: &[u8]) -> Result<(ModelTable, String), BinaryTableError> {
+        if bytes.len() < MAGIC.len() + 4 || &bytes[..8] != MAGIC {
+            return Err(BinaryTableError::Format("missing UFHTABLE magic".into()));
+        }
+        let (body, stored) = bytes.split_at(bytes.len() - 4);
+        let stored = u32::from_le_bytes(stored.try_into().expect("4 bytes"));
+        let computed = crc32c::crc32c(body);
+        if stored != computed {
+            return Err(BinaryTableError::Checksum { stored, computed });
+        }
+        let mut reader = ByteReader {
+            bytes: body,
+            offset: 8,
+        };
+        let version = reader.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(BinaryTableError::Format(format!(
+                "file has version {version}"
+            )));
+        }
+        let metadata_len = reader.u32()? as usize;
+        let metadata = String::from_utf8(reader.take(metadata_len)?.to_vec())
+            .map_err(|_| BinaryTableError::Format("metadata is not UTF-8".into()))?;
+        let n_budgets = reader.u32()? as usize;
+        let mut budgets = Vec::with_capacity(n_budgets.min(64));
+        for _ in 0..n_budgets {
+            budgets.push(reader.u32()?);
+        }
+        if budgets.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(BinaryTableError::Format(format!(
+                "budgets {budgets:?} are not strictly ascending"
+            )));
+        }
+        let repeats = reader.u32()? as usize;
+        let n_models = usize::try_from(reader.u64()?)
+            .map_err(|_| BinaryTableError::Format("model count overflows".into()))?;
+        let per_model = 16 + 15 + 8;
+        reader.check(n_models.saturating_mul(per_model))?;
+        let mut keys = Vec::with_capacity(n_models);
+        let mut cells = Vec::with_capacity(n_models);
+        let mut parameters = Vec::with_capacity(n_models);
+        for index in 0..n_models {
+            let record = reader.take(per_model)?;
+            keys.push(ModuleHash(record[..16].try_into().expect("16 bytes")));
+            let cell = Cell::from_bytes(record[16..31].try_into().expect("15 bytes")).map_err(
+                |error| BinaryTableError::Model {
+                    index,
+                    reason: error.to_string(),
+                },
+            )?;
+            cells.push(cell);
+            parameters.push(u64::from_le_bytes(
+                record[31..39].try_into().expect("8 bytes"),
+            ));
+        }
+        let n_runs = n_models
+            .checked_mul(n_budgets)
+            .and_then(|x| x.checked_mul(repeats))
+            .ok_or_else(|| BinaryTableError::Format("run count overflows".into()))?;
+        let run_bytes = reader.take(n_runs.saturating_mul(64))?;
+        let runs = run_bytes
+            .chunks_exact(64)
+            .map(|chunk| {
+                let mut values = [0f64; 8];
+                for (value, bytes) in values.iter_mut().zip(chunk.chunks_exact(8)) {
+                    *value = f64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                }
+                RepeatMetrics {
+                    halfway: EpochMetrics::from_array(values[..4].try_into().expect("4")),
+                    end: EpochMetrics::from_array(values[4..].try_into().expect("4")),
+                }
+            })
+            .collect();
+        if reader.offset != body.len() {
+            return Err(BinaryTableError::Format(format!(
+                "{} trailing bytes",
+                body.len() - reader.offset
+            )));
+        }
+        let table = ModelTable::from_parts(budgets, repeats, keys, cells, parameters, runs)?;
+        Ok((table, metadata))
+    }
+
+    /// Checks that every cell hashes to its key (about 10 µs per model).
+    pub fn verify_keys(&self) -> Result<(), TableError> {
+        for (key, cell) in self.keys.iter().zip(&self.cells) {
+            let actual = cell.module_hash();
+            if actual != *key {
+                return Err(TableError::KeyMismatch { key: *key, actual });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TabularBenchmark for ModelTable {
+    fn budgets(&self) -> &[u32] {
+        &self.budgets
+    }
+
+    fn repeats(&self) -> usize {
+        self.repeats
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn position(&self, key: &ModuleHash) -> Option<usize> {
+        self.index.get(key).map(|&i| i as usize)
+    }
+
+    fn model_at(&self, index: usize) -> ModelView<'_> {
+        let per_model = self.budgets.len() * self.repeats;
+        ModelView {
+            key: self.keys[index],
+            cell: self.cells[index],
+            trainable_parameters: self.parameters[index],
+            runs: &self.runs[index * per_model..(index + 1) * per_model],
+            repeats: self.repeats,
+        }
+    }
+}
+
+struct CrcWriter<W: Write> {
+    inner: W,
+    crc: u32,
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct ByteReader<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> ByteReader<'a> {
+    fn check(&self, needed: usize) -> Result<(), BinaryTableError> {
+        let available = self.bytes.len() - self.offset;
+        if needed > available {
+            return Err(BinaryTableError::Truncated {
+                offset: self.bytes.len(),
+                needed: needed - available,
+            });
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BinaryTableError> {
+        self.check(n)?;
+        let slice = &self.bytes[self.offset..self.offset + n];
+        self.offset += n;
+        Ok(slice)
+    }
+
+    fn u32(&mut self) -> Result<u32, BinaryTableError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, BinaryTableError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+}
+
+/// Which repeat gives a candidate's fitness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RepeatChoice {
+    /// A uniformly random repeat per evaluation: the benchmark's training noise (the
+    /// paper's default).
+    Random,
+    /// Always this repeat: a deterministic benchmark.
+    Fixed(usize),
+}
+
+/// Settings of a [`TableEvaluator`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableEvaluatorConfig {
+    /// Which repeat is read.
+    pub repeat: RepeatChoice,
+    /// Standard deviation of Gaussian noise added to validation accuracy only
+    /// (Section 6.4's homoscedastic noise); 0 for none.
+    pub noise_sd: f64,
+    /// The budget read, in epochs; `None` for the table's longest.
+    pub budget_epochs: Option<u32>,
+}
+
+impl TableEvaluatorConfig {
+    /// The paper's setting: random repeat, no extra noise, the longest budget.
+    pub const PAPER: TableEvaluatorConfig = TableEvaluatorConfig {
+        repeat: RepeatChoice::Random,
+        noise_sd: 0.0,
+        budget_epochs: None,
+    };
+
+    /// Checks the settings against `table`.
+    pub fn build<T: TabularBenchmark + ?Sized>(
+        self,
+        table: &T,
+    ) -> Result<TableEvaluator<'_, T>, TableConfigError> {
+        let budget_index = match self.budget_epochs {
+            None => table
+                .budgets()
+                .len()
+                .checked_sub(1)
+                .ok_or(TableConfigError::NoBudgets)?,
+            Some(epochs) => {
+                table
+                    .budget_index(epochs)
+                    .ok_or_else(|| TableConfigError::UnknownBudget {
+                        epochs,
+                        available: table.budgets().to_vec(),
+                    })?
+            }
+        };
+        if let RepeatChoice::Fixed(repeat) = self.repeat
+            && repeat >= table.repeats()
+        {
+            return Err(TableConfigError::Repeat {
+                repeat,
+                repeats: table.repeats(),
+            });
+        }
+        if !(self.noise_sd >= 0.0 && self.noise_sd.is_finite()) {
+            return Err(TableConfigError::Noise(self.noise_sd));
+        }
+        Ok(TableEvaluator {
+            table,
+            config: self,
+            budget_index,
+        })
+    }
+}
+
+/// Settings that do not fit a table.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableConfigError {
+    /// The table has no budget.
+    #[error("the table has no epoch budget")]
+    NoBudgets,
+    /// A budget the table does not hold.
+    #[error("the table has no {epochs}-epoch budget (it has {available:?})")]
+    UnknownBudget {
+        /// Asked for.
+        epochs: u32,
+        /// Available.
+        available: Vec<u32>,
+    },
+    /// A repeat out of range.
+    #[error("repeat {repeat} does not exist: the table has {repeats} repeats")]
+    Repeat {
+        /// Asked for.
+        repeat: usize,
+        /// Available.
+        repeats: usize,
+    },
+    /// A negative or non-finite noise level.
+    #[error("noise_sd must be finite and non-negative, got {0}")]
+    Noise(f64),
+    /// A hashing cost that is negative or not finite.
+    #[error("hashing cost must be finite and non-negative, got {0}")]
+    Cost(f64),
+}
+
+/// Reads fitness from a table: validation accuracy at the end of the budget of
+/// the chosen repeat (plus optional noise), test accuracy of the same repeat, and
+/// that repeat's training time as the cost.
+///
+/// A cell that is invalid or not in the table is a failed evaluation that cost
+/// nothing (the benchmark would not train it).
+#[derive(Debug, Clone)]
+pub struct TableEvaluator<'t, T: TabularBenchmark + ?Sized> {
+    table: &'t T,
+    config: TableEvaluatorConfig,
+    budget_index: usize,
+}
+
+impl<T: TabularBenchmark + ?Sized> TableEvaluator<'_, T> {
+    /// The settings.
+    pub fn config(&self) -> &TableEvaluatorConfig {
+        &self.config
+    }
+
+    /// The budget read, in epochs.
+    pub fn budget_epochs(&self) -> u32 {
+        self.table.budgets()[self.budget_index]
+    }
+}
+
+impl<T: TabularBenchmark + ?Sized> Evaluator<Cell> for TableEvaluator<'_, T> {
+    fn evaluate(&self, candidate: &Cell, rng: &mut SearchRng) -> Evaluation {
+        let Some(model) = self.table.lookup(candidate) else {
+            return Evaluation::failed(0.0);
+        };
+        let runs = model.runs(self.budget_index);
+        let repeat = match self.config.repeat {
+            RepeatChoice::Fixed(repeat) => repeat,
+            RepeatChoice::Random => rng.random_range(0..runs.len() as u32) as usize,
+        };
+        let run = runs[repeat].end;
+        let mut validation = run.validation_accuracy;
+        if self.config.noise_sd > 0.0 {
+            validation += self.config.noise_sd * standard_normal(rng);
+        }
+        Evaluation {
+            validation,
+            test: run.test_accuracy,
+            cost_s: run.training_time,
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller), portable and seeded.
+fn standard_normal(rng: &mut SearchRng) -> f64 {
+    // 1 - U is in (0, 1], so its logarithm is finite.
+    let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
+    radius * (TAU * rng.random::<f64>()).cos()
+}
+
+/// What a [`TableHasher`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HashSource {
+    /// The paper's hash: repeat 0 at the shortest budget (4 epochs in
+    /// NAS-Bench-101), final train, halfway train, final validation and halfway
+    /// validation accuracy.
+    ShortBudget {
+        /// The budget read.
+        epochs: u32,
+    },
+    /// The table has one budget only (the 108-epoch-only NAS-Bench-101 file), and it
+    /// is the fitness budget: repeat 0's final train, halfway train and halfway
+    /// validation accuracy. The final validation and test accuracies are left out
+    /// because they are what the search's fitness and re-evaluation read.
+    FitnessBudgetWithoutFitness {
+        /// The budget read.
+        epochs: u32,
+    },
+}
+
+/// Settings of a [`TableHasher`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableHasherConfig {
+    /// Mantissa bits kept of each accuracy (f64): 24 in the paper.
+    pub mantissa_bits: MantissaBits,
+    /// Simulated seconds charged per hash: 10 in the paper.
+    pub cost_s: f64,
+}
+
+impl TableHasherConfig {
+    /// The paper's setting: 24 mantissa bits, 10 simulated seconds.
+    pub fn paper() -> Self {
+        Self {
+            mantissa_bits: MantissaBits::f64(24).expect("24 is in 1..=52"),
+            cost_s: 10.0,
+        }
+    }
+
+    /// Checks the settings against `table`.
+    pub fn build<T: TabularBenchmark + ?Sized>(
+        self,
+        table: &T,
+    ) -> Result<TableHasher<'_, T>, TableConfigError> {
+        let epochs = *table.budgets().first().ok_or(TableConfigError::NoBudgets)?;
+        if !(self.cost_s >= 0.0 && self.cost_s.is_finite()) {
+            return Err(TableConfigError::Cost(self.cost_s));
+        }
+        let source = if table.budgets().len() > 1 {
+            HashSource::ShortBudget { epochs }
+        } else {
+            HashSource::FitnessBudgetWithoutFitness { epochs }
+        };
+        Ok(TableHasher {
+            table,
+            config: self,
+            source,
+        })
+    }
+}
+
+/// The paper's functional hash of a NAS-Bench-101 cell, read from a table (the
+/// numbers a short training run would produce), truncated and mixed by
+/// `ufh-core`.
+///
+/// An invalid cell, or one the table lacks, hashes to the hash of no outputs, which
+/// no valid cell has: all such cells compute the same thing (a failure).
+#[derive(Debug, Clone)]
+pub struct TableHasher<'t, T: TabularBenchmark + ?Sized> {
+    table: &'t T,
+    config: TableHasherConfig,
+    source: HashSource,
+}
+
+impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
+    /// What the hash reads.
+    pub fn source(&self) -> HashSource {
+        self.source
+    }
+
+    /// The functional hash of the model at `index` of the table.
+    pub fn hash_model(&self, model: &ModelView<'_>) -> FunctionalHash {
+        let mut hasher = FunctionalHasher::new(self.config.mantissa_bits);
+        let run = model.runs(0)[0];
+        match self.source {
+            HashSource::ShortBudget { .. } => hasher.push_f64s(&[
+                run.end.train_accuracy,
+                run.halfway.train_accuracy,
+                run.end.validation_accuracy,
+                run.halfway.validation_accuracy,
+            ]),
+            HashSource::FitnessBudgetWithoutFitness { .. } => hasher.push_f64s(&[
+                run.end.train_accuracy,
+                run.halfway.train_accuracy,
+                run.halfway.validation_accuracy,
+            ]),
+        }
+        hasher.finish()
+    }
+
+    /// The hash every invalid or unknown cell gets.
+    pub fn failure_hash(&self) -> FunctionalHash {
+        FunctionalHasher::new(self.config.mantissa_bits).finish()
+    }
+}
+
+impl<T: TabularBenchmark + ?Sized> CandidateHasher<Cell> for TableHasher<'_, T> {
+    fn hash(&self, candidate: &Cell) -> FunctionalHash {
+        match self.table.lookup(candidate) {
+            Some(model) => self.hash_model(&model),
+            None => self.failure_hash(),
+        }
+    }
+
+    fn cost_s(&self) -> f64 {
+        self.config.cost_s
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::nasbench101::enumerate_unique_cells;
+
+    /// A synthetic table over every cell of at most 4 vertices: accuracies derived
+    /// from the model index, so tests can predict them.
+    pub(crate) fn synthetic_table(budgets: &[u32]) -> ModelTable {
+        let mut builder = ModelTableBuilder::new(3);
+        for (model, (key, cell)) in enumerate_unique_cells(4, 9).into_iter().enumerate() {
+            for &epochs in budgets {
+                for repeat in 0..3 {
+                    let base = 0.5 + model as f64 / 1000.0 + f64::from(epochs) / 1e4;
+                    let at = |fraction: f64| EpochMetrics {
+                        training_time: f64::from(epochs) * fraction * 10.0 + repeat as f64,
+                        train_accuracy: base + 0.01 * fraction,
+                        validation_accuracy: base + 0.001 * repeat as f64,
+                        test_accuracy: base - 0.001,
+                    };
+                    let run = RepeatMetrics {
+                        halfway: at(0.5),
+                        end: at(1.0),
+                    };
+                    builder
+                        .add_run(key, cell, 1000 + model as u64, epochs, run)
+                        .unwrap();
+                }
+            }
+        }
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn builder_orders_budgets_and_numbers_repeats() {
+        let table = synthetic_table(&[108, 4]);
+        assert_eq!(table.budgets(), &[4, 108]);
+        assert_eq!(table.len(), 91);
+        table.verify_keys().unwrap();
+        let model = table.model_at(5);
+        assert_eq!(model.runs(1)[2].end.training_time, 1080.0 + 2.0);
+        assert_eq!(model.runs(0)[0].end.training_time, 40.0);
+        assert_eq!(table.model(&model.key).unwrap().cell, model.cell);
+    }
+
+    #[test]
+    fn builder_refuses_incomplete_and_extra_runs() {
+        let (key, cell) = enumerate_unique_cells(3, 9)[1];
+        let run = RepeatMetrics {
+            halfway: EMPTY_EPOCH,
+            end: EMPTY_EPOCH,
+        };
+        let mut builder = ModelTableBuilder::new(2);
+        builder.add_run(key, cell, 7, 108, run).unwrap();
+        let err = builder.finish().unwrap_err();
+        assert_eq!(
+            err,
+            TableError::Incomplete {
+                key,
+                epochs: 108,
+                found: 1,
+                expected: 2
+            }
+        );
+        let mut builder = ModelTableBuilder::new(1);
+        builder.add_run(key, cell, 7, 108, run).unwrap();
+        assert!(matches!(
+            builder.add_run(key, cell, 7, 108, run),
+            Err(TableError::ExtraRepeat { .. })
+        ));
+        assert!(matches!(
+            builder.add_run(key, cell, 8, 4, run),
+            Err(TableError::Inconsistent { .. })
+        ));
+    }
+
+    #[test]
+    fn binary_round_trip_and_corruption() {
+        let table = synthetic_table(&[4, 108]);
+        let mut bytes = Vec::new();
+        table.write_binary(&mut bytes, "synthetic v1").unwrap();
+        let (back, metadata) = ModelTable::read_binary(&bytes).unwrap();
+        assert_eq!(metadata, "synthetic v1");
+        assert_eq!(back.budgets(), table.budgets());
+        for i in 0..table.len() {
+            assert_eq!(back.model_at(i).key, table.model_at(i).key);
+            assert_eq!(back.model_at(i).runs(1), table.model_at(i).runs(1));
+        }
+        let mut flipped = bytes.clone();
+        flipped[100] ^= 1;
+        assert!(matches!(
+            ModelTable::read_binary(&flipped),
+            Err(BinaryTableError::Checksum { .. })
+        ));
+        assert!(ModelTable::read_binary(&bytes[..bytes.len() - 10]).is_err());
+        assert!(matches!(
+            ModelTable::read_binary(b"not a table at all"),
+            Err(BinaryTableError::Format(_))
+        ));
+    }
+
+    #[test]
+    fn evaluator_reads_the_chosen_repeat_and_fails_unknown_cells() {
+        let table = synthetic_table(&[4, 108]);
+        let model = table.model_at(10);
+        let mut rng = SearchRng::seed_from_u64(0);
+        let fixed = TableEvaluatorConfig {
+            repeat: RepeatChoice::Fixed(2),
+            ..TableEvaluatorConfig::PAPER
+        }
+        .build(&table)
+        .unwrap();
+        let e = fixed.evaluate(&model.cell, &mut rng);
+        assert_eq!(e.validation, model.runs(1)[2].end.validation_accuracy);
+        assert_eq!(e.test, model.runs(1)[2].end.test_accuracy);
+        assert_eq!(e.cost_s, model.runs(1)[2].end.training_time);
+
+        let random = TableEvaluatorConfig::PAPER.build(&table).unwrap();
+        let seen: std::collections::BTreeSet<u64> = (0..100)
+            .map(|_| random.evaluate(&model.cell, &mut rng).cost_s as u64)
+            .collect();
+        assert_eq!(seen.len(), 3, "every repeat is drawn");
+
+        // A 5-vertex cell is not in this table of at most 4 vertices.
+        let big = enumerate_unique_cells(5, 9).last().unwrap().1;
+        assert!(random.evaluate(&big, &mut rng).is_failure());
+
+        assert!(matches!(
+            TableEvaluatorConfig {
+                budget_epochs: Some(12),
+                ..TableEvaluatorConfig::PAPER
+            }
+            .build(&table),
+            Err(TableConfigError::UnknownBudget { epochs: 12, .. })
+        ));
+    }
+
+    #[test]
+    fn noise_touches_validation_only_with_the_asked_spread() {
+        let table = synthetic_table(&[4, 108]);
+        let model = table.model_at(3);
+        let noisy = TableEvaluatorConfig {
+            repeat: RepeatChoice::Fixed(0),
+            noise_sd: 0.01,
+            budget_epochs: None,
+        }
+        .build(&table)
+        .unwrap();
+        let mut rng = SearchRng::seed_from_u64(9);
+        let truth = model.runs(1)[0].end;
+        let deviations: Vec<f64> = (0..4000)
+            .map(|_| {
+                let e = noisy.evaluate(&model.cell, &mut rng);
+                assert_eq!(e.test, truth.test_accuracy);
+                e.validation - truth.validation_accuracy
+            })
+            .collect();
+        let mean = deviations.iter().sum::<f64>() / 4000.0;
+        let sd = (deviations.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / 3999.0).sqrt();
+        assert!(mean.abs() < 0.001, "{mean}");
+        assert!((sd - 0.01).abs() < 0.0005, "{sd}");
+    }
+
+    #[test]
+    fn hasher_reads_the_short_budget_and_never_the_fitness() {
+        let table = synthetic_table(&[4, 108]);
+        let hasher = TableHasherConfig::paper().build(&table).unwrap();
+        assert_eq!(hasher.source(), HashSource::ShortBudget { epochs: 4 });
+        let model = table.model_at(7);
+        let run = model.runs(0)[0];
+        let mut expected = FunctionalHasher::new(MantissaBits::f64(24).unwrap());
+        expected.push_f64s(&[
+            run.end.train_accuracy,
+            run.halfway.train_accuracy,
+            run.end.validation_accuracy,
+            run.halfway.validation_accuracy,
+        ]);
+        assert_eq!(hasher.hash(&model.cell), expected.finish());
+        assert_eq!(hasher.cost_s(), 10.0);
+
+        let only_full = synthetic_table(&[108]);
+        let hasher = TableHasherConfig::paper().build(&only_full).unwrap();
+        assert_eq!(
+            hasher.source(),
+            HashSource::FitnessBudgetWithoutFitness { epochs: 108 }
+        );
+        // Changing the final validation accuracy (the fitness) leaves the hash as is.
+        let model = only_full.model_at(7);
+        let before = hasher.hash_model(&model);
+        let mut altered = only_full.clone();
+        let per_model = 3;
+        altered.runs[7 * per_model].end.validation_accuracy += 0.1;
+        altered.runs[7 * per_model].end.test_accuracy += 0.1;
+        let altered_hasher = TableHasherConfig::paper().build(&altered).unwrap();
+        assert_eq!(altered_hasher.hash_model(&altered.model_at(7)), before);
+    }
+}
