@@ -3,6 +3,7 @@
 use criterion::criterion_main;
 
 mod hashing;
+mod nasbench;
 mod search_loop;
 
-criterion_main!(hashing::benches, search_loop::benches);
+criterion_main!(hashing::benches, nasbench::benches, search_loop::benches);

@@ -3,20 +3,28 @@
 //! * `cargo xtask golden` checks ufh-core's golden vectors and prints any row whose
 //!   hash differs from the committed one; `--bless` rewrites the committed hashes
 //!   after a deliberate change to the hash.
+//! * `cargo xtask nasbench load PATH` loads a NAS-Bench-101 data file and reports
+//!   its size, load time and peak memory; `nasbench synth OUT` writes a synthetic
+//!   file in the same format to measure the reader without the real data.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
-#[allow(unreachable_pub, dead_code)] // reason: the module is shared with ufh-core's golden test
-#[path = "../../ufh-core/tests/support/golden_table.rs"]
-mod golden_table;
+mod golden;
+mod nasbench;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  golden [--bless]   check (or rewrite) ufh-core's golden hash vectors";
+  golden [--bless]   check (or rewrite) ufh-core's golden hash vectors
+  nasbench load PATH [--cache]
+                     load a NAS-Bench-101 file; print models, time and peak memory
+  nasbench synth OUT [--max-vertices N]
+                     write a synthetic file in NAS-Bench-101's exact format: every
+                     model of at most N (default 6) vertices, budgets 4/12/36/108,
+                     3 repeats, made-up accuracies (for measuring the reader)";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -33,7 +41,8 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
         bail!("no task given\n\n{USAGE}");
     };
     match task.as_str() {
-        "golden" => golden(rest),
+        "golden" => golden::golden(rest),
+        "nasbench" => nasbench::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -47,65 +56,4 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
-}
-
-fn golden(args: &[String]) -> anyhow::Result<()> {
-    let bless = match args {
-        [] => false,
-        [flag] if flag == "--bless" => true,
-        _ => bail!("golden takes only --bless, got {args:?}"),
-    };
-    let path = workspace_root().join("ufh-core/tests/data/golden.tsv");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let rows = golden_table::parse_table(&text)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("parsing {}", path.display()))?;
-    let mut changed = 0;
-    let mut out = String::new();
-    let mut row_iter = rows.iter();
-    for line in text.lines() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        let row = row_iter.next().expect("one parsed row per data line");
-        let (h64, h128) = golden_table::compute(row);
-        if h64 != row.hash64 || h128 != row.hash128 {
-            changed += 1;
-            println!(
-                "{}: {} {} -> {} {}",
-                row.name, row.hash64, row.hash128, h64, h128
-            );
-        }
-        out.push_str(
-            &[
-                &row.name,
-                &row.kind,
-                &row.mantissa,
-                &row.values,
-                &h64,
-                &h128,
-            ]
-            .map(String::as_str)
-            .join("\t"),
-        );
-        out.push('\n');
-    }
-    match (changed, bless) {
-        (0, _) => println!("all {} golden rows match", rows.len()),
-        (_, true) => {
-            std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
-            println!(
-                "rewrote {changed} of {} rows in {}",
-                rows.len(),
-                path.display()
-            );
-        }
-        (_, false) => {
-            bail!("{changed} golden rows differ; rerun with --bless if the change is deliberate")
-        }
-    }
-    Ok(())
 }

@@ -284,6 +284,48 @@ mod tests {
         Cell::new(&matrix, &ops).expect("permutation keeps the topological order")
     }
 
+    proptest::proptest! {
+        /// Any renumbering of a cell's interior vertices that keeps the matrix upper
+        /// triangular (a random topological order) hashes equal, before and after
+        /// pruning.
+        #[test]
+        fn random_topological_relabellings_hash_equal(
+            edge_bits in 0u32..1 << 21,
+            labels in proptest::collection::vec(0usize..3, 5),
+            choices in proptest::collection::vec(0usize..5, 5),
+        ) {
+            let pairs: Vec<(usize, usize)> =
+                (0..7).flat_map(|i| (i + 1..7).map(move |j| (i, j))).collect();
+            let mut matrix = vec![vec![0u8; 7]; 7];
+            for (k, &(i, j)) in pairs.iter().enumerate() {
+                matrix[i][j] = u8::from(edge_bits & (1 << k) != 0);
+            }
+            let mut ops = vec![Op::Input];
+            ops.extend(labels.iter().map(|&l| Op::INTERIOR[l]));
+            ops.push(Op::Output);
+            let cell = Cell::new(&matrix, &ops).unwrap();
+            // Kahn's algorithm over the interior, picking among ready vertices by
+            // the drawn choices.
+            let mut placed = [false; 7];
+            let mut permutation = [0usize; 7];
+            permutation[6] = 6;
+            for (slot, choice) in (1..6).zip(&choices) {
+                let ready: Vec<usize> = (1..6)
+                    .filter(|&v| !placed[v] && (1..6).all(|u| placed[u] || !cell.has_edge(u, v)))
+                    .collect();
+                let v = ready[choice % ready.len()];
+                placed[v] = true;
+                permutation[v] = slot;
+            }
+            let relabelled = permute(&cell, &permutation);
+            proptest::prop_assert_eq!(relabelled.module_hash(), cell.module_hash());
+            proptest::prop_assert_eq!(
+                relabelled.prune().map(|c| c.module_hash()),
+                cell.prune().map(|c| c.module_hash())
+            );
+        }
+    }
+
     #[test]
     fn hex_round_trip() {
         let h: ModuleHash = "28cfc7874f6d200472e1a9dcd8650aa0".parse().unwrap();
