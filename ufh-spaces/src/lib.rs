@@ -50,5 +50,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod digits;
+pub mod embedded;
 pub mod nasbench101;
+mod nn;
 pub mod tabular;

@@ -3,6 +3,7 @@
 //! * `cargo xtask golden` checks ufh-core's golden vectors and prints any row whose
 //!   hash differs from the committed one; `--bless` rewrites the committed hashes
 //!   after a deliberate change to the hash.
+//! * `cargo xtask bench-table` trains the embedded NAS benchmark, resumably.
 //! * `cargo xtask nasbench load PATH` loads a NAS-Bench-101 data file and reports
 //!   its size, load time and peak memory; `nasbench synth OUT` writes a synthetic
 //!   file in the same format to measure the reader without the real data.
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
+mod bench_table;
 mod golden;
 mod nasbench;
 
@@ -19,6 +21,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   golden [--bless]   check (or rewrite) ufh-core's golden hash vectors
+  bench-table [--jobs N] [--limit N] [--journal PATH] [--out PATH]
+                     train ufh's embedded NAS benchmark (resumable; see
+                     ufh_spaces::embedded)
   nasbench load PATH [--cache]
                      load a NAS-Bench-101 file; print models, time and peak memory
   nasbench synth OUT [--max-vertices N]
@@ -42,6 +47,7 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
     };
     match task.as_str() {
         "golden" => golden::golden(rest),
+        "bench-table" => bench_table::run(rest),
         "nasbench" => nasbench::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

@@ -19,6 +19,7 @@
 mod cell;
 mod file;
 mod module_hash;
+mod network;
 mod space;
 pub mod tfrecord;
 
@@ -28,4 +29,5 @@ pub use file::{
     NasBenchErrorKind, REPEATS,
 };
 pub use module_hash::{ModuleHash, ParseModuleHashError};
+pub use network::{CellNetwork, TrainConfig, TrainedRun, train_cell};
 pub use space::{NasBench101Space, SpaceConfig, SpaceError, enumerate_unique_cells};

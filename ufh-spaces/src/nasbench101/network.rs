@@ -1,0 +1,526 @@
+//! NAS-Bench-101 networks scaled to 8×8 digits, and their training.
+//!
+//! The network follows NAS-Bench-101's construction at a scale that trains in
+//! about a second: a 3×3 conv-bn-relu stem to `C` channels, one cell at `C`
+//! channels on 8×8, a 2×2 max-pool (stride 2), one cell at `2C` channels on 4×4,
+//! global average pooling and a dense layer to the 10 classes (NAS-Bench-101: a
+//! 128-channel stem, three stacks of three cells, two downsamplings).
+//!
+//! Inside a cell, exactly as NAS-Bench-101's `build_module`: the output channels are
+//! split evenly over the vertices that feed the output (remainder to the earliest);
+//! every other interior vertex takes the largest channel count among its
+//! successors; a vertex sums its inputs — outputs of earlier interior vertices
+//! truncated to its channel count, and a 1×1 conv-bn-relu projection of the cell
+//! input when the input feeds it — and applies its op; the cell output is the
+//! channel concatenation of the vertices feeding it, plus a projection of the input
+//! when the input feeds the output (or only that projection in a 2-vertex cell).
+//!
+//! Training: SGD with momentum 0.9, weight decay 1e-4 on conv and dense weights,
+//! batch 50, learning rate 0.2 with cosine decay to 0 over the budget, images
+//! shuffled each epoch; batch norm in training mode during training and with
+//! running statistics (momentum 0.9) at evaluation. Every random choice (weights,
+//! shuffles) comes from one Xoshiro256++ stream seeded by the caller, and every
+//! kernel sums in a fixed order, so a seed gives bit-identical accuracies on any
+//! machine.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::cell::{Cell, Op};
+use crate::digits::{Digits, DigitsSplit, N_CLASSES, N_PIXELS};
+use crate::nn::layers::{Classifier, ConvBnRelu, MaxPool, Param, Tensor, count_correct, softmax_cross_entropy};
+use crate::tabular::{EpochMetrics, RepeatMetrics};
+
+/// Settings of the scaled network and its training.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Channels `C` of the stem and the first cell (the second has `2C`).
+    pub channels: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Peak learning rate, decayed to 0 by a cosine over the budget.
+    pub learning_rate: f32,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// L2 weight decay on conv and dense weights.
+    pub weight_decay: f32,
+}
+
+impl TrainConfig {
+    /// The settings of ufh's embedded benchmark.
+    pub const EMBEDDED: TrainConfig = TrainConfig {
+        channels: 8,
+        batch_size: 50,
+        learning_rate: 0.2,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+    };
+}
+
+/// NAS-Bench-101's `compute_vertex_channels`.
+fn vertex_channels(cell: &Cell, in_channels: usize, out_channels: usize) -> Vec<usize> {
+    let n = cell.num_vertices();
+    let output = n - 1;
+    let mut channels = vec![0usize; n];
+    channels[0] = in_channels;
+    channels[output] = out_channels;
+    if n == 2 {
+        return channels;
+    }
+    let fan_in = (1..output).filter(|&v| cell.has_edge(v, output)).count();
+    let interior = out_channels / fan_in;
+    let mut correction = out_channels % fan_in;
+    for (v, slot) in channels.iter_mut().enumerate().take(output).skip(1) {
+        if cell.has_edge(v, output) {
+            *slot = interior;
+            if correction > 0 {
+                *slot += 1;
+                correction -= 1;
+            }
+        }
+    }
+    for v in (1..output).rev() {
+        if !cell.has_edge(v, output) {
+            for dst in v + 1..output {
+                if cell.has_edge(v, dst) {
+                    channels[v] = channels[v].max(channels[dst]);
+                }
+            }
+        }
+    }
+    channels
+}
+
+#[derive(Debug, Clone)]
+enum VertexOp {
+    Conv(ConvBnRelu),
+    Pool(MaxPool),
+}
+
+/// One cell, built from a pruned [`Cell`].
+#[derive(Debug, Clone)]
+struct CellModule {
+    cell: Cell,
+    channels: Vec<usize>,
+    /// Projection of the cell input into vertex `t` (index `t`; the output's at
+    /// `n - 1`), where the input feeds it.
+    projections: Vec<Option<ConvBnRelu>>,
+    ops: Vec<Option<VertexOp>>,
+}
+
+impl CellModule {
+    fn new(cell: Cell, in_channels: usize, out_channels: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
+        let n = cell.num_vertices();
+        let channels = vertex_channels(&cell, in_channels, out_channels);
+        let mut projections = Vec::with_capacity(n);
+        let mut ops = Vec::with_capacity(n);
+        for t in 0..n {
+            let projection = (t > 0 && cell.has_edge(0, t)).then(|| ConvBnRelu::new(1, in_channels, channels[t], rng));
+            projections.push(projection);
+            let op = match cell.op(t) {
+                Op::Conv3x3 => Some(VertexOp::Conv(ConvBnRelu::new(3, channels[t], channels[t], rng))),
+                Op::Conv1x1 => Some(VertexOp::Conv(ConvBnRelu::new(1, channels[t], channels[t], rng))),
+                Op::MaxPool3x3 => Some(VertexOp::Pool(MaxPool::same3())),
+                Op::Input | Op::Output => None,
+            };
+            ops.push(op);
+        }
+        Self {
+            cell,
+            channels,
+            projections,
+            ops,
+        }
+    }
+
+    fn parameter_count(&self) -> usize {
+        let projections: usize = self.projections.iter().flatten().map(ConvBnRelu::parameter_count).sum();
+        let ops: usize = self
+            .ops
+            .iter()
+            .flatten()
+            .map(|op| match op {
+                VertexOp::Conv(conv) => conv.parameter_count(),
+                VertexOp::Pool(_) => 0,
+            })
+            .sum();
+        projections + ops
+    }
+
+    fn for_each_param(&mut self, f: &mut impl FnMut(&mut Param)) {
+        for projection in self.projections.iter_mut().flatten() {
+            projection.params_mut().into_iter().for_each(&mut *f);
+        }
+        for op in self.ops.iter_mut().flatten() {
+            if let VertexOp::Conv(conv) = op {
+                conv.params_mut().into_iter().for_each(&mut *f);
+            }
+        }
+    }
+
+    fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
+        let n = self.cell.num_vertices();
+        let output = n - 1;
+        let mut values: Vec<Tensor> = Vec::with_capacity(n);
+        values.push(Tensor::zeros(0, input.images, input.h, input.w));
+        for t in 1..output {
+            let mut sum: Option<Tensor> = None;
+            for src in 1..t {
+                if self.cell.has_edge(src, t) {
+                    let part = values[src].truncated(self.channels[t]);
+                    match &mut sum {
+                        Some(total) => total.add_prefix(&part),
+                        None => sum = Some(part),
+                    }
+                }
+            }
+            if let Some(projection) = &mut self.projections[t] {
+                let part = projection.forward(input, training);
+                match &mut sum {
+                    Some(total) => total.add_prefix(&part),
+                    None => sum = Some(part),
+                }
+            }
+            let vertex_input = sum.expect("a pruned cell's vertices all have inputs");
+            let value = match self.ops[t].as_mut().expect("interior vertices have ops") {
+                VertexOp::Conv(conv) => conv.forward(&vertex_input, training),
+                VertexOp::Pool(pool) => pool.forward(&vertex_input, training),
+            };
+            values.push(value);
+        }
+        let feeding: Vec<usize> = (1..output).filter(|&t| self.cell.has_edge(t, output)).collect();
+        let mut result = if feeding.is_empty() {
+            Tensor::zeros(self.channels[output], input.images, input.h, input.w)
+        } else {
+            let mut data = Vec::with_capacity(self.channels[output] * input.row());
+            for &t in &feeding {
+                data.extend_from_slice(&values[t].data);
+            }
+            Tensor {
+                channels: self.channels[output],
+                images: input.images,
+                h: input.h,
+                w: input.w,
+                data,
+            }
+        };
+        if let Some(projection) = &mut self.projections[output] {
+            let part = projection.forward(input, training);
+            result.add_prefix(&part);
+        }
+        result
+    }
+
+    fn backward(&mut self, grad_output: &Tensor, in_channels: usize) -> Tensor {
+        let n = self.cell.num_vertices();
+        let output = n - 1;
+        let row = grad_output.row();
+        let (images, h, w) = (grad_output.images, grad_output.h, grad_output.w);
+        let mut grad_input = Tensor::zeros(in_channels, images, h, w);
+        let mut grads: Vec<Tensor> = (0..n).map(|t| Tensor::zeros(self.channels[t], images, h, w)).collect();
+        let mut offset = 0;
+        for t in 1..output {
+            if self.cell.has_edge(t, output) {
+                let len = self.channels[t] * row;
+                grads[t].data.copy_from_slice(&grad_output.data[offset..offset + len]);
+                offset += len;
+            }
+        }
+        if let Some(projection) = &mut self.projections[output] {
+            grad_input.add_prefix(&projection.backward(grad_output));
+        }
+        for t in (1..output).rev() {
+            let grad_value = std::mem::replace(&mut grads[t], Tensor::zeros(0, images, h, w));
+            let grad_sum = match self.ops[t].as_mut().expect("interior vertices have ops") {
+                VertexOp::Conv(conv) => conv.backward(&grad_value),
+                VertexOp::Pool(pool) => pool.backward(&grad_value),
+            };
+            for src in 1..t {
+                if self.cell.has_edge(src, t) {
+                    grads[src].add_prefix(&grad_sum);
+                }
+            }
+            if let Some(projection) = &mut self.projections[t] {
+                grad_input.add_prefix(&projection.backward(&grad_sum));
+            }
+        }
+        grad_input
+    }
+}
+
+/// A NAS-Bench-101 network scaled to 8×8 digits (see the module docs).
+#[derive(Debug, Clone)]
+pub struct CellNetwork {
+    config: TrainConfig,
+    stem: ConvBnRelu,
+    first: CellModule,
+    downsample: MaxPool,
+    second: CellModule,
+    classifier: Classifier,
+}
+
+impl CellNetwork {
+    /// A freshly initialised network for the pruned `cell`, weights drawn from `rng`.
+    ///
+    /// # Panics
+    /// If `cell` is not pruned (prune it with [`Cell::prune`] first).
+    pub fn new(cell: &Cell, config: TrainConfig, rng: &mut Xoshiro256PlusPlus) -> Self {
+        assert_eq!(cell.prune().ok(), Some(*cell), "CellNetwork needs a pruned, valid cell");
+        let c = config.channels;
+        Self {
+            config,
+            stem: ConvBnRelu::new(3, 1, c, rng),
+            first: CellModule::new(*cell, c, c, rng),
+            downsample: MaxPool::down2(),
+            second: CellModule::new(*cell, c, 2 * c, rng),
+            classifier: Classifier::new(2 * c, N_CLASSES, rng),
+        }
+    }
+
+    /// Trainable parameters (conv weights, batch-norm scales and shifts, dense
+    /// weights and biases), counted as NAS-Bench-101 counts them.
+    pub fn parameter_count(&self) -> usize {
+        self.stem.parameter_count()
+            + self.first.parameter_count()
+            + self.second.parameter_count()
+            + self.classifier.parameter_count()
+    }
+
+    fn logits(&mut self, pixels: &[f32], images: usize, training: bool) -> Vec<f32> {
+        let input = Tensor {
+            channels: 1,
+            images,
+            h: 8,
+            w: 8,
+            data: pixels.to_vec(),
+        };
+        let x = self.stem.forward(&input, training);
+        let x = self.first.forward(&x, training);
+        let x = self.downsample.forward(&x, training);
+        let x = self.second.forward(&x, training);
+        self.classifier.forward(&x, training)
+    }
+
+    /// One SGD step on a batch; returns the mean loss.
+    fn train_step(&mut self, pixels: &[f32], labels: &[u8], learning_rate: f32) -> f32 {
+        let logits = self.logits(pixels, labels.len(), true);
+        let (loss, grad_logits, _) = softmax_cross_entropy(&logits, labels, N_CLASSES);
+        let g = self.classifier.backward(&grad_logits);
+        let c = self.config.channels;
+        let g = self.second.backward(&g, c);
+        let g = self.downsample.backward(&g);
+        let g = self.first.backward(&g, c);
+        self.stem.backward(&g);
+        let (momentum, decay) = (self.config.momentum, self.config.weight_decay);
+        let mut step = |p: &mut Param| p.step(learning_rate, momentum, decay);
+        self.stem.params_mut().into_iter().for_each(&mut step);
+        self.first.for_each_param(&mut step);
+        self.second.for_each_param(&mut step);
+        self.classifier.params_mut().into_iter().for_each(&mut step);
+        loss
+    }
+
+    /// Accuracy on `data` with batch norm in inference mode.
+    pub fn accuracy(&mut self, data: &Digits) -> f64 {
+        const CHUNK: usize = 500;
+        let mut correct = 0;
+        for start in (0..data.len()).step_by(CHUNK) {
+            let end = (start + CHUNK).min(data.len());
+            let logits = self.logits(&data.pixels[start * N_PIXELS..end * N_PIXELS], end - start, false);
+            correct += count_correct(&logits, &data.labels[start..end], N_CLASSES);
+        }
+        correct as f64 / data.len() as f64
+    }
+}
+
+/// One training run of a cell: its halfway and final metrics and its size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainedRun {
+    /// Halfway and final metrics; training times are measured wall-clock seconds
+    /// of the training steps alone (evaluation excluded), so they vary between runs
+    /// and machines while the accuracies do not.
+    pub metrics: RepeatMetrics,
+    /// Trainable parameters.
+    pub trainable_parameters: u64,
+    /// Whether the loss became NaN or infinite (the run diverged; its accuracies are
+    /// what the diverged network scores).
+    pub diverged: bool,
+}
+
+/// Trains a fresh network for the pruned `cell` for `epochs` epochs on `data`'s
+/// training set, with every random choice drawn from `seed`; measures train,
+/// validation and test accuracy after `epochs / 2` epochs and at the end.
+///
+/// # Panics
+/// If `cell` is not pruned, or `epochs` is 0.
+pub fn train_cell(cell: &Cell, data: &DigitsSplit, epochs: u32, seed: u64, config: TrainConfig) -> TrainedRun {
+    assert!(epochs > 0, "a training run needs at least one epoch");
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut network = CellNetwork::new(cell, config, &mut rng);
+    let train = &data.train;
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = (steps_per_epoch * epochs as usize) as f64;
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut batch_pixels = Vec::with_capacity(config.batch_size * N_PIXELS);
+    let mut batch_labels = Vec::with_capacity(config.batch_size);
+    let mut step = 0usize;
+    let mut training_time = 0.0;
+    let mut diverged = false;
+    let mut halfway = None;
+    let halfway_epoch = epochs / 2;
+    for epoch in 0..epochs {
+        let start = Instant::now();
+        for i in (1..order.len()).rev() {
+            let j = rng.random_range(0..=i as u32) as usize;
+            order.swap(i, j);
+        }
+        for batch in order.chunks(config.batch_size) {
+            batch_pixels.clear();
+            batch_labels.clear();
+            for &i in batch {
+                batch_pixels.extend_from_slice(train.image(i));
+                batch_labels.push(train.labels[i]);
+            }
+            let progress = step as f64 / total_steps;
+            let learning_rate = (0.5 * f64::from(config.learning_rate) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32;
+            let loss = network.train_step(&batch_pixels, &batch_labels, learning_rate);
+            diverged |= !loss.is_finite();
+            step += 1;
+        }
+        training_time += start.elapsed().as_secs_f64();
+        if epoch + 1 == halfway_epoch {
+            halfway = Some(evaluate(&mut network, data, training_time));
+        }
+    }
+    let end = evaluate(&mut network, data, training_time);
+    TrainedRun {
+        metrics: RepeatMetrics {
+            // A one-epoch budget has no halfway point after a whole epoch: its
+            // halfway metrics are those of the untrained network at time 0.
+            halfway: halfway.unwrap_or_else(|| {
+                let mut fresh = CellNetwork::new(cell, config, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
+                evaluate(&mut fresh, data, 0.0)
+            }),
+            end,
+        },
+        trainable_parameters: network.parameter_count() as u64,
+        diverged,
+    }
+}
+
+fn evaluate(network: &mut CellNetwork, data: &DigitsSplit, training_time: f64) -> EpochMetrics {
+    EpochMetrics {
+        training_time,
+        train_accuracy: network.accuracy(&data.train),
+        validation_accuracy: network.accuracy(&data.validation),
+        test_accuracy: network.accuracy(&data.test),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digits;
+
+    fn cell(matrix: &str, ops: &str) -> Cell {
+        Cell::from_strings(matrix, ops).unwrap()
+    }
+
+    #[test]
+    fn channels_follow_nasbench101() {
+        // Three vertices feed the output: 8 channels split 3/3/2; vertex 1 feeds
+        // only vertex 2 and takes its count.
+        let c = cell(
+            "011100000010000001000001000001000000",
+            "input,conv3x3-bn-relu,conv3x3-bn-relu,conv1x1-bn-relu,maxpool3x3,output",
+        );
+        let c = c.prune().unwrap();
+        let channels = vertex_channels(&c, 8, 8);
+        assert_eq!(channels[0], 8);
+        assert_eq!(channels[c.num_vertices() - 1], 8);
+        let feeding: usize = (1..c.num_vertices() - 1)
+            .filter(|&v| c.has_edge(v, c.num_vertices() - 1))
+            .map(|v| channels[v])
+            .sum();
+        assert_eq!(feeding, 8, "{channels:?}");
+        for v in 1..c.num_vertices() - 1 {
+            for d in v + 1..c.num_vertices() - 1 {
+                if c.has_edge(v, d) {
+                    assert!(channels[v] >= channels[d], "{channels:?}");
+                }
+            }
+        }
+    }
+
+    /// Input gradients of single modules against central differences of
+    /// `L = Σ out ⊙ g`.
+    #[test]
+    fn module_input_gradients_match_finite_differences() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let (channels, images, h, w) = (4, 16, 8, 8);
+        let x = Tensor {
+            channels,
+            images,
+            h,
+            w,
+            data: (0..channels * images * h * w).map(|_| crate::nn::layers::normal(&mut rng)).collect(),
+        };
+        let cell = cell("0111000010000010000100000", "input,conv3x3-bn-relu,maxpool3x3,conv1x1-bn-relu,output");
+        let module = CellModule::new(cell, channels, channels, &mut rng);
+        let out_len = channels * images * h * w;
+        let g: Vec<f32> = (0..out_len).map(|_| crate::nn::layers::normal(&mut rng)).collect();
+        let loss = |m: &CellModule, x: &Tensor| -> f64 {
+            let out = m.clone().forward(x, true);
+            out.data.iter().zip(&g).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+        };
+        let mut analytic_module = module.clone();
+        let out = analytic_module.forward(&x, true);
+        let grad = analytic_module.backward(&Tensor { data: g.clone(), ..out }, channels);
+        for index in [0, 5, 17, 40, 99, 150, 1000, 2000, 3000] {
+            let eps = 1e-2;
+            let mut plus = x.clone();
+            plus.data[index] += eps;
+            let mut minus = x.clone();
+            minus.data[index] -= eps;
+            let numeric = (loss(&module, &plus) - loss(&module, &minus)) / (2.0 * f64::from(eps));
+            let analytic = f64::from(grad.data[index]);
+            assert!((numeric - analytic).abs() <= 0.02 * numeric.abs().max(analytic.abs()) + 1e-2, "cell input {index}: numeric {numeric}, analytic {analytic}");
+        }
+        let mut pool = MaxPool::down2();
+        let out = pool.forward(&x, true);
+        let gp: Vec<f32> = (0..out.data.len()).map(|_| crate::nn::layers::normal(&mut rng)).collect();
+        let grad = pool.backward(&Tensor { data: gp.clone(), ..out });
+        for index in [0, 5, 17, 40, 99, 150] {
+            let eps = 1e-3;
+            let f = |x: &Tensor| -> f64 {
+                MaxPool::down2().forward(x, true).data.iter().zip(&gp).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+            };
+            let mut plus = x.clone();
+            plus.data[index] += eps;
+            let mut minus = x.clone();
+            minus.data[index] -= eps;
+            let numeric = (f(&plus) - f(&minus)) / (2.0 * f64::from(eps));
+            assert!((numeric - f64::from(grad.data[index])).abs() < 1e-2, "pool input {index}: numeric {numeric}, analytic {}", grad.data[index]);
+        }
+    }
+
+    #[test]
+    fn training_learns_and_is_deterministic() {
+        let data = digits::split();
+        let c = cell("0110000100010000", "input,conv3x3-bn-relu,conv1x1-bn-relu,output");
+        let first = train_cell(&c, &data, 4, 7, TrainConfig::EMBEDDED);
+        let second = train_cell(&c, &data, 4, 7, TrainConfig::EMBEDDED);
+        let accuracies = |r: &TrainedRun| {
+            [r.metrics.halfway, r.metrics.end]
+                .map(|m| [m.train_accuracy, m.validation_accuracy, m.test_accuracy])
+        };
+        assert_eq!(accuracies(&first), accuracies(&second));
+        assert!(!first.diverged);
+        assert!(first.metrics.end.validation_accuracy > 0.7, "{:?}", first.metrics.end);
+        assert!(first.metrics.end.validation_accuracy > first.metrics.halfway.validation_accuracy);
+        let other_seed = train_cell(&c, &data, 4, 8, TrainConfig::EMBEDDED);
+        assert_ne!(accuracies(&first), accuracies(&other_seed));
+    }
+}

@@ -1,0 +1,294 @@
+//! Dense kernels on `f32` slices, written so that every output element is summed in
+//! one fixed order: results are bit-identical on every x86-64 (and any IEEE-754)
+//! machine, at any SIMD width, because no kernel reassociates a sum and Rust never
+//! fuses a multiply and an add on its own.
+//!
+//! The vectorisable loops run over contiguous output elements (`axpy` form); the
+//! one reduction kernel ([`dot`]) keeps eight explicit partial sums, added in a
+//! fixed order at the end.
+
+/// Columns processed per block in [`matmul_acc`], so that one output row block and
+/// the right-hand block stay in cache.
+const BLOCK: usize = 512;
+
+/// Runs `$body` compiled with AVX2 enabled when the CPU has it, else compiled for
+/// the baseline target. Both versions perform the same IEEE operations in the same
+/// order (AVX2 only widens the lanes; FMA is never enabled), so the results are
+/// bit-identical.
+macro_rules! dispatch {
+    ($(#[$meta:meta])* $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        $(#[$meta])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn wide($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+dispatch! {
+    /// `out[m×n] += a[m×k] · b[k×n]`, all row-major; each output element sums its
+    /// `k` terms in order.
+    matmul_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+        debug_assert_eq!(out.len(), m * n);
+        debug_assert_eq!(a.len(), m * k);
+        debug_assert_eq!(b.len(), k * n);
+        for j0 in (0..n).step_by(BLOCK) {
+            let j1 = (j0 + BLOCK).min(n);
+            for i in 0..m {
+                let out_row = &mut out[i * n + j0..i * n + j1];
+                let weights = &a[i * k..(i + 1) * k];
+                let mut kk = 0;
+                while kk + 4 <= k {
+                    let rows = [0, 1, 2, 3].map(|d| &b[(kk + d) * n + j0..(kk + d) * n + j1]);
+                    let w = [weights[kk], weights[kk + 1], weights[kk + 2], weights[kk + 3]];
+                    axpy4(out_row, w, rows);
+                    kk += 4;
+                }
+                while kk < k {
+                    axpy(out_row, weights[kk], &b[kk * n + j0..kk * n + j1]);
+                    kk += 1;
+                }
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// `out[k×n] += aᵀ · b` for `a[m×k]`, `b[m×n]`: the input gradient of a
+    /// matmul; each output element sums its `m` terms in order.
+    matmul_at_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+        debug_assert_eq!(out.len(), k * n);
+        debug_assert_eq!(a.len(), m * k);
+        debug_assert_eq!(b.len(), m * n);
+        for j0 in (0..n).step_by(BLOCK) {
+            let j1 = (j0 + BLOCK).min(n);
+            for kk in 0..k {
+                let out_row = &mut out[kk * n + j0..kk * n + j1];
+                let mut i = 0;
+                while i + 4 <= m {
+                    let rows = [0, 1, 2, 3].map(|d| &b[(i + d) * n + j0..(i + d) * n + j1]);
+                    let w = [0, 1, 2, 3].map(|d| a[(i + d) * k + kk]);
+                    axpy4(out_row, w, rows);
+                    i += 4;
+                }
+                while i < m {
+                    axpy(out_row, a[i * k + kk], &b[i * n + j0..i * n + j1]);
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// `out[m×k] += a[m×n] · bᵀ` for `b[k×n]`: the weight gradient of a matmul.
+    matmul_bt_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+        debug_assert_eq!(out.len(), m * k);
+        debug_assert_eq!(a.len(), m * n);
+        debug_assert_eq!(b.len(), k * n);
+        for i in 0..m {
+            let a_row = &a[i * n..(i + 1) * n];
+            for kk in 0..k {
+                out[i * k + kk] += dot(a_row, &b[kk * n..(kk + 1) * n]);
+            }
+        }
+    }
+}
+
+/// `y = (((y + w0·x0) + w1·x1) + w2·x2) + w3·x3`, element-wise: the same sums, in
+/// the same order, as four [`axpy`] calls, with one load and store of `y`.
+#[inline(always)]
+fn axpy4(y: &mut [f32], w: [f32; 4], x: [&[f32]; 4]) {
+    let len = y.len();
+    let (x0, x1, x2, x3) = (&x[0][..len], &x[1][..len], &x[2][..len], &x[3][..len]);
+    for j in 0..len {
+        y[j] = (((y[j] + w[0] * x0[j]) + w[1] * x1[j]) + w[2] * x2[j]) + w[3] * x3[j];
+    }
+}
+
+/// `y += alpha · x`.
+#[inline(always)]
+pub(crate) fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
+    }
+}
+
+/// `Σ a·b` with eight partial sums in a fixed order.
+#[inline(always)]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut lanes = [0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane += a[c * 8 + l] * b[c * 8 + l];
+        }
+    }
+    let mut tail = 0f32;
+    for i in chunks * 8..a.len() {
+        tail += a[i] * b[i];
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])) + tail
+}
+
+/// `Σ x` with eight partial sums in a fixed order.
+#[inline]
+pub(crate) fn sum(x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = x.len() / 8;
+    for c in 0..chunks {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane += x[c * 8 + l];
+        }
+    }
+    let mut tail = 0f32;
+    for &v in &x[chunks * 8..] {
+        tail += v;
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])) + tail
+}
+
+/// im2col of a 3×3 convolution with stride 1 and zero padding 1, for activations
+/// laid out `[channels][images × h × w]`: `col[(c·9 + ky·3 + kx)][image·h·w + y·w + x]`
+/// is input pixel `(y + ky - 1, x + kx - 1)` of channel `c`, or 0 outside.
+pub(crate) fn im2col3(input: &[f32], channels: usize, images: usize, h: usize, w: usize, col: &mut [f32]) {
+    let plane = h * w;
+    let n = images * plane;
+    debug_assert_eq!(input.len(), channels * n);
+    debug_assert_eq!(col.len(), channels * 9 * n);
+    for c in 0..channels {
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let row = &mut col[(c * 9 + ky * 3 + kx) * n..(c * 9 + ky * 3 + kx + 1) * n];
+                for image in 0..images {
+                    let src = &input[c * n + image * plane..c * n + (image + 1) * plane];
+                    let dst = &mut row[image * plane..(image + 1) * plane];
+                    for y in 0..h {
+                        let sy = y as isize + ky as isize - 1;
+                        let dst_row = &mut dst[y * w..(y + 1) * w];
+                        if sy < 0 || sy >= h as isize {
+                            dst_row.fill(0.0);
+                            continue;
+                        }
+                        let src_row = &src[sy as usize * w..(sy as usize + 1) * w];
+                        // Column shift kx - 1 in {-1, 0, 1}: a shifted copy and one zero.
+                        match kx {
+                            0 => {
+                                dst_row[0] = 0.0;
+                                dst_row[1..].copy_from_slice(&src_row[..w - 1]);
+                            }
+                            1 => dst_row.copy_from_slice(src_row),
+                            _ => {
+                                dst_row[..w - 1].copy_from_slice(&src_row[1..]);
+                                dst_row[w - 1] = 0.0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col3`]: `input_grad += col2im(col_grad)`.
+pub(crate) fn col2im3(col: &[f32], channels: usize, images: usize, h: usize, w: usize, input_grad: &mut [f32]) {
+    let plane = h * w;
+    let n = images * plane;
+    for c in 0..channels {
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let row = &col[(c * 9 + ky * 3 + kx) * n..(c * 9 + ky * 3 + kx + 1) * n];
+                for image in 0..images {
+                    let dst = &mut input_grad[c * n + image * plane..c * n + (image + 1) * plane];
+                    let src = &row[image * plane..(image + 1) * plane];
+                    for y in 0..h {
+                        let sy = y as isize + ky as isize - 1;
+                        if sy < 0 || sy >= h as isize {
+                            continue;
+                        }
+                        for x in 0..w {
+                            let sx = x as isize + kx as isize - 1;
+                            if sx >= 0 && sx < w as isize {
+                                dst[sy as usize * w + sx as usize] += src[y * w + x];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut out = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|kk| f64::from(a[i * k + kk]) * f64::from(b[kk * n + j])).sum();
+            }
+        }
+        out
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32).map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn matmuls_agree_with_the_definition() {
+        let (m, k, n) = (5, 7, 600);
+        let a = values(m * k, 1);
+        let b = values(k * n, 2);
+        let mut out = vec![0f32; m * n];
+        matmul_acc(&mut out, &a, &b, m, k, n);
+        for (x, y) in out.iter().zip(naive(&a, &b, m, k, n)) {
+            assert!((f64::from(*x) - y).abs() < 1e-4);
+        }
+        // aᵀ·c for c = m×n equals the definition with a transposed.
+        let c = values(m * n, 3);
+        let mut at = vec![0f32; k * n];
+        matmul_at_acc(&mut at, &a, &c, m, k, n);
+        let a_t: Vec<f32> = (0..k * m).map(|idx| a[(idx % m) * k + idx / m]).collect();
+        for (x, y) in at.iter().zip(naive(&a_t, &c, k, m, n)) {
+            assert!((f64::from(*x) - y).abs() < 1e-4);
+        }
+        // c·bᵀ.
+        let mut bt = vec![0f32; m * k];
+        matmul_bt_acc(&mut bt, &c, &b, m, k, n);
+        let b_t: Vec<f32> = (0..n * k).map(|idx| b[(idx % k) * n + idx / k]).collect();
+        for (x, y) in bt.iter().zip(naive(&c, &b_t, m, n, k)) {
+            assert!((f64::from(*x) - y).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), g> = <x, col2im(g)> for all x, g.
+        let (c, images, h, w) = (2, 3, 4, 5);
+        let x = values(c * images * h * w, 4);
+        let g = values(c * 9 * images * h * w, 5);
+        let mut col = vec![0f32; g.len()];
+        im2col3(&x, c, images, h, w, &mut col);
+        let mut back = vec![0f32; x.len()];
+        col2im3(&g, c, images, h, w, &mut back);
+        let left: f64 = col.iter().zip(&g).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+        let right: f64 = x.iter().zip(&back).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+        assert!((left - right).abs() < 1e-3, "{left} vs {right}");
+    }
+}

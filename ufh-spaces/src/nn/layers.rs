@@ -1,0 +1,490 @@
+//! Layers with hand-written backward passes: convolution + batch norm + ReLU, max
+//! pooling, global average pooling, a dense classifier and softmax cross-entropy.
+//!
+//! Activations are [`Tensor`]s laid out `[channels][images × h × w]`, so a
+//! convolution is one matrix product, a channel concatenation is a concatenation of
+//! rows, and a channel truncation is a prefix.
+
+use rand::Rng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::kernels::{col2im3, im2col3, matmul_acc, matmul_at_acc, matmul_bt_acc, sum};
+
+/// Activations of a batch: `data[c * images * h * w + image * h * w + y * w + x]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tensor {
+    pub(crate) channels: usize,
+    pub(crate) images: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) data: Vec<f32>,
+}
+
+impl Tensor {
+    pub(crate) fn zeros(channels: usize, images: usize, h: usize, w: usize) -> Self {
+        Self {
+            channels,
+            images,
+            h,
+            w,
+            data: vec![0.0; channels * images * h * w],
+        }
+    }
+
+    /// Elements per channel.
+    pub(crate) fn row(&self) -> usize {
+        self.images * self.h * self.w
+    }
+
+    /// The first `channels` channels.
+    pub(crate) fn truncated(&self, channels: usize) -> Self {
+        debug_assert!(channels <= self.channels);
+        Self {
+            channels,
+            images: self.images,
+            h: self.h,
+            w: self.w,
+            data: self.data[..channels * self.row()].to_vec(),
+        }
+    }
+
+    /// `self[..other.channels] += other`.
+    pub(crate) fn add_prefix(&mut self, other: &Tensor) {
+        debug_assert!(other.channels <= self.channels && other.row() == self.row());
+        for (a, b) in self.data.iter_mut().zip(&other.data) {
+            *a += b;
+        }
+    }
+}
+
+/// A trainable tensor with its gradient and SGD momentum.
+#[derive(Debug, Clone)]
+pub(crate) struct Param {
+    pub(crate) value: Vec<f32>,
+    pub(crate) grad: Vec<f32>,
+    pub(crate) velocity: Vec<f32>,
+    /// Whether weight decay applies (convolution and dense weights, not BN).
+    pub(crate) decay: bool,
+}
+
+impl Param {
+    fn new(value: Vec<f32>, decay: bool) -> Self {
+        let n = value.len();
+        Self {
+            value,
+            grad: vec![0.0; n],
+            velocity: vec![0.0; n],
+            decay,
+        }
+    }
+
+    /// One SGD step with momentum and weight decay; clears the gradient.
+    pub(crate) fn step(&mut self, learning_rate: f32, momentum: f32, weight_decay: f32) {
+        let decay = if self.decay { weight_decay } else { 0.0 };
+        for ((value, grad), velocity) in self.value.iter_mut().zip(&mut self.grad).zip(&mut self.velocity) {
+            *velocity = momentum * *velocity + (*grad + decay * *value);
+            *value -= learning_rate * *velocity;
+            *grad = 0.0;
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller), from the network's own seeded stream.
+pub(crate) fn normal(rng: &mut Xoshiro256PlusPlus) -> f32 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// Batch-norm epsilon (NAS-Bench-101's 1e-5).
+const BN_EPSILON: f32 = 1e-5;
+/// Momentum of the running statistics used at evaluation. NAS-Bench-101 uses 0.997
+/// over many thousand steps; ufh's runs take a few hundred, so 0.9.
+const BN_MOMENTUM: f32 = 0.9;
+
+/// A convolution (`kernel` 1 or 3, stride 1, same padding, no bias), batch
+/// normalisation and ReLU: NAS-Bench-101's conv3x3-bn-relu, conv1x1-bn-relu, its
+/// 1×1 projections and its stem.
+#[derive(Debug, Clone)]
+pub(crate) struct ConvBnRelu {
+    kernel: usize,
+    in_channels: usize,
+    out_channels: usize,
+    weight: Param,
+    gamma: Param,
+    beta: Param,
+    running_mean: Vec<f32>,
+    running_var: Vec<f32>,
+    // Saved by the training forward pass for backward.
+    col: Vec<f32>,
+    normalized: Vec<f32>,
+    inv_std: Vec<f32>,
+    output: Vec<f32>,
+    input_shape: (usize, usize, usize),
+}
+
+impl ConvBnRelu {
+    /// He-normal weights (fan-in), γ = 1, β = 0.
+    pub(crate) fn new(kernel: usize, in_channels: usize, out_channels: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
+        debug_assert!(kernel == 1 || kernel == 3);
+        let fan_in = in_channels * kernel * kernel;
+        let scale = (2.0 / fan_in as f32).sqrt();
+        let weight = (0..out_channels * fan_in).map(|_| scale * normal(rng)).collect();
+        Self {
+            kernel,
+            in_channels,
+            out_channels,
+            weight: Param::new(weight, true),
+            gamma: Param::new(vec![1.0; out_channels], false),
+            beta: Param::new(vec![0.0; out_channels], false),
+            running_mean: vec![0.0; out_channels],
+            running_var: vec![1.0; out_channels],
+            col: Vec::new(),
+            normalized: Vec::new(),
+            inv_std: Vec::new(),
+            output: Vec::new(),
+            input_shape: (0, 0, 0),
+        }
+    }
+
+    pub(crate) fn parameter_count(&self) -> usize {
+        self.weight.value.len() + 2 * self.out_channels
+    }
+
+    pub(crate) fn params_mut(&mut self) -> [&mut Param; 3] {
+        [&mut self.weight, &mut self.gamma, &mut self.beta]
+    }
+
+    pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
+        debug_assert_eq!(input.channels, self.in_channels);
+        let n = input.row();
+        let k = self.in_channels * self.kernel * self.kernel;
+        let mut col = std::mem::take(&mut self.col);
+        let source: &[f32] = if self.kernel == 3 {
+            col.resize(k * n, 0.0);
+            im2col3(&input.data, input.channels, input.images, input.h, input.w, &mut col);
+            &col
+        } else {
+            &input.data
+        };
+        let mut z = vec![0f32; self.out_channels * n];
+        matmul_acc(&mut z, &self.weight.value, source, self.out_channels, k, n);
+        if self.kernel == 1 && training {
+            col.clear();
+            col.extend_from_slice(&input.data);
+        }
+        self.col = col;
+        if training {
+            self.inv_std.resize(self.out_channels, 0.0);
+        }
+        let inverse_n = 1.0 / n as f32;
+        for c in 0..self.out_channels {
+            let row = &mut z[c * n..(c + 1) * n];
+            let (mean, inv_std) = if training {
+                let mean = sum(row) * inverse_n;
+                let mut centered = [0f32; 8];
+                let chunks = n / 8;
+                for chunk in 0..chunks {
+                    for (l, lane) in centered.iter_mut().enumerate() {
+                        let d = row[chunk * 8 + l] - mean;
+                        *lane += d * d;
+                    }
+                }
+                let mut tail = 0f32;
+                for &v in &row[chunks * 8..] {
+                    tail += (v - mean) * (v - mean);
+                }
+                let var = (((centered[0] + centered[1]) + (centered[2] + centered[3]))
+                    + ((centered[4] + centered[5]) + (centered[6] + centered[7]))
+                    + tail)
+                    * inverse_n;
+                self.running_mean[c] = BN_MOMENTUM * self.running_mean[c] + (1.0 - BN_MOMENTUM) * mean;
+                self.running_var[c] = BN_MOMENTUM * self.running_var[c] + (1.0 - BN_MOMENTUM) * var;
+                let inv_std = 1.0 / (var + BN_EPSILON).sqrt();
+                self.inv_std[c] = inv_std;
+                (mean, inv_std)
+            } else {
+                (self.running_mean[c], 1.0 / (self.running_var[c] + BN_EPSILON).sqrt())
+            };
+            for v in row.iter_mut() {
+                *v = (*v - mean) * inv_std;
+            }
+        }
+        if training {
+            self.normalized.clear();
+            self.normalized.extend_from_slice(&z);
+        }
+        for c in 0..self.out_channels {
+            let (gamma, beta) = (self.gamma.value[c], self.beta.value[c]);
+            for v in &mut z[c * n..(c + 1) * n] {
+                *v = (gamma * *v + beta).max(0.0);
+            }
+        }
+        if training {
+            self.output.clear();
+            self.output.extend_from_slice(&z);
+            self.input_shape = (input.images, input.h, input.w);
+        }
+        Tensor {
+            channels: self.out_channels,
+            images: input.images,
+            h: input.h,
+            w: input.w,
+            data: z,
+        }
+    }
+
+    /// Accumulates parameter gradients and returns the input gradient.
+    pub(crate) fn backward(&mut self, grad_output: &Tensor) -> Tensor {
+        let (images, h, w) = self.input_shape;
+        let n = images * h * w;
+        let mut dz = grad_output.data.clone();
+        // ReLU, then batch norm (training mode).
+        for c in 0..self.out_channels {
+            let gamma = self.gamma.value[c];
+            let row = &mut dz[c * n..(c + 1) * n];
+            let output = &self.output[c * n..(c + 1) * n];
+            let normalized = &self.normalized[c * n..(c + 1) * n];
+            for (d, &o) in row.iter_mut().zip(output) {
+                if o <= 0.0 {
+                    *d = 0.0;
+                }
+            }
+            let dbeta = sum(row);
+            let dgamma = super::kernels::dot(row, normalized);
+            self.gamma.grad[c] += dgamma;
+            self.beta.grad[c] += dbeta;
+            let scale = gamma * self.inv_std[c] / n as f32;
+            for (d, &x) in row.iter_mut().zip(normalized) {
+                *d = scale * (n as f32 * *d - dbeta - x * dgamma);
+            }
+        }
+        let k = self.in_channels * self.kernel * self.kernel;
+        matmul_bt_acc(&mut self.weight.grad, &dz, &self.col, self.out_channels, k, n);
+        let mut grad_input = Tensor::zeros(self.in_channels, images, h, w);
+        if self.kernel == 3 {
+            let mut dcol = vec![0f32; k * n];
+            matmul_at_acc(&mut dcol, &self.weight.value, &dz, self.out_channels, k, n);
+            col2im3(&dcol, self.in_channels, images, h, w, &mut grad_input.data);
+        } else {
+            matmul_at_acc(&mut grad_input.data, &self.weight.value, &dz, self.out_channels, k, n);
+        }
+        grad_input
+    }
+}
+
+/// Max pooling with a `size × size` window: 3×3 with stride 1 and same padding
+/// (NAS-Bench-101's maxpool3x3) or 2×2 with stride 2 (its downsampling).
+#[derive(Debug, Clone)]
+pub(crate) struct MaxPool {
+    size: usize,
+    stride: usize,
+    argmax: Vec<u32>,
+    input_shape: (usize, usize, usize, usize),
+}
+
+impl MaxPool {
+    pub(crate) fn same3() -> Self {
+        Self {
+            size: 3,
+            stride: 1,
+            argmax: Vec::new(),
+            input_shape: (0, 0, 0, 0),
+        }
+    }
+
+    pub(crate) fn down2() -> Self {
+        Self {
+            size: 2,
+            stride: 2,
+            argmax: Vec::new(),
+            input_shape: (0, 0, 0, 0),
+        }
+    }
+
+    pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
+        let (oh, ow, pad) = if self.stride == 1 {
+            (input.h, input.w, 1isize)
+        } else {
+            (input.h / 2, input.w / 2, 0)
+        };
+        let mut out = Tensor::zeros(input.channels, input.images, oh, ow);
+        if training {
+            self.argmax.clear();
+            self.argmax.resize(out.data.len(), 0);
+            self.input_shape = (input.channels, input.images, input.h, input.w);
+        }
+        let (in_plane, out_plane) = (input.h * input.w, oh * ow);
+        for plane in 0..input.channels * input.images {
+            let src = &input.data[plane * in_plane..(plane + 1) * in_plane];
+            for y in 0..oh {
+                for x in 0..ow {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut best_at = 0usize;
+                    for dy in 0..self.size {
+                        let sy = (y * self.stride + dy) as isize - pad;
+                        if sy < 0 || sy >= input.h as isize {
+                            continue;
+                        }
+                        for dx in 0..self.size {
+                            let sx = (x * self.stride + dx) as isize - pad;
+                            if sx < 0 || sx >= input.w as isize {
+                                continue;
+                            }
+                            let at = sy as usize * input.w + sx as usize;
+                            // Strictly greater: the first maximum in scan order wins.
+                            if src[at] > best {
+                                best = src[at];
+                                best_at = at;
+                            }
+                        }
+                    }
+                    let o = plane * out_plane + y * ow + x;
+                    out.data[o] = best;
+                    if training {
+                        self.argmax[o] = (plane * in_plane + best_at) as u32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn backward(&mut self, grad_output: &Tensor) -> Tensor {
+        let (channels, images, h, w) = self.input_shape;
+        let mut grad_input = Tensor::zeros(channels, images, h, w);
+        for (g, &at) in grad_output.data.iter().zip(&self.argmax) {
+            grad_input.data[at as usize] += g;
+        }
+        grad_input
+    }
+}
+
+/// Global average pooling and a dense layer to the class logits.
+#[derive(Debug, Clone)]
+pub(crate) struct Classifier {
+    in_channels: usize,
+    classes: usize,
+    weight: Param,
+    bias: Param,
+    pooled: Vec<f32>,
+    input_shape: (usize, usize, usize),
+}
+
+impl Classifier {
+    /// Glorot-uniform weights, zero bias.
+    pub(crate) fn new(in_channels: usize, classes: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
+        let limit = (6.0 / (in_channels + classes) as f64).sqrt();
+        let weight = (0..classes * in_channels)
+            .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * limit) as f32)
+            .collect();
+        Self {
+            in_channels,
+            classes,
+            weight: Param::new(weight, true),
+            bias: Param::new(vec![0.0; classes], false),
+            pooled: Vec::new(),
+            input_shape: (0, 0, 0),
+        }
+    }
+
+    pub(crate) fn parameter_count(&self) -> usize {
+        self.weight.value.len() + self.classes
+    }
+
+    pub(crate) fn params_mut(&mut self) -> [&mut Param; 2] {
+        [&mut self.weight, &mut self.bias]
+    }
+
+    /// Logits laid out `[class][image]`.
+    pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Vec<f32> {
+        let plane = input.h * input.w;
+        let images = input.images;
+        let mut pooled = vec![0f32; self.in_channels * images];
+        for c in 0..self.in_channels {
+            for image in 0..images {
+                let start = c * input.row() + image * plane;
+                pooled[c * images + image] = sum(&input.data[start..start + plane]) / plane as f32;
+            }
+        }
+        let mut logits = vec![0f32; self.classes * images];
+        for k in 0..self.classes {
+            logits[k * images..(k + 1) * images].fill(self.bias.value[k]);
+        }
+        matmul_acc(&mut logits, &self.weight.value, &pooled, self.classes, self.in_channels, images);
+        if training {
+            self.pooled = pooled;
+            self.input_shape = (images, input.h, input.w);
+        }
+        logits
+    }
+
+    pub(crate) fn backward(&mut self, grad_logits: &[f32]) -> Tensor {
+        let (images, h, w) = self.input_shape;
+        matmul_bt_acc(&mut self.weight.grad, grad_logits, &self.pooled, self.classes, self.in_channels, images);
+        for k in 0..self.classes {
+            self.bias.grad[k] += sum(&grad_logits[k * images..(k + 1) * images]);
+        }
+        let mut grad_pooled = vec![0f32; self.in_channels * images];
+        matmul_at_acc(&mut grad_pooled, &self.weight.value, grad_logits, self.classes, self.in_channels, images);
+        let plane = h * w;
+        let mut grad_input = Tensor::zeros(self.in_channels, images, h, w);
+        for c in 0..self.in_channels {
+            for image in 0..images {
+                let g = grad_pooled[c * images + image] / plane as f32;
+                let start = c * images * plane + image * plane;
+                grad_input.data[start..start + plane].fill(g);
+            }
+        }
+        grad_input
+    }
+}
+
+/// Mean softmax cross-entropy of logits `[class][image]` and its gradient; also
+/// the number of correct predictions (ties go to the lowest class).
+pub(crate) fn softmax_cross_entropy(logits: &[f32], labels: &[u8], classes: usize) -> (f32, Vec<f32>, usize) {
+    let images = labels.len();
+    let mut grad = vec![0f32; logits.len()];
+    let mut loss = 0f64;
+    let mut correct = 0;
+    for (image, &label) in labels.iter().enumerate() {
+        let logit = |k: usize| logits[k * images + image];
+        let (mut best, mut best_k) = (f32::NEG_INFINITY, 0);
+        for k in 0..classes {
+            if logit(k) > best {
+                best = logit(k);
+                best_k = k;
+            }
+        }
+        correct += usize::from(best_k == usize::from(label));
+        let mut total = 0f32;
+        for k in 0..classes {
+            total += (logit(k) - best).exp();
+        }
+        loss += f64::from(total.ln() + best - logit(usize::from(label)));
+        for k in 0..classes {
+            let p = (logit(k) - best).exp() / total;
+            let target = if k == usize::from(label) { 1.0 } else { 0.0 };
+            grad[k * images + image] = (p - target) / images as f32;
+        }
+    }
+    ((loss / images as f64) as f32, grad, correct)
+}
+
+/// Correct predictions of logits `[class][image]`.
+pub(crate) fn count_correct(logits: &[f32], labels: &[u8], classes: usize) -> usize {
+    let images = labels.len();
+    labels
+        .iter()
+        .enumerate()
+        .filter(|&(image, &label)| {
+            let mut best_k = 0;
+            for k in 1..classes {
+                if logits[k * images + image] > logits[best_k * images + image] {
+                    best_k = k;
+                }
+            }
+            best_k == usize::from(label)
+        })
+        .count()
+}

@@ -1,0 +1,213 @@
+//! `cargo xtask bench-table`: trains ufh's embedded NAS benchmark.
+//!
+//! Every finished model is appended, as one line, to a journal
+//! (`target/bench-table/journal.tsv` unless `--journal` says otherwise) and flushed,
+//! so a killed run loses only the models in flight; the next run reads the journal
+//! and continues. `--limit N` trains at most N more models, to spread the work over
+//! several runs. When every model is in the journal, the table is written in ufh's
+//! binary format to `ufh-spaces/data/nasbench-digits.ufhtable` (or `--out`).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use ufh_spaces::digits;
+use ufh_spaces::embedded::{SETTINGS, train_model};
+use ufh_spaces::nasbench101::{Cell, ModuleHash, enumerate_unique_cells};
+use ufh_spaces::tabular::{EpochMetrics, ModelTableBuilder, RepeatMetrics};
+
+use crate::workspace_root;
+
+struct Options {
+    journal: PathBuf,
+    out: PathBuf,
+    jobs: usize,
+    limit: Option<usize>,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Options> {
+    let root = workspace_root();
+    let mut options = Options {
+        journal: root.join("target/bench-table/journal.tsv"),
+        out: root.join("ufh-spaces/data/nasbench-digits.ufhtable"),
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        limit: None,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--journal" => options.journal = PathBuf::from(value()?),
+            "--out" => options.out = PathBuf::from(value()?),
+            "--jobs" => options.jobs = value()?.parse().context("--jobs")?,
+            "--limit" => options.limit = Some(value()?.parse().context("--limit")?),
+            other => bail!("unknown flag {other:?}; bench-table takes --jobs N, --limit N, --journal PATH, --out PATH"),
+        }
+    }
+    if options.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    Ok(options)
+}
+
+/// One journal line: key, then per run (budget-major, repeat-minor) epochs,
+/// parameters, diverged flag and the 8 metrics, tab-separated, floats in Rust's
+/// shortest round-trip form.
+fn format_line(key: &ModuleHash, runs: &[(u32, ufh_spaces::nasbench101::TrainedRun)]) -> String {
+    let mut line = key.to_string();
+    for (epochs, run) in runs {
+        let m = run.metrics;
+        line.push_str(&format!(
+            "\t{epochs}\t{}\t{}",
+            run.trainable_parameters,
+            u8::from(run.diverged)
+        ));
+        for e in [m.halfway, m.end] {
+            for v in [e.training_time, e.train_accuracy, e.validation_accuracy, e.test_accuracy] {
+                line.push_str(&format!("\t{v:?}"));
+            }
+        }
+    }
+    line
+}
+
+struct JournalRow {
+    parameters: u64,
+    runs: Vec<(u32, RepeatMetrics)>,
+}
+
+fn parse_line(line: &str, expected_runs: usize) -> Option<(ModuleHash, JournalRow)> {
+    let mut fields = line.split('\t');
+    let key: ModuleHash = fields.next()?.parse().ok()?;
+    let mut runs = Vec::with_capacity(expected_runs);
+    let mut parameters = 0;
+    for _ in 0..expected_runs {
+        let epochs: u32 = fields.next()?.parse().ok()?;
+        parameters = fields.next()?.parse().ok()?;
+        let _diverged: u8 = fields.next()?.parse().ok()?;
+        let mut values = [0f64; 8];
+        for v in &mut values {
+            *v = fields.next()?.parse().ok()?;
+        }
+        let epoch = |o: usize| EpochMetrics {
+            training_time: values[o],
+            train_accuracy: values[o + 1],
+            validation_accuracy: values[o + 2],
+            test_accuracy: values[o + 3],
+        };
+        runs.push((epochs, RepeatMetrics { halfway: epoch(0), end: epoch(4) }));
+    }
+    if fields.next().is_some() {
+        return None;
+    }
+    Some((key, JournalRow { parameters, runs }))
+}
+
+/// Reads the finished models of a journal; a last line cut short by a kill is
+/// ignored (and rewritten when its model is trained again).
+fn read_journal(path: &Path, expected_runs: usize) -> anyhow::Result<HashMap<ModuleHash, JournalRow>> {
+    let mut done = HashMap::new();
+    let Ok(file) = File::open(path) else {
+        return Ok(done);
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let last = lines.len().saturating_sub(1);
+    for (number, line) in lines.iter().enumerate() {
+        match parse_line(line, expected_runs) {
+            Some((key, row)) => {
+                done.insert(key, row);
+            }
+            None if number == last => {}
+            None => bail!("{}: line {} is malformed: {line:?}", path.display(), number + 1),
+        }
+    }
+    Ok(done)
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = parse(args)?;
+    let settings = SETTINGS;
+    let expected_runs = settings.budgets.len() * settings.repeats;
+    let cells: Vec<(ModuleHash, Cell)> = enumerate_unique_cells(settings.max_vertices, settings.max_edges);
+    let done = read_journal(&options.journal, expected_runs)?;
+    let todo: Vec<&(ModuleHash, Cell)> = cells
+        .iter()
+        .filter(|(key, _)| !done.contains_key(key))
+        .take(options.limit.unwrap_or(usize::MAX))
+        .collect();
+    println!(
+        "{} unique cells of at most {} vertices; {} in the journal {}; training {} now on {} threads",
+        cells.len(),
+        settings.max_vertices,
+        done.len(),
+        options.journal.display(),
+        todo.len(),
+        options.jobs
+    );
+    if let Some(parent) = options.journal.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // A kill can leave a partial last line: start appending on a fresh line.
+    let mut journal = OpenOptions::new().create(true).append(true).open(&options.journal)?;
+    if std::fs::read(&options.journal)?.last().is_some_and(|&b| b != b'\n') {
+        journal.write_all(b"\n")?;
+    }
+    let journal = Mutex::new(journal);
+    let data = digits::split();
+    let bar = ProgressBar::new(todo.len() as u64).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} models, eta {eta_precise}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let start = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build()?;
+    pool.install(|| {
+        todo.par_iter().try_for_each(|(key, cell)| -> anyhow::Result<()> {
+            let runs = train_model(key, cell, &data, &settings);
+            let line = format_line(key, &runs);
+            let mut journal = journal.lock().expect("no thread panics holding the journal");
+            writeln!(journal, "{line}")?;
+            journal.flush()?;
+            bar.inc(1);
+            Ok(())
+        })
+    })?;
+    bar.finish();
+    println!("trained {} models in {:.1} s", todo.len(), start.elapsed().as_secs_f64());
+
+    let done = read_journal(&options.journal, expected_runs)?;
+    let missing = cells.iter().filter(|(key, _)| !done.contains_key(key)).count();
+    if missing > 0 {
+        println!("{missing} models still to train; run again to continue");
+        return Ok(());
+    }
+    let mut builder = ModelTableBuilder::new(settings.repeats);
+    for (key, cell) in &cells {
+        let row = &done[key];
+        for (epochs, run) in &row.runs {
+            builder.add_run(*key, *cell, row.parameters, *epochs, *run)?;
+        }
+    }
+    let table = builder.finish()?;
+    if let Some(parent) = options.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = File::create(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    table.write_binary(file, &settings.metadata())?;
+    println!(
+        "wrote {} models to {} ({} bytes)",
+        cells.len(),
+        options.out.display(),
+        std::fs::metadata(&options.out)?.len()
+    );
+    Ok(())
+}
