@@ -22,7 +22,86 @@
 //! bar); the file header records the generator version and these settings.
 
 use crate::digits::DigitsSplit;
-use crate::nasbench101::{Cell, ModuleHash, TrainConfig, TrainedRun, train_cell};
+use crate::nasbench101::{
+    Cell, ModuleHash, NasBench101Space, SpaceConfig, TrainConfig, TrainedRun, train_cell,
+};
+use crate::tabular::{ModelTable, ModelView, TabularBenchmark};
+
+/// The committed table, in ufh's binary table format.
+const TABLE_BYTES: &[u8] = include_bytes!("../data/nasbench-digits.ufhtable");
+
+/// The embedded benchmark, ready for [`TableEvaluator`](crate::tabular::TableEvaluator)
+/// and [`TableHasher`](crate::tabular::TableHasher).
+///
+/// ```
+/// use ufh_spaces::embedded::EmbeddedTable;
+/// use ufh_spaces::tabular::TabularBenchmark;
+///
+/// let table = EmbeddedTable::load();
+/// assert_eq!(table.len(), 2532);
+/// assert_eq!(table.budgets(), &[2, 8]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct EmbeddedTable {
+    table: ModelTable,
+    metadata: String,
+}
+
+impl EmbeddedTable {
+    /// Parses the table compiled into this crate (about 1 MB; a few milliseconds).
+    ///
+    /// # Panics
+    /// If the file compiled into the crate is corrupt, which a test rules out.
+    pub fn load() -> Self {
+        let (table, metadata) =
+            ModelTable::read_binary(TABLE_BYTES).expect("the embedded table is checked by a test");
+        Self { table, metadata }
+    }
+
+    /// The rows.
+    pub fn table(&self) -> &ModelTable {
+        &self.table
+    }
+
+    /// The header: generator version and settings, as JSON.
+    pub fn metadata(&self) -> &str {
+        &self.metadata
+    }
+
+    /// The search space whose every valid cell is in the table: NAS-Bench-101's
+    /// cells restricted to [`SETTINGS`]' vertex and edge limits, mutation rate 1.
+    pub fn space() -> NasBench101Space {
+        SpaceConfig {
+            max_vertices: SETTINGS.max_vertices,
+            max_edges: SETTINGS.max_edges,
+            mutation_rate: 1.0,
+        }
+        .build()
+        .expect("the embedded settings are a valid space")
+    }
+}
+
+impl TabularBenchmark for EmbeddedTable {
+    fn budgets(&self) -> &[u32] {
+        self.table.budgets()
+    }
+
+    fn repeats(&self) -> usize {
+        self.table.repeats()
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn position(&self, key: &ModuleHash) -> Option<usize> {
+        self.table.position(key)
+    }
+
+    fn model_at(&self, index: usize) -> ModelView<'_> {
+        self.table.model_at(index)
+    }
+}
 
 /// Version of the generator; part of the table's header. Bump it when anything
 /// that changes a trained number changes.
@@ -99,7 +178,86 @@ pub fn train_model(
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+    use ufh_search::{Budget, EvolutionConfig, Replacement, Search, SearchRng, SearchSpace, Techniques};
+
     use super::*;
+    use crate::digits;
+    use crate::nasbench101::enumerate_unique_cells;
+    use crate::tabular::{RepeatChoice, TableEvaluatorConfig, TableHasherConfig};
+
+    #[test]
+    fn the_committed_table_is_whole_and_was_made_by_this_generator() {
+        let table = EmbeddedTable::load();
+        assert_eq!(table.metadata(), SETTINGS.metadata());
+        assert_eq!(table.budgets(), &SETTINGS.budgets);
+        assert_eq!(table.repeats(), SETTINGS.repeats);
+        let cells = enumerate_unique_cells(SETTINGS.max_vertices, SETTINGS.max_edges);
+        assert_eq!(table.len(), cells.len());
+        for (key, cell) in &cells {
+            assert_eq!(table.model(key).map(|m| m.cell), Some(*cell));
+        }
+        table.table().verify_keys().unwrap();
+    }
+
+    /// Training a few rows again gives the committed accuracies, bit for bit (the
+    /// recorded training times are measurements and differ).
+    #[test]
+    fn retraining_rows_reproduces_their_accuracies() {
+        let table = EmbeddedTable::load();
+        let data = digits::split();
+        let accuracies = |m: &crate::tabular::EpochMetrics| {
+            [m.train_accuracy, m.validation_accuracy, m.test_accuracy]
+        };
+        for (index, budget, repeat) in [(0, 0, 0), (1000, 0, 2), (2531, 1, 1)] {
+            let model = table.model_at(index);
+            let epochs = SETTINGS.budgets[budget];
+            let seed = run_seed(&model.key, epochs, repeat);
+            let run = train_cell(&model.cell, &data, epochs, seed, SETTINGS.train);
+            let stored = model.runs(budget)[repeat];
+            assert_eq!(accuracies(&run.metrics.end), accuracies(&stored.end), "model {index}");
+            assert_eq!(accuracies(&run.metrics.halfway), accuracies(&stored.halfway), "model {index}");
+            assert_eq!(run.trainable_parameters, model.trainable_parameters);
+        }
+    }
+
+    #[test]
+    fn evolution_with_fec_runs_on_the_embedded_table() {
+        let table = EmbeddedTable::load();
+        let space = EmbeddedTable::space();
+        let evaluator = TableEvaluatorConfig {
+            repeat: RepeatChoice::Fixed(0),
+            ..TableEvaluatorConfig::PAPER
+        }
+        .build(&table)
+        .unwrap();
+        let hasher = TableHasherConfig::paper().build(&table).unwrap();
+        let config = EvolutionConfig {
+            population_size: 20,
+            tournament_size: 5,
+            replacement: Replacement::Oldest,
+        };
+        let run = |techniques| {
+            Search::new(&space, &evaluator, &hasher, Budget::Candidates(600), 3)
+                .techniques(techniques)
+                .unwrap()
+                .run_serial(&mut config.build().unwrap())
+                .unwrap()
+        };
+        let with_fec = run(Techniques::FEC);
+        let without = run(Techniques::NONE);
+        assert!(with_fec.hit_rate().unwrap() > 0.1, "{:?}", with_fec.hit_rate());
+        // Serial, deterministic evaluator: FEC proposes the same candidates and
+        // spends less simulated time on them.
+        let best = |r: &ufh_search::SearchRecord| r.best_so_far().last().map(|p| p.validation);
+        assert_eq!(best(&with_fec), best(&without));
+        assert!(best(&with_fec).unwrap() > 0.9);
+        // Every valid cell of the space is in the table.
+        let mut rng = SearchRng::seed_from_u64(4);
+        for _ in 0..200 {
+            assert!(table.lookup(&space.sample(&mut rng)).is_some());
+        }
+    }
 
     #[test]
     fn seeds_differ_per_run_and_are_stable() {

@@ -1,5 +1,7 @@
 //! `cargo xtask`: the project's reproducible tasks.
 //!
+//! * `cargo xtask figures` reproduces the paper's NAS-Bench figures (see
+//!   `figures/mod.rs` for the flags and the budget scaling).
 //! * `cargo xtask golden` checks ufh-core's golden vectors and prints any row whose
 //!   hash differs from the committed one; `--bless` rewrites the committed hashes
 //!   after a deliberate change to the hash.
@@ -14,16 +16,24 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 mod bench_table;
+mod figures;
 mod golden;
 mod nasbench;
+mod table_stats;
 
-const USAGE: &str = "usage: cargo xtask <task>
+pub(crate) const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
+  figures [--quick] [--nasbench PATH] [--out DIR] [--only NAME...] [--repeats N]
+          [--seed S] [--jobs N]
+                     reproduce the paper's NAS-Bench figures (PNG, SVG, CSV and a
+                     summary) on the embedded table, or on NAS-Bench-101 at PATH
   golden [--bless]   check (or rewrite) ufh-core's golden hash vectors
   bench-table [--jobs N] [--limit N] [--journal PATH] [--out PATH]
                      train ufh's embedded NAS benchmark (resumable; see
                      ufh_spaces::embedded)
+  table-stats [PATH] models, accuracy range, cost and functional-hash collisions
+                     of a table file (default: the embedded one)
   nasbench load PATH [--cache]
                      load a NAS-Bench-101 file; print models, time and peak memory
   nasbench synth OUT [--max-vertices N]
@@ -48,6 +58,8 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
     match task.as_str() {
         "golden" => golden::golden(rest),
         "bench-table" => bench_table::run(rest),
+        "table-stats" => table_stats::run(rest),
+        "figures" => figures::run(rest),
         "nasbench" => nasbench::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

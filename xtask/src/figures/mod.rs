@@ -1,0 +1,729 @@
+//! `cargo xtask figures`: the paper's tabular-NAS experiments (Sections 5–6 and
+//! Supplementary S3), on the embedded table or on NAS-Bench-101.
+//!
+//! Every figure is written as PNG and SVG with a CSV of every plotted number; a
+//! summary (Markdown and JSON) gives, per comparison, the AUC ratio and the
+//! two-sided Mann–Whitney U p-value over repeats. Repeats run in parallel; each
+//! repeat `r` of every condition uses the seed `--seed + r`, so conditions are
+//! compared on the same seeds and a run is reproducible to the byte.
+//!
+//! Budget scaling: the paper's NAS-Bench-101 budget of 5e6 simulated seconds and
+//! its 10 s hashing cost are kept with `--nasbench`. On the embedded table both are
+//! multiplied by `r` = (mean full-budget training time of the embedded table) /
+//! (2,300 s, about NAS-Bench-101's mean 108-epoch training time), so a search buys
+//! the same number of trainings (about 2,200) and hashing costs the same fraction of
+//! a training as in the paper.
+
+mod plot;
+mod stats;
+
+use std::fmt::Write as _;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use ufh_core::MantissaBits;
+use ufh_search::{
+    Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, PpoConfig, Replacement, Search,
+    SearchRecord, TabulistConfig, Techniques,
+};
+use ufh_spaces::embedded::EmbeddedTable;
+use ufh_spaces::nasbench101::{NasBench101, NasBench101Space, SpaceConfig};
+use ufh_spaces::tabular::{
+    RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark,
+};
+
+use crate::workspace_root;
+use plot::{Axes, Line};
+
+/// NAS-Bench-101's mean 108-epoch training time, roughly, in seconds.
+const NASBENCH_MEAN_TRAINING_S: f64 = 2300.0;
+/// Points of the time grid on which curves are averaged.
+const GRID: usize = 200;
+
+/// Every figure, in the order they run.
+const FIGURES: [&str; 9] = ["fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13"];
+
+struct Options {
+    quick: bool,
+    nasbench: Option<PathBuf>,
+    out: PathBuf,
+    only: Vec<String>,
+    repeats: Option<usize>,
+    seed: u64,
+    jobs: usize,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        quick: false,
+        nasbench: None,
+        out: workspace_root().join("figures"),
+        only: Vec::new(),
+        repeats: None,
+        seed: 0,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let mut args = args.iter().peekable();
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--quick" => options.quick = true,
+            "--nasbench" => options.nasbench = Some(PathBuf::from(args.next().context("--nasbench needs a path")?)),
+            "--out" => options.out = PathBuf::from(args.next().context("--out needs a directory")?),
+            "--repeats" => options.repeats = Some(args.next().context("--repeats needs a number")?.parse().context("--repeats")?),
+            "--seed" => options.seed = args.next().context("--seed needs a number")?.parse().context("--seed")?,
+            "--jobs" => options.jobs = args.next().context("--jobs needs a number")?.parse().context("--jobs")?,
+            "--only" => {
+                while let Some(name) = args.next_if(|a| !a.starts_with("--")) {
+                    if !FIGURES.contains(&name.as_str()) {
+                        bail!("unknown figure {name:?}; figures are {}", FIGURES.join(", "));
+                    }
+                    options.only.push(name.clone());
+                }
+                if options.only.is_empty() {
+                    bail!("--only needs figure names: {}", FIGURES.join(", "));
+                }
+            }
+            other => bail!("unknown flag {other:?}\n\n{}", crate::USAGE),
+        }
+    }
+    if options.jobs == 0 || options.repeats == Some(0) {
+        bail!("--jobs and --repeats must be at least 1");
+    }
+    Ok(options)
+}
+
+/// The benchmark, its space and the scaled budget.
+struct Bench {
+    table: Box<dyn TabularBenchmark>,
+    space: NasBench101Space,
+    name: String,
+    budget_s: f64,
+    hash_cost_s: f64,
+}
+
+impl Bench {
+    fn load(options: &Options) -> anyhow::Result<Self> {
+        match &options.nasbench {
+            None => {
+                let table = EmbeddedTable::load();
+                let full = table.budgets().len() - 1;
+                let mut total = 0.0;
+                let mut count = 0usize;
+                for i in 0..table.len() {
+                    for run in table.model_at(i).runs(full) {
+                        total += run.end.training_time;
+                        count += 1;
+                    }
+                }
+                let scale = total / count as f64 / NASBENCH_MEAN_TRAINING_S;
+                Ok(Self {
+                    space: EmbeddedTable::space(),
+                    table: Box::new(table),
+                    name: "embedded table (8x8 digits, cells of at most 5 vertices)".into(),
+                    budget_s: 5e6 * scale,
+                    hash_cost_s: 10.0 * scale,
+                })
+            }
+            Some(path) => {
+                let (table, report) = NasBench101::open_cached(path, None)?;
+                if let Some(error) = report.cache_write_error {
+                    eprintln!("note: binary cache not written: {error}");
+                }
+                Ok(Self {
+                    table: Box::new(table),
+                    space: SpaceConfig::NASBENCH101.build()?,
+                    name: format!("NAS-Bench-101 ({})", path.display()),
+                    budget_s: 5e6,
+                    hash_cost_s: 10.0,
+                })
+            }
+        }
+    }
+}
+
+/// The search algorithm of a condition.
+#[derive(Clone, Copy)]
+enum Algo {
+    Evolution(EvolutionConfig),
+    Ppo,
+}
+
+/// One experimental condition, run over the repeats.
+#[derive(Clone)]
+struct Condition {
+    label: String,
+    algo: Algo,
+    techniques: Techniques,
+    noise_sd: f64,
+    mantissa_bits: u32,
+    workers: usize,
+}
+
+const PAPER_EVOLUTION: EvolutionConfig = EvolutionConfig {
+    population_size: 100,
+    tournament_size: 10,
+    replacement: Replacement::Oldest,
+};
+
+impl Condition {
+    fn new(label: &str, techniques: Techniques) -> Self {
+        Self {
+            label: label.into(),
+            algo: Algo::Evolution(PAPER_EVOLUTION),
+            techniques,
+            noise_sd: 0.0,
+            mantissa_bits: 24,
+            workers: 1,
+        }
+    }
+}
+
+fn fcm() -> Techniques {
+    Techniques { fcm: Some(FcmConfig { max_tries: 100 }), ..Techniques::NONE }
+}
+
+fn tabulist() -> Techniques {
+    Techniques {
+        tabulist: Some(TabulistConfig { max_occurrences: 1, max_tries: 100 }),
+        ..Techniques::NONE
+    }
+}
+
+fn fea(max_evals: u32) -> Techniques {
+    Techniques {
+        fec: Some(FecConfig {
+            max_evals: std::num::NonZeroU32::new(max_evals).expect("positive"),
+            ..FecConfig::PLAIN
+        }),
+        ..Techniques::NONE
+    }
+}
+
+fn forgetful(probability: f64) -> Techniques {
+    Techniques {
+        fec: Some(FecConfig { forgetting: Forgetting::Fixed(probability), ..FecConfig::PLAIN }),
+        ..Techniques::NONE
+    }
+}
+
+struct Experiment<'a> {
+    bench: &'a Bench,
+    options: &'a Options,
+    repeats: usize,
+    out: PathBuf,
+    summary: Vec<Comparison>,
+}
+
+/// One line of the summary.
+#[derive(serde::Serialize)]
+struct Comparison {
+    figure: String,
+    comparison: String,
+    metric: String,
+    treatment_mean: f64,
+    baseline_mean: f64,
+    ratio: f64,
+    mann_whitney_u: f64,
+    p_value: f64,
+    repeats: usize,
+}
+
+impl Experiment<'_> {
+    fn run(&self, condition: &Condition, repeats: usize, bar: &ProgressBar) -> anyhow::Result<Vec<SearchRecord>> {
+        let bench = self.bench;
+        let evaluator = TableEvaluatorConfig {
+            repeat: RepeatChoice::Random,
+            noise_sd: condition.noise_sd,
+            budget_epochs: None,
+        }
+        .build(bench.table.as_ref())?;
+        let hasher = TableHasherConfig {
+            mantissa_bits: MantissaBits::f64(condition.mantissa_bits)?,
+            cost_s: bench.hash_cost_s,
+        }
+        .build(bench.table.as_ref())?;
+        (0..repeats)
+            .into_par_iter()
+            .map(|r| {
+                let seed = self.options.seed.wrapping_add(r as u64);
+                let search = Search::new(&bench.space, &evaluator, &hasher, Budget::SimulatedSeconds(bench.budget_s), seed)
+                    .techniques(condition.techniques)?;
+                let workers = NonZeroUsize::new(condition.workers).expect("at least one worker");
+                let record = match condition.algo {
+                    Algo::Evolution(config) => search.run_workers(&mut config.build()?, workers)?,
+                    Algo::Ppo => search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?,
+                };
+                bar.inc(1);
+                Ok(record)
+            })
+            .collect()
+    }
+
+    fn bar(&self, figure: &str, total: usize) -> ProgressBar {
+        ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template(&format!("{figure:>5} {{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} searches"))
+                .expect("valid template")
+                .progress_chars("=> "),
+        )
+    }
+
+    fn grid(&self) -> Vec<f64> {
+        (1..=GRID).map(|i| self.bench.budget_s * i as f64 / GRID as f64).collect()
+    }
+
+    fn compare(&mut self, figure: &str, comparison: &str, metric: &str, treatment: &[f64], baseline: &[f64]) {
+        let (t, _) = stats::mean_sem(treatment);
+        let (b, _) = stats::mean_sem(baseline);
+        let (u, p) = stats::mann_whitney(treatment, baseline);
+        self.summary.push(Comparison {
+            figure: figure.into(),
+            comparison: comparison.into(),
+            metric: metric.into(),
+            treatment_mean: t,
+            baseline_mean: b,
+            ratio: t / b,
+            mann_whitney_u: u,
+            p_value: p,
+            repeats: treatment.len().min(baseline.len()),
+        });
+    }
+
+    /// Best-so-far curves of several conditions: `stem_validation` and `stem_test`
+    /// charts and one CSV with every plotted number.
+    fn curves(&self, stem: &str, title: &str, labels: &[String], records: &[Vec<SearchRecord>]) -> anyhow::Result<()> {
+        let grid = self.grid();
+        let mut csv = String::from("condition,time_s,validation_mean,validation_sem,test_mean,test_sem,repeats\n");
+        let mut validation_lines = Vec::new();
+        let mut test_lines = Vec::new();
+        for (label, runs) in labels.iter().zip(records) {
+            let (validation, test): (Vec<_>, Vec<_>) = runs.iter().map(|r| stats::curve_on_grid(r, &grid)).unzip();
+            let v = stats::band(&validation);
+            let t = stats::band(&test);
+            for (i, &time) in grid.iter().enumerate() {
+                writeln!(csv, "{label},{time},{},{},{},{},{}", v[i].0, v[i].1, t[i].0, t[i].1, runs.len())?;
+            }
+            validation_lines.push(Line { name: label.clone(), points: grid.iter().zip(&v).map(|(&x, &(m, s))| (x, m, s)).collect() });
+            test_lines.push(Line { name: label.clone(), points: grid.iter().zip(&t).map(|(&x, &(m, s))| (x, m, s)).collect() });
+        }
+        std::fs::write(self.out.join(format!("{stem}.csv")), csv)?;
+        let x = "simulated time (s)";
+        plot::lines(&self.out.join(format!("{stem}_validation")), &Axes { title: &format!("{title}: best validation accuracy"), x, y: "best validation accuracy (mean ± 2 SEM)" }, &validation_lines, true)?;
+        plot::lines(&self.out.join(format!("{stem}_test")), &Axes { title: &format!("{title}: test accuracy of the best"), x, y: "test accuracy of best-by-validation (mean ± 2 SEM)" }, &test_lines, true)?;
+        Ok(())
+    }
+
+    fn aucs(&self, records: &[SearchRecord]) -> Vec<f64> {
+        records.iter().map(|r| r.auc(self.bench.budget_s)).collect()
+    }
+}
+
+/// Test accuracy of the best-by-validation candidate at the end of a search.
+fn final_test(record: &SearchRecord) -> f64 {
+    record.best_so_far().last().map_or(f64::NAN, |p| p.test)
+}
+
+fn final_validation(record: &SearchRecord) -> f64 {
+    record.best_so_far().last().map_or(f64::NAN, |p| p.validation)
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = parse(args)?;
+    let start = Instant::now();
+    let bench = Bench::load(&options)?;
+    std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    let repeats = options.repeats.unwrap_or(if options.quick { 8 } else { 500 });
+    rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build_global().ok();
+    println!(
+        "{}: {} models; budget {:.1} simulated s, hashing {:.4} s; {repeats} repeats; output in {}",
+        bench.name,
+        bench.table.len(),
+        bench.budget_s,
+        bench.hash_cost_s,
+        options.out.display()
+    );
+    let mut context = Experiment { bench: &bench, options: &options, repeats, out: options.out.clone(), summary: Vec::new() };
+    for figure in FIGURES {
+        if !options.only.is_empty() && !options.only.iter().any(|o| o == figure) {
+            continue;
+        }
+        let figure_start = Instant::now();
+        match figure {
+            "fig5" => fig5(&mut context)?,
+            "fig6" => fig6(&mut context)?,
+            "fig7" => fig7(&mut context)?,
+            "fig8" => fig8(&mut context)?,
+            "fig9" => fig9(&mut context)?,
+            "fig10" => fig10(&mut context)?,
+            "fig11" => fig11(&mut context)?,
+            "fig12" => fig12(&mut context)?,
+            "fig13" => fig13(&mut context)?,
+            _ => unreachable!("FIGURES lists only these"),
+        }
+        println!("{figure} done in {:.1} s", figure_start.elapsed().as_secs_f64());
+    }
+    write_summary(&context)?;
+    if options.only.is_empty() {
+        for file in expected_files(&options.out) {
+            let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+            if size == 0 {
+                bail!("{} is missing or empty", file.display());
+            }
+        }
+        println!("checked: all {} expected files exist and are non-empty", expected_files(&options.out).len());
+    }
+    println!("all done in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn write_summary(context: &Experiment<'_>) -> anyhow::Result<()> {
+    let mut md = format!(
+        "# ufh figures summary\n\nBenchmark: {}. Budget {:.1} simulated s, hashing cost {:.4} s, {} repeats, seed {}.\n\n\
+         | figure | comparison | metric | treatment | baseline | ratio | Mann–Whitney U | p (two-sided) |\n|---|---|---|---|---|---|---|---|\n",
+        context.bench.name, context.bench.budget_s, context.bench.hash_cost_s, context.repeats, context.options.seed
+    );
+    for c in &context.summary {
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.5} | {:.5} | {:.4} | {:.1} | {:.3e} |",
+            c.figure, c.comparison, c.metric, c.treatment_mean, c.baseline_mean, c.ratio, c.mann_whitney_u, c.p_value
+        )?;
+    }
+    std::fs::write(context.out.join("summary.md"), md)?;
+    std::fs::write(context.out.join("summary.json"), serde_json::to_string_pretty(&context.summary)?)?;
+    Ok(())
+}
+
+/// Fig. 5 and S1–S2: baseline, FEC, FCM and tabulist.
+fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let conditions = [
+        Condition::new("baseline", Techniques::NONE),
+        Condition::new("FEC", Techniques::FEC),
+        Condition::new("FCM", fcm()),
+        Condition::new("tabulist", tabulist()),
+    ];
+    let bar = context.bar("fig5", conditions.len() * context.repeats);
+    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
+    context.curves("fig5", "Regularized evolution", &labels, &records)?;
+    let baseline = context.aucs(&records[0]);
+    let mut csv = String::from("condition,repeat,auc_validation,final_validation,final_test\n");
+    for (label, runs) in labels.iter().zip(&records) {
+        for (r, run) in runs.iter().enumerate() {
+            writeln!(csv, "{label},{r},{},{},{}", run.auc(context.bench.budget_s), final_validation(run), final_test(run))?;
+        }
+    }
+    std::fs::write(context.out.join("fig5_auc.csv"), csv)?;
+    for (label, runs) in labels.iter().zip(&records).skip(1) {
+        let treatment = context.aucs(runs);
+        context.compare("fig5", &format!("{label} vs baseline"), "AUC of best validation", &treatment, &baseline);
+    }
+    Ok(())
+}
+
+/// Fig. 6: test accuracy (unseen by the search) of the best-by-validation candidate.
+fn fig6(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let conditions = [
+        Condition::new("baseline", Techniques::NONE),
+        Condition::new("FEC", Techniques::FEC),
+        Condition::new("FCM", fcm()),
+        Condition::new("tabulist", tabulist()),
+    ];
+    let bar = context.bar("fig6", conditions.len() * context.repeats);
+    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let mut groups = Vec::new();
+    let mut csv = String::from("condition,repeat,final_test\n");
+    for (condition, runs) in conditions.iter().zip(&records) {
+        let values: Vec<f64> = runs.iter().map(final_test).collect();
+        for (r, v) in values.iter().enumerate() {
+            writeln!(csv, "{},{r},{v}", condition.label)?;
+        }
+        groups.push((condition.label.clone(), values));
+    }
+    std::fs::write(context.out.join("fig6.csv"), csv)?;
+    plot::groups(&context.out.join("fig6"), &Axes { title: "Re-evaluation of the best candidate on test data", x: "technique", y: "test accuracy of best-by-validation" }, &groups)?;
+    for (label, values) in groups.iter().skip(1) {
+        let baseline = groups[0].1.clone();
+        context.compare("fig6", &format!("{label} vs baseline"), "final test accuracy", values, &baseline);
+    }
+    Ok(())
+}
+
+/// Fig. 7: FEC's AUC improvement over a grid of population and tournament sizes.
+fn fig7(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let (populations, tournaments): (Vec<usize>, Vec<usize>) = if context.options.quick {
+        (vec![20, 100], vec![5, 10])
+    } else {
+        (vec![20, 50, 100, 200], vec![2, 5, 10, 25])
+    };
+    let repeats = if context.options.quick { context.repeats } else { context.repeats.min(100) };
+    let bar = context.bar("fig7", populations.len() * tournaments.len() * 2 * repeats);
+    let mut values = Vec::new();
+    let mut csv = String::from("population,tournament,baseline_auc,fec_auc,ratio,p_value,repeats\n");
+    for &tournament in &tournaments {
+        let mut row = Vec::new();
+        for &population in &populations {
+            let config = EvolutionConfig { population_size: population, tournament_size: tournament.min(population), replacement: Replacement::Oldest };
+            let mut base = Condition::new("baseline", Techniques::NONE);
+            base.algo = Algo::Evolution(config);
+            let mut fec = Condition::new("FEC", Techniques::FEC);
+            fec.algo = Algo::Evolution(config);
+            let b = context.aucs(&context.run(&base, repeats, &bar)?);
+            let f = context.aucs(&context.run(&fec, repeats, &bar)?);
+            let ratio = stats::mean_sem(&f).0 / stats::mean_sem(&b).0;
+            let (_, p) = stats::mann_whitney(&f, &b);
+            writeln!(csv, "{population},{tournament},{},{},{ratio},{p},{repeats}", stats::mean_sem(&b).0, stats::mean_sem(&f).0)?;
+            context.compare("fig7", &format!("FEC vs baseline, P={population}, T={tournament}"), "AUC of best validation", &f, &b);
+            row.push(ratio);
+        }
+        values.push(row);
+    }
+    bar.finish_and_clear();
+    std::fs::write(context.out.join("fig7.csv"), csv)?;
+    let xs: Vec<String> = populations.iter().map(|p| p.to_string()).collect();
+    let ys: Vec<String> = tournaments.iter().map(|t| t.to_string()).collect();
+    plot::heatmap(&context.out.join("fig7"), &Axes { title: "FEC / baseline AUC ratio", x: "population size", y: "tournament size" }, &xs, &ys, &values)
+}
+
+/// Fig. 8: FEC with regularized evolution, classic tournament selection and PPO.
+fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let classic = EvolutionConfig { replacement: Replacement::Worst, ..PAPER_EVOLUTION };
+    let mut conditions = Vec::new();
+    for (name, algo) in [("RE", Algo::Evolution(PAPER_EVOLUTION)), ("TS", Algo::Evolution(classic)), ("PPO", Algo::Ppo)] {
+        for (suffix, techniques) in [("", Techniques::NONE), (" + FEC", Techniques::FEC)] {
+            let mut c = Condition::new(&format!("{name}{suffix}"), techniques);
+            c.algo = algo;
+            conditions.push(c);
+        }
+    }
+    let bar = context.bar("fig8", conditions.len() * context.repeats);
+    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
+    context.curves("fig8", "FEC across algorithms", &labels, &records)?;
+    for pair in records.chunks(2).zip(labels.chunks(2)) {
+        let (runs, names) = pair;
+        let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
+        context.compare("fig8", &format!("{} vs {}", names[1], names[0]), "AUC of best validation", &f, &b);
+    }
+    Ok(())
+}
+
+/// Fig. 9: serial and distributed (16 asynchronous workers), with and without FEC.
+fn fig9(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let workers = 16;
+    let mut conditions = Vec::new();
+    for (mode, n) in [("serial", 1), ("16 workers", workers)] {
+        for (suffix, techniques) in [("", Techniques::NONE), (" + FEC", Techniques::FEC)] {
+            let mut c = Condition::new(&format!("{mode}{suffix}"), techniques);
+            c.workers = n;
+            conditions.push(c);
+        }
+    }
+    let bar = context.bar("fig9", conditions.len() * context.repeats);
+    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
+    context.curves("fig9", "Serial vs distributed", &labels, &records)?;
+    for (runs, names) in records.chunks(2).zip(labels.chunks(2)) {
+        let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
+        context.compare("fig9", &format!("{} vs {}", names[1], names[0]), "AUC of best validation", &f, &b);
+    }
+    Ok(())
+}
+
+/// Fig. 10: mantissa bits from 1 upward: models per hash over the table, and search
+/// quality with a plain and a forgetful cache.
+fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let bits: Vec<u32> = if context.options.quick { vec![1, 4, 8, 24] } else { vec![1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 52] };
+    let table = context.bench.table.as_ref();
+    let mut models_per_hash = Vec::new();
+    for &m in &bits {
+        let hasher = TableHasherConfig { mantissa_bits: MantissaBits::f64(m)?, cost_s: 0.0 }.build(table)?;
+        let mut buckets = std::collections::HashMap::new();
+        for i in 0..table.len() {
+            *buckets.entry(hasher.hash_model(&table.model_at(i)).0).or_insert(0usize) += 1;
+        }
+        models_per_hash.push(table.len() as f64 / buckets.len() as f64);
+    }
+    let repeats = if context.options.quick { context.repeats } else { context.repeats.min(100) };
+    let bar = context.bar("fig10", bits.len() * 2 * repeats + repeats);
+    let baseline = context.run(&Condition::new("baseline", Techniques::NONE), repeats, &bar)?;
+    let baseline_final: Vec<f64> = baseline.iter().map(final_validation).collect();
+    let baseline_auc = context.aucs(&baseline);
+    let mut plain = Vec::new();
+    let mut forget = Vec::new();
+    let mut csv = String::from("mantissa_bits,models_per_hash,fec_final_validation_mean,fec_final_validation_sem,forgetful_final_validation_mean,forgetful_final_validation_sem,baseline_final_validation_mean,repeats\n");
+    for (i, &m) in bits.iter().enumerate() {
+        let mut c = Condition::new("FEC", Techniques::FEC);
+        c.mantissa_bits = m;
+        let f = context.run(&c, repeats, &bar)?;
+        let mut c = Condition::new("forgetful FEC", forgetful(0.1));
+        c.mantissa_bits = m;
+        let g = context.run(&c, repeats, &bar)?;
+        let fv: Vec<f64> = f.iter().map(final_validation).collect();
+        let gv: Vec<f64> = g.iter().map(final_validation).collect();
+        let (fm, fs) = stats::mean_sem(&fv);
+        let (gm, gs) = stats::mean_sem(&gv);
+        writeln!(csv, "{m},{},{fm},{fs},{gm},{gs},{},{repeats}", models_per_hash[i], stats::mean_sem(&baseline_final).0)?;
+        plain.push((f64::from(m), fm, fs));
+        forget.push((f64::from(m), gm, gs));
+        context.compare("fig10", &format!("FEC at {m} bits vs baseline"), "AUC of best validation", &context.aucs(&f), &baseline_auc);
+        context.compare("fig10", &format!("forgetful FEC at {m} bits vs baseline"), "AUC of best validation", &context.aucs(&g), &baseline_auc);
+    }
+    bar.finish_and_clear();
+    std::fs::write(context.out.join("fig10.csv"), csv)?;
+    let (bm, bs) = stats::mean_sem(&baseline_final);
+    let base_line: Vec<(f64, f64, f64)> = bits.iter().map(|&m| (f64::from(m), bm, bs)).collect();
+    plot::lines(
+        &context.out.join("fig10_quality"),
+        &Axes { title: "Search quality vs mantissa bits", x: "mantissa bits kept", y: "final best validation accuracy (mean ± 2 SEM)" },
+        &[Line { name: "FEC".into(), points: plain }, Line { name: "forgetful FEC (p = 0.1)".into(), points: forget }, Line { name: "baseline (no cache)".into(), points: base_line }],
+        true,
+    )?;
+    plot::lines(
+        &context.out.join("fig10_collisions"),
+        &Axes { title: "Models per functional hash", x: "mantissa bits kept", y: "models per distinct hash" },
+        &[Line { name: "models / distinct hashes".into(), points: bits.iter().zip(&models_per_hash).map(|(&m, &v)| (f64::from(m), v, 0.0)).collect() }],
+        false,
+    )
+}
+
+/// Fig. 11 (right): evaluation noise; baseline, FEC and FEA. The best candidates are
+/// re-evaluated without noise (mean validation accuracy over the repeats).
+fn fig11(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let table = context.bench.table.as_ref();
+    let full = table.budgets().len() - 1;
+    // Noise as large as the spread of accuracies between the table's repeats.
+    let mut spread = Vec::new();
+    for i in 0..table.len() {
+        let runs = table.model_at(i).runs(full);
+        let v: Vec<f64> = runs.iter().map(|r| r.end.validation_accuracy).collect();
+        spread.push(stats::mean_sem(&v).1 * (v.len() as f64).sqrt());
+    }
+    let noise = stats::mean_sem(&spread).0;
+    let mut conditions = vec![Condition::new("baseline", Techniques::NONE), Condition::new("FEC", Techniques::FEC), Condition::new("FEA (3 evals)", fea(3)), Condition::new("FEA (10 evals)", fea(10))];
+    for c in &mut conditions {
+        c.noise_sd = noise;
+    }
+    let bar = context.bar("fig11", conditions.len() * context.repeats);
+    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let mut groups = Vec::new();
+    let mut csv = String::from("condition,noise_sd,repeat,true_accuracy_of_best\n");
+    for (condition, runs) in conditions.iter().zip(&records) {
+        let values: Vec<f64> = runs
+            .iter()
+            .map(|run| {
+                // Re-evaluation of the best-by-noisy-validation candidate: the test
+                // accuracy of its training run, which the noise never touches (the
+                // noise is added to validation accuracy only).
+                let best = run.events.iter().filter(|e| e.validation.is_finite()).max_by(|a, b| a.validation.total_cmp(&b.validation));
+                best.map_or(f64::NAN, |e| e.test)
+            })
+            .collect();
+        for (r, v) in values.iter().enumerate() {
+            writeln!(csv, "{},{noise},{r},{v}", condition.label)?;
+        }
+        groups.push((condition.label.clone(), values));
+    }
+    std::fs::write(context.out.join("fig11.csv"), csv)?;
+    plot::groups(&context.out.join("fig11"), &Axes { title: &format!("Noisy evaluation (σ = {noise:.4}): best candidates re-evaluated"), x: "technique", y: "test accuracy of best-by-noisy-validation" }, &groups)?;
+    for (label, values) in groups.iter().skip(1) {
+        let baseline = groups[0].1.clone();
+        context.compare("fig11", &format!("{label} vs baseline (noise {noise:.4})"), "re-evaluated accuracy of best", values, &baseline);
+    }
+    Ok(())
+}
+
+/// Fig. 12: cache hit rate over the experiment.
+fn fig12(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let bar = context.bar("fig12", context.repeats);
+    let runs = context.run(&Condition::new("FEC", Techniques::FEC), context.repeats, &bar)?;
+    bar.finish_and_clear();
+    let bins = 50;
+    let width = context.bench.budget_s / bins as f64;
+    let mut per_bin: Vec<Vec<f64>> = vec![Vec::new(); bins];
+    for run in &runs {
+        let mut hits = vec![0usize; bins];
+        let mut total = vec![0usize; bins];
+        for event in &run.events {
+            let bin = ((event.start_s / width) as usize).min(bins - 1);
+            total[bin] += 1;
+            hits[bin] += usize::from(matches!(event.outcome, ufh_search::Outcome::Hit));
+        }
+        for b in 0..bins {
+            if total[b] > 0 {
+                per_bin[b].push(hits[b] as f64 / total[b] as f64);
+            }
+        }
+    }
+    let mut csv = String::from("time_s,hit_rate_mean,hit_rate_sem,repeats\n");
+    let mut points = Vec::new();
+    for (b, values) in per_bin.iter().enumerate() {
+        let (m, s) = stats::mean_sem(values);
+        let t = (b as f64 + 0.5) * width;
+        writeln!(csv, "{t},{m},{s},{}", values.len())?;
+        points.push((t, m, s));
+    }
+    std::fs::write(context.out.join("fig12.csv"), csv)?;
+    plot::lines(&context.out.join("fig12"), &Axes { title: "FEC cache hit rate over the experiment", x: "simulated time (s)", y: "fraction of candidates that hit the cache" }, &[Line { name: "FEC hit rate".into(), points }], true)
+}
+
+/// Fig. 13 analogue: equivalences the functional hash finds that the structural hash
+/// misses — distinct pruned cells that share a functional hash.
+fn fig13(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let table = context.bench.table.as_ref();
+    let bits: Vec<u32> = vec![4, 8, 12, 16, 20, 24, 32, 52];
+    let mut csv = String::from("mantissa_bits,distinct_cells,distinct_functional_hashes,cells_sharing_a_hash,structural_misses\n");
+    let mut points = Vec::new();
+    let mut pairs_text = String::new();
+    for &m in &bits {
+        let hasher = TableHasherConfig { mantissa_bits: MantissaBits::f64(m)?, cost_s: 0.0 }.build(table)?;
+        let mut buckets: std::collections::BTreeMap<u64, Vec<usize>> = std::collections::BTreeMap::new();
+        for i in 0..table.len() {
+            buckets.entry(hasher.hash_model(&table.model_at(i)).0).or_default().push(i);
+        }
+        let sharing: usize = buckets.values().filter(|v| v.len() > 1).map(Vec::len).sum();
+        // Each bucket of k distinct pruned cells is k - 1 equivalences that the
+        // structural hash, which keeps them apart, misses.
+        let misses: usize = buckets.values().map(|v| v.len() - 1).sum();
+        writeln!(csv, "{m},{},{},{sharing},{misses}", table.len(), buckets.len())?;
+        points.push((f64::from(m), misses as f64, 0.0));
+        if m == 24 {
+            for members in buckets.values().filter(|v| v.len() > 1).take(5) {
+                writeln!(pairs_text, "functional hash shared by {} cells:", members.len())?;
+                for &i in members.iter().take(3) {
+                    let model = table.model_at(i);
+                    writeln!(pairs_text, "  module {} ({} parameters)\n{}", model.key, model.trainable_parameters, indent(&model.cell.to_string()))?;
+                }
+            }
+        }
+    }
+    std::fs::write(context.out.join("fig13.csv"), csv)?;
+    std::fs::write(context.out.join("fig13_pairs.txt"), if pairs_text.is_empty() { "no two distinct cells share a functional hash at 24 bits\n".to_string() } else { pairs_text })?;
+    plot::lines(&context.out.join("fig13"), &Axes { title: "Equivalences missed by the structural hash", x: "mantissa bits kept", y: "distinct cells merged by the functional hash" }, &[Line { name: "functional equivalences".into(), points }], false)
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Every file a full run of `figures` writes.
+fn expected_files(out: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for stem in ["fig5_validation", "fig5_test", "fig6", "fig7", "fig8_validation", "fig8_test", "fig9_validation", "fig9_test", "fig10_quality", "fig10_collisions", "fig11", "fig12", "fig13"] {
+        files.push(out.join(format!("{stem}.png")));
+        files.push(out.join(format!("{stem}.svg")));
+    }
+    for csv in ["fig5", "fig5_auc", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13"] {
+        files.push(out.join(format!("{csv}.csv")));
+    }
+    files.extend(["fig13_pairs.txt", "summary.md", "summary.json"].map(|f| out.join(f)));
+    files
+}
