@@ -21,6 +21,10 @@ use crate::{
 pub enum Budget {
     /// Start no candidate once the simulated clock (evaluation plus hashing costs,
     /// seeding counted) has reached this many seconds; candidates in flight finish.
+    /// A search whose last [`Budget::MAX_HITS_IN_A_ROW`] candidates were all full
+    /// cache hits has stopped finding new functions and also stops: when hits cost
+    /// little simulated time it could otherwise propose millions of them. Its
+    /// best-so-far curve is flat from there to the end of the budget.
     SimulatedSeconds(f64),
     /// Start no more than this many candidates (cache hits included).
     Candidates(u64),
@@ -32,8 +36,8 @@ pub enum Budget {
 }
 
 impl Budget {
-    /// Consecutive full cache hits after which an [`Budget::Evaluations`] search
-    /// stops.
+    /// Consecutive full cache hits after which a [`Budget::SimulatedSeconds`] or
+    /// [`Budget::Evaluations`] search stops.
     pub const MAX_HITS_IN_A_ROW: u64 = 10_000;
 
     fn allows_start(
@@ -44,7 +48,9 @@ impl Budget {
         hits_in_a_row: u64,
     ) -> bool {
         match self {
-            Budget::SimulatedSeconds(limit) => clock_s < limit,
+            Budget::SimulatedSeconds(limit) => {
+                clock_s < limit && hits_in_a_row < Self::MAX_HITS_IN_A_ROW
+            }
             Budget::Candidates(limit) => n_started < limit,
             Budget::Evaluations(limit) => {
                 n_evaluations < limit && hits_in_a_row < Self::MAX_HITS_IN_A_ROW

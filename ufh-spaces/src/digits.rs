@@ -50,7 +50,10 @@ impl Digits {
 
     fn subset(&self, indices: &[usize]) -> Digits {
         Digits {
-            pixels: indices.iter().flat_map(|&i| self.image(i).iter().copied()).collect(),
+            pixels: indices
+                .iter()
+                .flat_map(|&i| self.image(i).iter().copied())
+                .collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
         }
     }
@@ -137,7 +140,16 @@ mod tests {
             .map(|i| split.train.image(i).iter().map(|p| p.to_bits()).collect())
             .collect();
         let leaked = (0..split.test.len())
-            .filter(|&i| train.contains(&split.test.image(i).iter().map(|p| p.to_bits()).collect::<Vec<_>>()))
+            .filter(|&i| {
+                train.contains(
+                    &split
+                        .test
+                        .image(i)
+                        .iter()
+                        .map(|p| p.to_bits())
+                        .collect::<Vec<_>>(),
+                )
+            })
             .count();
         // The raw dataset holds a handful of exact duplicate images; nothing more.
         assert!(leaked <= 5, "{leaked} test images are also training images");

@@ -25,7 +25,7 @@ use crate::digits::DigitsSplit;
 use crate::nasbench101::{
     Cell, ModuleHash, NasBench101Space, SpaceConfig, TrainConfig, TrainedRun, train_cell,
 };
-use crate::tabular::{ModelTable, ModelView, TabularBenchmark};
+use crate::tabular::ModelTable;
 
 /// The committed table, in ufh's binary table format.
 const TABLE_BYTES: &[u8] = include_bytes!("../data/nasbench-digits.ufhtable");
@@ -81,27 +81,7 @@ impl EmbeddedTable {
     }
 }
 
-impl TabularBenchmark for EmbeddedTable {
-    fn budgets(&self) -> &[u32] {
-        self.table.budgets()
-    }
-
-    fn repeats(&self) -> usize {
-        self.table.repeats()
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    fn position(&self, key: &ModuleHash) -> Option<usize> {
-        self.table.position(key)
-    }
-
-    fn model_at(&self, index: usize) -> ModelView<'_> {
-        self.table.model_at(index)
-    }
-}
+crate::tabular::delegate_tabular_benchmark!(EmbeddedTable, table);
 
 /// Version of the generator; part of the table's header. Bump it when anything
 /// that changes a trained number changes.
@@ -179,12 +159,14 @@ pub fn train_model(
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
-    use ufh_search::{Budget, EvolutionConfig, Replacement, Search, SearchRng, SearchSpace, Techniques};
+    use ufh_search::{
+        Budget, EvolutionConfig, Replacement, Search, SearchRng, SearchSpace, Techniques,
+    };
 
     use super::*;
     use crate::digits;
     use crate::nasbench101::enumerate_unique_cells;
-    use crate::tabular::{RepeatChoice, TableEvaluatorConfig, TableHasherConfig};
+    use crate::tabular::{RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark};
 
     #[test]
     fn the_committed_table_is_whole_and_was_made_by_this_generator() {
@@ -215,8 +197,16 @@ mod tests {
             let seed = run_seed(&model.key, epochs, repeat);
             let run = train_cell(&model.cell, &data, epochs, seed, SETTINGS.train);
             let stored = model.runs(budget)[repeat];
-            assert_eq!(accuracies(&run.metrics.end), accuracies(&stored.end), "model {index}");
-            assert_eq!(accuracies(&run.metrics.halfway), accuracies(&stored.halfway), "model {index}");
+            assert_eq!(
+                accuracies(&run.metrics.end),
+                accuracies(&stored.end),
+                "model {index}"
+            );
+            assert_eq!(
+                accuracies(&run.metrics.halfway),
+                accuracies(&stored.halfway),
+                "model {index}"
+            );
             assert_eq!(run.trainable_parameters, model.trainable_parameters);
         }
     }
@@ -246,7 +236,11 @@ mod tests {
         };
         let with_fec = run(Techniques::FEC);
         let without = run(Techniques::NONE);
-        assert!(with_fec.hit_rate().unwrap() > 0.1, "{:?}", with_fec.hit_rate());
+        assert!(
+            with_fec.hit_rate().unwrap() > 0.1,
+            "{:?}",
+            with_fec.hit_rate()
+        );
         // Serial, deterministic evaluator: FEC proposes the same candidates and
         // spends less simulated time on them.
         let best = |r: &ufh_search::SearchRecord| r.best_so_far().last().map(|p| p.validation);

@@ -9,6 +9,7 @@
 
 use std::f64::consts::TAU;
 use std::io::{self, Write};
+use std::sync::RwLock;
 
 use rand::Rng;
 use rustc_hash::FxHashMap;
@@ -807,12 +808,42 @@ impl<T: TabularBenchmark + ?Sized> Evaluator<Cell> for TableEvaluator<'_, T> {
     }
 }
 
-/// A standard normal draw (Box–Muller), portable and seeded.
-fn standard_normal(rng: &mut SearchRng) -> f64 {
+/// A standard normal draw (Box–Muller), portable and seeded: the one Gaussian
+/// of this crate (evaluation noise here, weight initialisation in `nn`).
+pub(crate) fn standard_normal(rng: &mut SearchRng) -> f64 {
     // 1 - U is in (0, 1], so its logarithm is finite.
     let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
     radius * (TAU * rng.random::<f64>()).cos()
 }
+
+/// Implements [`TabularBenchmark`] for a type by delegating to its [`ModelTable`]
+/// field.
+macro_rules! delegate_tabular_benchmark {
+    ($type:ty, $field:ident) => {
+        impl $crate::tabular::TabularBenchmark for $type {
+            fn budgets(&self) -> &[u32] {
+                self.$field.budgets()
+            }
+
+            fn repeats(&self) -> usize {
+                self.$field.repeats()
+            }
+
+            fn len(&self) -> usize {
+                self.$field.len()
+            }
+
+            fn position(&self, key: &$crate::nasbench101::ModuleHash) -> Option<usize> {
+                self.$field.position(key)
+            }
+
+            fn model_at(&self, index: usize) -> $crate::tabular::ModelView<'_> {
+                self.$field.model_at(index)
+            }
+        }
+    };
+}
+pub(crate) use delegate_tabular_benchmark;
 
 /// What a [`TableHasher`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -870,6 +901,7 @@ impl TableHasherConfig {
             table,
             config: self,
             source,
+            memo: RwLock::new(FxHashMap::default()),
         })
     }
 }
@@ -880,14 +912,22 @@ impl TableHasherConfig {
 ///
 /// An invalid cell, or one the table lacks, hashes to the hash of no outputs, which
 /// no valid cell has: all such cells compute the same thing (a failure).
-#[derive(Debug, Clone)]
+///
+/// Hashes of raw cells are memoised (up to [`TableHasher::MEMO_LIMIT`] cells): a
+/// search that keeps revisiting cells pays the structural look-up (about 7 µs) once
+/// per cell, not once per proposal.
+#[derive(Debug)]
 pub struct TableHasher<'t, T: TabularBenchmark + ?Sized> {
     table: &'t T,
     config: TableHasherConfig,
     source: HashSource,
+    memo: RwLock<FxHashMap<Cell, FunctionalHash>>,
 }
 
 impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
+    /// Most raw cells whose hashes are memoised.
+    pub const MEMO_LIMIT: usize = 1 << 20;
+
     /// What the hash reads.
     pub fn source(&self) -> HashSource {
         self.source
@@ -921,10 +961,25 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
 
 impl<T: TabularBenchmark + ?Sized> CandidateHasher<Cell> for TableHasher<'_, T> {
     fn hash(&self, candidate: &Cell) -> FunctionalHash {
-        match self.table.lookup(candidate) {
+        // A poisoned lock only means another thread panicked mid-insert; the map
+        // itself is always whole, so keep using it.
+        if let Some(&hash) = self
+            .memo
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(candidate)
+        {
+            return hash;
+        }
+        let hash = match self.table.lookup(candidate) {
             Some(model) => self.hash_model(&model),
             None => self.failure_hash(),
+        };
+        let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
+        if memo.len() < Self::MEMO_LIMIT {
+            memo.insert(*candidate, hash);
         }
+        hash
     }
 
     fn cost_s(&self) -> f64 {

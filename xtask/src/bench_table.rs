@@ -47,7 +47,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--out" => options.out = PathBuf::from(value()?),
             "--jobs" => options.jobs = value()?.parse().context("--jobs")?,
             "--limit" => options.limit = Some(value()?.parse().context("--limit")?),
-            other => bail!("unknown flag {other:?}; bench-table takes --jobs N, --limit N, --journal PATH, --out PATH"),
+            other => bail!(
+                "unknown flag {other:?}; bench-table takes --jobs N, --limit N, --journal PATH, --out PATH"
+            ),
         }
     }
     if options.jobs == 0 {
@@ -58,7 +60,8 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 
 /// One journal line: key, then per run (budget-major, repeat-minor) epochs,
 /// parameters, diverged flag and the 8 metrics, tab-separated, floats in Rust's
-/// shortest round-trip form.
+/// shortest round-trip form, and a closing `end` field (a line cut short by a kill
+/// never parses, even where its last number would).
 fn format_line(key: &ModuleHash, runs: &[(u32, ufh_spaces::nasbench101::TrainedRun)]) -> String {
     let mut line = key.to_string();
     for (epochs, run) in runs {
@@ -69,11 +72,17 @@ fn format_line(key: &ModuleHash, runs: &[(u32, ufh_spaces::nasbench101::TrainedR
             u8::from(run.diverged)
         ));
         for e in [m.halfway, m.end] {
-            for v in [e.training_time, e.train_accuracy, e.validation_accuracy, e.test_accuracy] {
+            for v in [
+                e.training_time,
+                e.train_accuracy,
+                e.validation_accuracy,
+                e.test_accuracy,
+            ] {
                 line.push_str(&format!("\t{v:?}"));
             }
         }
     }
+    line.push_str("\tend");
     line
 }
 
@@ -101,9 +110,15 @@ fn parse_line(line: &str, expected_runs: usize) -> Option<(ModuleHash, JournalRo
             validation_accuracy: values[o + 2],
             test_accuracy: values[o + 3],
         };
-        runs.push((epochs, RepeatMetrics { halfway: epoch(0), end: epoch(4) }));
+        runs.push((
+            epochs,
+            RepeatMetrics {
+                halfway: epoch(0),
+                end: epoch(4),
+            },
+        ));
     }
-    if fields.next().is_some() {
+    if fields.next() != Some("end") || fields.next().is_some() {
         return None;
     }
     Some((key, JournalRow { parameters, runs }))
@@ -111,7 +126,10 @@ fn parse_line(line: &str, expected_runs: usize) -> Option<(ModuleHash, JournalRo
 
 /// Reads the finished models of a journal; a last line cut short by a kill is
 /// ignored (and rewritten when its model is trained again).
-fn read_journal(path: &Path, expected_runs: usize) -> anyhow::Result<HashMap<ModuleHash, JournalRow>> {
+fn read_journal(
+    path: &Path,
+    expected_runs: usize,
+) -> anyhow::Result<HashMap<ModuleHash, JournalRow>> {
     let mut done = HashMap::new();
     let Ok(file) = File::open(path) else {
         return Ok(done);
@@ -127,7 +145,11 @@ fn read_journal(path: &Path, expected_runs: usize) -> anyhow::Result<HashMap<Mod
                 done.insert(key, row);
             }
             None if number == last => {}
-            None => bail!("{}: line {} is malformed: {line:?}", path.display(), number + 1),
+            None => bail!(
+                "{}: line {} is malformed: {line:?}",
+                path.display(),
+                number + 1
+            ),
         }
     }
     Ok(done)
@@ -137,7 +159,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let settings = SETTINGS;
     let expected_runs = settings.budgets.len() * settings.repeats;
-    let cells: Vec<(ModuleHash, Cell)> = enumerate_unique_cells(settings.max_vertices, settings.max_edges);
+    let cells: Vec<(ModuleHash, Cell)> =
+        enumerate_unique_cells(settings.max_vertices, settings.max_edges);
     let done = read_journal(&options.journal, expected_runs)?;
     let todo: Vec<&(ModuleHash, Cell)> = cells
         .iter()
@@ -157,35 +180,55 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     // A kill can leave a partial last line: start appending on a fresh line.
-    let mut journal = OpenOptions::new().create(true).append(true).open(&options.journal)?;
-    if std::fs::read(&options.journal)?.last().is_some_and(|&b| b != b'\n') {
+    let mut journal = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&options.journal)?;
+    if std::fs::read(&options.journal)?
+        .last()
+        .is_some_and(|&b| b != b'\n')
+    {
         journal.write_all(b"\n")?;
     }
     let journal = Mutex::new(journal);
     let data = digits::split();
     let bar = ProgressBar::new(todo.len() as u64).with_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} models, eta {eta_precise}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} models, eta {eta_precise}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     let start = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs)
+        .build()?;
     pool.install(|| {
-        todo.par_iter().try_for_each(|(key, cell)| -> anyhow::Result<()> {
-            let runs = train_model(key, cell, &data, &settings);
-            let line = format_line(key, &runs);
-            let mut journal = journal.lock().expect("no thread panics holding the journal");
-            writeln!(journal, "{line}")?;
-            journal.flush()?;
-            bar.inc(1);
-            Ok(())
-        })
+        todo.par_iter()
+            .try_for_each(|(key, cell)| -> anyhow::Result<()> {
+                let runs = train_model(key, cell, &data, &settings);
+                let line = format_line(key, &runs);
+                let mut journal = journal
+                    .lock()
+                    .expect("no thread panics holding the journal");
+                writeln!(journal, "{line}")?;
+                journal.flush()?;
+                bar.inc(1);
+                Ok(())
+            })
     })?;
     bar.finish();
-    println!("trained {} models in {:.1} s", todo.len(), start.elapsed().as_secs_f64());
+    println!(
+        "trained {} models in {:.1} s",
+        todo.len(),
+        start.elapsed().as_secs_f64()
+    );
 
     let done = read_journal(&options.journal, expected_runs)?;
-    let missing = cells.iter().filter(|(key, _)| !done.contains_key(key)).count();
+    let missing = cells
+        .iter()
+        .filter(|(key, _)| !done.contains_key(key))
+        .count();
     if missing > 0 {
         println!("{missing} models still to train; run again to continue");
         return Ok(());
@@ -201,7 +244,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if let Some(parent) = options.out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let file = File::create(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    let file = File::create(&options.out)
+        .with_context(|| format!("creating {}", options.out.display()))?;
     table.write_binary(file, &settings.metadata())?;
     println!(
         "wrote {} models to {} ({} bytes)",
@@ -210,4 +254,51 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         std::fs::metadata(&options.out)?.len()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use ufh_spaces::nasbench101::TrainedRun;
+
+    use super::*;
+
+    #[test]
+    fn journal_lines_round_trip_and_a_cut_line_is_rejected() {
+        let key: ModuleHash = "28cfc7874f6d200472e1a9dcd8650aa0".parse().unwrap();
+        let at = |x: f64| EpochMetrics {
+            training_time: x,
+            train_accuracy: x / 3.0,
+            validation_accuracy: 0.1 + x / 7.0,
+            test_accuracy: 1.0 / 3.0,
+        };
+        let runs: Vec<(u32, TrainedRun)> = [(2, 0.25), (8, 0.5)]
+            .into_iter()
+            .map(|(epochs, x)| {
+                let run = TrainedRun {
+                    metrics: RepeatMetrics {
+                        halfway: at(x),
+                        end: at(2.0 * x),
+                    },
+                    trainable_parameters: 1234,
+                    diverged: false,
+                };
+                (epochs, run)
+            })
+            .collect();
+        let line = format_line(&key, &runs);
+        let (parsed_key, row) = parse_line(&line, 2).unwrap();
+        assert_eq!(parsed_key, key);
+        assert_eq!(row.parameters, 1234);
+        for ((epochs, run), (parsed_epochs, parsed)) in runs.iter().zip(&row.runs) {
+            assert_eq!(epochs, parsed_epochs);
+            assert_eq!(run.metrics, *parsed, "floats survive the text form exactly");
+        }
+        for cut in 1..line.len() {
+            assert!(
+                parse_line(&line[..cut], 2).is_none(),
+                "a line cut at {cut} parsed"
+            );
+        }
+        assert!(parse_line(&format!("{line}\t1"), 2).is_none());
+    }
 }

@@ -18,8 +18,16 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         _ => bail!("usage: table-stats [PATH]"),
     };
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let (table, metadata) = ModelTable::read_binary(&bytes).with_context(|| format!("reading {}", path.display()))?;
-    println!("{}: {} bytes, {} models, budgets {:?}, {} repeats", path.display(), bytes.len(), table.len(), table.budgets(), table.repeats());
+    let (table, metadata) =
+        ModelTable::read_binary(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    println!(
+        "{}: {} bytes, {} models, budgets {:?}, {} repeats",
+        path.display(),
+        bytes.len(),
+        table.len(),
+        table.budgets(),
+        table.repeats()
+    );
     println!("header: {metadata}");
     let full = table.budgets().len() - 1;
     let mut validation = Vec::new();
@@ -61,7 +69,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         let hasher = config.build(&table)?;
         let mut buckets: HashMap<u64, usize> = HashMap::new();
         for i in 0..table.len() {
-            *buckets.entry(hasher.hash_model(&table.model_at(i)).0).or_default() += 1;
+            *buckets
+                .entry(hasher.hash_model(&table.model_at(i)).0)
+                .or_default() += 1;
         }
         let colliding: usize = buckets.values().filter(|&&n| n > 1).sum();
         println!(

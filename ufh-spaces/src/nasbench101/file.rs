@@ -35,8 +35,7 @@ use super::cell::{Cell, CellError, InvalidCell};
 use super::module_hash::{ModuleHash, ParseModuleHashError};
 use super::tfrecord::{FrameError, RecordPosition, TfRecordReader, TfRecordWriter};
 use crate::tabular::{
-    BinaryTableError, EpochMetrics, ModelTable, ModelTableBuilder, ModelView, RepeatMetrics,
-    TableError, TabularBenchmark,
+    BinaryTableError, EpochMetrics, ModelTable, ModelTableBuilder, RepeatMetrics, TableError,
 };
 
 /// Repeats per model and budget in NAS-Bench-101.
@@ -412,27 +411,7 @@ impl NasBench101 {
     }
 }
 
-impl TabularBenchmark for NasBench101 {
-    fn budgets(&self) -> &[u32] {
-        self.table.budgets()
-    }
-
-    fn repeats(&self) -> usize {
-        self.table.repeats()
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    fn position(&self, key: &ModuleHash) -> Option<usize> {
-        self.table.position(key)
-    }
-
-    fn model_at(&self, index: usize) -> ModelView<'_> {
-        self.table.model_at(index)
-    }
-}
+crate::tabular::delegate_tabular_benchmark!(NasBench101, table);
 
 /// What identifies a source file's version: its path, size and modification time.
 fn source_stamp(path: &Path) -> io::Result<String> {

@@ -30,7 +30,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::cell::{Cell, Op};
 use crate::digits::{Digits, DigitsSplit, N_CLASSES, N_PIXELS};
-use crate::nn::layers::{Classifier, ConvBnRelu, MaxPool, Param, Tensor, count_correct, softmax_cross_entropy};
+use crate::nn::layers::{
+    Classifier, ConvBnRelu, MaxPool, Param, Tensor, count_correct, softmax_cross_entropy,
+};
 use crate::tabular::{EpochMetrics, RepeatMetrics};
 
 /// Settings of the scaled network and its training.
@@ -95,7 +97,7 @@ fn vertex_channels(cell: &Cell, in_channels: usize, out_channels: usize) -> Vec<
 
 #[derive(Debug, Clone)]
 enum VertexOp {
-    Conv(ConvBnRelu),
+    Conv(Box<ConvBnRelu>),
     Pool(MaxPool),
 }
 
@@ -111,17 +113,34 @@ struct CellModule {
 }
 
 impl CellModule {
-    fn new(cell: Cell, in_channels: usize, out_channels: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
+    #[allow(clippy::needless_range_loop)] // reason: vertex indices address several parallel arrays
+    fn new(
+        cell: Cell,
+        in_channels: usize,
+        out_channels: usize,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Self {
         let n = cell.num_vertices();
         let channels = vertex_channels(&cell, in_channels, out_channels);
         let mut projections = Vec::with_capacity(n);
         let mut ops = Vec::with_capacity(n);
         for t in 0..n {
-            let projection = (t > 0 && cell.has_edge(0, t)).then(|| ConvBnRelu::new(1, in_channels, channels[t], rng));
+            let projection = (t > 0 && cell.has_edge(0, t))
+                .then(|| ConvBnRelu::new(1, in_channels, channels[t], rng));
             projections.push(projection);
             let op = match cell.op(t) {
-                Op::Conv3x3 => Some(VertexOp::Conv(ConvBnRelu::new(3, channels[t], channels[t], rng))),
-                Op::Conv1x1 => Some(VertexOp::Conv(ConvBnRelu::new(1, channels[t], channels[t], rng))),
+                Op::Conv3x3 => Some(VertexOp::Conv(Box::new(ConvBnRelu::new(
+                    3,
+                    channels[t],
+                    channels[t],
+                    rng,
+                )))),
+                Op::Conv1x1 => Some(VertexOp::Conv(Box::new(ConvBnRelu::new(
+                    1,
+                    channels[t],
+                    channels[t],
+                    rng,
+                )))),
                 Op::MaxPool3x3 => Some(VertexOp::Pool(MaxPool::same3())),
                 Op::Input | Op::Output => None,
             };
@@ -136,7 +155,12 @@ impl CellModule {
     }
 
     fn parameter_count(&self) -> usize {
-        let projections: usize = self.projections.iter().flatten().map(ConvBnRelu::parameter_count).sum();
+        let projections: usize = self
+            .projections
+            .iter()
+            .flatten()
+            .map(ConvBnRelu::parameter_count)
+            .sum();
         let ops: usize = self
             .ops
             .iter()
@@ -160,6 +184,7 @@ impl CellModule {
         }
     }
 
+    #[allow(clippy::needless_range_loop)] // reason: vertex indices address several parallel arrays
     fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
         let n = self.cell.num_vertices();
         let output = n - 1;
@@ -190,7 +215,9 @@ impl CellModule {
             };
             values.push(value);
         }
-        let feeding: Vec<usize> = (1..output).filter(|&t| self.cell.has_edge(t, output)).collect();
+        let feeding: Vec<usize> = (1..output)
+            .filter(|&t| self.cell.has_edge(t, output))
+            .collect();
         let mut result = if feeding.is_empty() {
             Tensor::zeros(self.channels[output], input.images, input.h, input.w)
         } else {
@@ -213,18 +240,23 @@ impl CellModule {
         result
     }
 
+    #[allow(clippy::needless_range_loop)] // reason: vertex indices address several parallel arrays
     fn backward(&mut self, grad_output: &Tensor, in_channels: usize) -> Tensor {
         let n = self.cell.num_vertices();
         let output = n - 1;
         let row = grad_output.row();
         let (images, h, w) = (grad_output.images, grad_output.h, grad_output.w);
         let mut grad_input = Tensor::zeros(in_channels, images, h, w);
-        let mut grads: Vec<Tensor> = (0..n).map(|t| Tensor::zeros(self.channels[t], images, h, w)).collect();
+        let mut grads: Vec<Tensor> = (0..n)
+            .map(|t| Tensor::zeros(self.channels[t], images, h, w))
+            .collect();
         let mut offset = 0;
         for t in 1..output {
             if self.cell.has_edge(t, output) {
                 let len = self.channels[t] * row;
-                grads[t].data.copy_from_slice(&grad_output.data[offset..offset + len]);
+                grads[t]
+                    .data
+                    .copy_from_slice(&grad_output.data[offset..offset + len]);
                 offset += len;
             }
         }
@@ -267,7 +299,11 @@ impl CellNetwork {
     /// # Panics
     /// If `cell` is not pruned (prune it with [`Cell::prune`] first).
     pub fn new(cell: &Cell, config: TrainConfig, rng: &mut Xoshiro256PlusPlus) -> Self {
-        assert_eq!(cell.prune().ok(), Some(*cell), "CellNetwork needs a pruned, valid cell");
+        assert_eq!(
+            cell.prune().ok(),
+            Some(*cell),
+            "CellNetwork needs a pruned, valid cell"
+        );
         let c = config.channels;
         Self {
             config,
@@ -328,7 +364,11 @@ impl CellNetwork {
         let mut correct = 0;
         for start in (0..data.len()).step_by(CHUNK) {
             let end = (start + CHUNK).min(data.len());
-            let logits = self.logits(&data.pixels[start * N_PIXELS..end * N_PIXELS], end - start, false);
+            let logits = self.logits(
+                &data.pixels[start * N_PIXELS..end * N_PIXELS],
+                end - start,
+                false,
+            );
             correct += count_correct(&logits, &data.labels[start..end], N_CLASSES);
         }
         correct as f64 / data.len() as f64
@@ -355,7 +395,13 @@ pub struct TrainedRun {
 ///
 /// # Panics
 /// If `cell` is not pruned, or `epochs` is 0.
-pub fn train_cell(cell: &Cell, data: &DigitsSplit, epochs: u32, seed: u64, config: TrainConfig) -> TrainedRun {
+pub fn train_cell(
+    cell: &Cell,
+    data: &DigitsSplit,
+    epochs: u32,
+    seed: u64,
+    config: TrainConfig,
+) -> TrainedRun {
     assert!(epochs > 0, "a training run needs at least one epoch");
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut network = CellNetwork::new(cell, config, &mut rng);
@@ -384,7 +430,9 @@ pub fn train_cell(cell: &Cell, data: &DigitsSplit, epochs: u32, seed: u64, confi
                 batch_labels.push(train.labels[i]);
             }
             let progress = step as f64 / total_steps;
-            let learning_rate = (0.5 * f64::from(config.learning_rate) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32;
+            let learning_rate =
+                (0.5 * f64::from(config.learning_rate)
+                    * (1.0 + (std::f64::consts::PI * progress).cos())) as f32;
             let loss = network.train_step(&batch_pixels, &batch_labels, learning_rate);
             diverged |= !loss.is_finite();
             step += 1;
@@ -400,7 +448,8 @@ pub fn train_cell(cell: &Cell, data: &DigitsSplit, epochs: u32, seed: u64, confi
             // A one-epoch budget has no halfway point after a whole epoch: its
             // halfway metrics are those of the untrained network at time 0.
             halfway: halfway.unwrap_or_else(|| {
-                let mut fresh = CellNetwork::new(cell, config, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
+                let mut fresh =
+                    CellNetwork::new(cell, config, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
                 evaluate(&mut fresh, data, 0.0)
             }),
             end,
@@ -465,19 +514,36 @@ mod tests {
             images,
             h,
             w,
-            data: (0..channels * images * h * w).map(|_| crate::nn::layers::normal(&mut rng)).collect(),
+            data: (0..channels * images * h * w)
+                .map(|_| crate::nn::layers::normal(&mut rng))
+                .collect(),
         };
-        let cell = cell("0111000010000010000100000", "input,conv3x3-bn-relu,maxpool3x3,conv1x1-bn-relu,output");
+        let cell = cell(
+            "0111000010000010000100000",
+            "input,conv3x3-bn-relu,maxpool3x3,conv1x1-bn-relu,output",
+        );
         let module = CellModule::new(cell, channels, channels, &mut rng);
         let out_len = channels * images * h * w;
-        let g: Vec<f32> = (0..out_len).map(|_| crate::nn::layers::normal(&mut rng)).collect();
+        let g: Vec<f32> = (0..out_len)
+            .map(|_| crate::nn::layers::normal(&mut rng))
+            .collect();
         let loss = |m: &CellModule, x: &Tensor| -> f64 {
             let out = m.clone().forward(x, true);
-            out.data.iter().zip(&g).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+            out.data
+                .iter()
+                .zip(&g)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum()
         };
         let mut analytic_module = module.clone();
         let out = analytic_module.forward(&x, true);
-        let grad = analytic_module.backward(&Tensor { data: g.clone(), ..out }, channels);
+        let grad = analytic_module.backward(
+            &Tensor {
+                data: g.clone(),
+                ..out
+            },
+            channels,
+        );
         for index in [0, 5, 17, 40, 99, 150, 1000, 2000, 3000] {
             let eps = 1e-2;
             let mut plus = x.clone();
@@ -486,30 +552,51 @@ mod tests {
             minus.data[index] -= eps;
             let numeric = (loss(&module, &plus) - loss(&module, &minus)) / (2.0 * f64::from(eps));
             let analytic = f64::from(grad.data[index]);
-            assert!((numeric - analytic).abs() <= 0.02 * numeric.abs().max(analytic.abs()) + 1e-2, "cell input {index}: numeric {numeric}, analytic {analytic}");
+            assert!(
+                (numeric - analytic).abs() <= 0.02 * numeric.abs().max(analytic.abs()) + 1e-2,
+                "cell input {index}: numeric {numeric}, analytic {analytic}"
+            );
         }
         let mut pool = MaxPool::down2();
         let out = pool.forward(&x, true);
-        let gp: Vec<f32> = (0..out.data.len()).map(|_| crate::nn::layers::normal(&mut rng)).collect();
-        let grad = pool.backward(&Tensor { data: gp.clone(), ..out });
+        let gp: Vec<f32> = (0..out.data.len())
+            .map(|_| crate::nn::layers::normal(&mut rng))
+            .collect();
+        let grad = pool.backward(&Tensor {
+            data: gp.clone(),
+            ..out
+        });
         for index in [0, 5, 17, 40, 99, 150] {
             let eps = 1e-3;
             let f = |x: &Tensor| -> f64 {
-                MaxPool::down2().forward(x, true).data.iter().zip(&gp).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+                MaxPool::down2()
+                    .forward(x, true)
+                    .data
+                    .iter()
+                    .zip(&gp)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum()
             };
             let mut plus = x.clone();
             plus.data[index] += eps;
             let mut minus = x.clone();
             minus.data[index] -= eps;
             let numeric = (f(&plus) - f(&minus)) / (2.0 * f64::from(eps));
-            assert!((numeric - f64::from(grad.data[index])).abs() < 1e-2, "pool input {index}: numeric {numeric}, analytic {}", grad.data[index]);
+            assert!(
+                (numeric - f64::from(grad.data[index])).abs() < 1e-2,
+                "pool input {index}: numeric {numeric}, analytic {}",
+                grad.data[index]
+            );
         }
     }
 
     #[test]
     fn training_learns_and_is_deterministic() {
         let data = digits::split();
-        let c = cell("0110000100010000", "input,conv3x3-bn-relu,conv1x1-bn-relu,output");
+        let c = cell(
+            "0110000100010000",
+            "input,conv3x3-bn-relu,conv1x1-bn-relu,output",
+        );
         let first = train_cell(&c, &data, 4, 7, TrainConfig::EMBEDDED);
         let second = train_cell(&c, &data, 4, 7, TrainConfig::EMBEDDED);
         let accuracies = |r: &TrainedRun| {
@@ -518,7 +605,11 @@ mod tests {
         };
         assert_eq!(accuracies(&first), accuracies(&second));
         assert!(!first.diverged);
-        assert!(first.metrics.end.validation_accuracy > 0.7, "{:?}", first.metrics.end);
+        assert!(
+            first.metrics.end.validation_accuracy > 0.7,
+            "{:?}",
+            first.metrics.end
+        );
         assert!(first.metrics.end.validation_accuracy > first.metrics.halfway.validation_accuracy);
         let other_seed = train_cell(&c, &data, 4, 8, TrainConfig::EMBEDDED);
         assert_ne!(accuracies(&first), accuracies(&other_seed));

@@ -141,7 +141,9 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     for i in chunks * 8..a.len() {
         tail += a[i] * b[i];
     }
-    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])) + tail
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        + tail
 }
 
 /// `Σ x` with eight partial sums in a fixed order.
@@ -158,13 +160,22 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
     for &v in &x[chunks * 8..] {
         tail += v;
     }
-    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])) + tail
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        + tail
 }
 
 /// im2col of a 3×3 convolution with stride 1 and zero padding 1, for activations
 /// laid out `[channels][images × h × w]`: `col[(c·9 + ky·3 + kx)][image·h·w + y·w + x]`
 /// is input pixel `(y + ky - 1, x + kx - 1)` of channel `c`, or 0 outside.
-pub(crate) fn im2col3(input: &[f32], channels: usize, images: usize, h: usize, w: usize, col: &mut [f32]) {
+pub(crate) fn im2col3(
+    input: &[f32],
+    channels: usize,
+    images: usize,
+    h: usize,
+    w: usize,
+    col: &mut [f32],
+) {
     let plane = h * w;
     let n = images * plane;
     debug_assert_eq!(input.len(), channels * n);
@@ -204,7 +215,14 @@ pub(crate) fn im2col3(input: &[f32], channels: usize, images: usize, h: usize, w
 }
 
 /// The adjoint of [`im2col3`]: `input_grad += col2im(col_grad)`.
-pub(crate) fn col2im3(col: &[f32], channels: usize, images: usize, h: usize, w: usize, input_grad: &mut [f32]) {
+pub(crate) fn col2im3(
+    col: &[f32],
+    channels: usize,
+    images: usize,
+    h: usize,
+    w: usize,
+    input_grad: &mut [f32],
+) {
     let plane = h * w;
     let n = images * plane;
     for c in 0..channels {
@@ -240,14 +258,18 @@ mod tests {
         let mut out = vec![0f64; m * n];
         for i in 0..m {
             for j in 0..n {
-                out[i * n + j] = (0..k).map(|kk| f64::from(a[i * k + kk]) * f64::from(b[kk * n + j])).sum();
+                out[i * n + j] = (0..k)
+                    .map(|kk| f64::from(a[i * k + kk]) * f64::from(b[kk * n + j]))
+                    .sum();
             }
         }
         out
     }
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len as u32).map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 500.0 - 1.0).collect()
+        (0..len as u32)
+            .map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
     }
 
     #[test]
@@ -287,8 +309,16 @@ mod tests {
         im2col3(&x, c, images, h, w, &mut col);
         let mut back = vec![0f32; x.len()];
         col2im3(&g, c, images, h, w, &mut back);
-        let left: f64 = col.iter().zip(&g).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
-        let right: f64 = x.iter().zip(&back).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+        let left: f64 = col
+            .iter()
+            .zip(&g)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        let right: f64 = x
+            .iter()
+            .zip(&back)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
         assert!((left - right).abs() < 1e-3, "{left} vs {right}");
     }
 }

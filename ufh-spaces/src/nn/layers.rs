@@ -81,7 +81,12 @@ impl Param {
     /// One SGD step with momentum and weight decay; clears the gradient.
     pub(crate) fn step(&mut self, learning_rate: f32, momentum: f32, weight_decay: f32) {
         let decay = if self.decay { weight_decay } else { 0.0 };
-        for ((value, grad), velocity) in self.value.iter_mut().zip(&mut self.grad).zip(&mut self.velocity) {
+        for ((value, grad), velocity) in self
+            .value
+            .iter_mut()
+            .zip(&mut self.grad)
+            .zip(&mut self.velocity)
+        {
             *velocity = momentum * *velocity + (*grad + decay * *value);
             *value -= learning_rate * *velocity;
             *grad = 0.0;
@@ -89,11 +94,9 @@ impl Param {
     }
 }
 
-/// A standard normal draw (Box–Muller), from the network's own seeded stream.
+/// A standard normal draw from the network's own seeded stream, rounded to `f32`.
 pub(crate) fn normal(rng: &mut Xoshiro256PlusPlus) -> f32 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    crate::tabular::standard_normal(rng) as f32
 }
 
 /// Batch-norm epsilon (NAS-Bench-101's 1e-5).
@@ -125,11 +128,18 @@ pub(crate) struct ConvBnRelu {
 
 impl ConvBnRelu {
     /// He-normal weights (fan-in), γ = 1, β = 0.
-    pub(crate) fn new(kernel: usize, in_channels: usize, out_channels: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
+    pub(crate) fn new(
+        kernel: usize,
+        in_channels: usize,
+        out_channels: usize,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Self {
         debug_assert!(kernel == 1 || kernel == 3);
         let fan_in = in_channels * kernel * kernel;
         let scale = (2.0 / fan_in as f32).sqrt();
-        let weight = (0..out_channels * fan_in).map(|_| scale * normal(rng)).collect();
+        let weight = (0..out_channels * fan_in)
+            .map(|_| scale * normal(rng))
+            .collect();
         Self {
             kernel,
             in_channels,
@@ -162,7 +172,14 @@ impl ConvBnRelu {
         let mut col = std::mem::take(&mut self.col);
         let source: &[f32] = if self.kernel == 3 {
             col.resize(k * n, 0.0);
-            im2col3(&input.data, input.channels, input.images, input.h, input.w, &mut col);
+            im2col3(
+                &input.data,
+                input.channels,
+                input.images,
+                input.h,
+                input.w,
+                &mut col,
+            );
             &col
         } else {
             &input.data
@@ -198,13 +215,17 @@ impl ConvBnRelu {
                     + ((centered[4] + centered[5]) + (centered[6] + centered[7]))
                     + tail)
                     * inverse_n;
-                self.running_mean[c] = BN_MOMENTUM * self.running_mean[c] + (1.0 - BN_MOMENTUM) * mean;
+                self.running_mean[c] =
+                    BN_MOMENTUM * self.running_mean[c] + (1.0 - BN_MOMENTUM) * mean;
                 self.running_var[c] = BN_MOMENTUM * self.running_var[c] + (1.0 - BN_MOMENTUM) * var;
                 let inv_std = 1.0 / (var + BN_EPSILON).sqrt();
                 self.inv_std[c] = inv_std;
                 (mean, inv_std)
             } else {
-                (self.running_mean[c], 1.0 / (self.running_var[c] + BN_EPSILON).sqrt())
+                (
+                    self.running_mean[c],
+                    1.0 / (self.running_var[c] + BN_EPSILON).sqrt(),
+                )
             };
             for v in row.iter_mut() {
                 *v = (*v - mean) * inv_std;
@@ -260,14 +281,28 @@ impl ConvBnRelu {
             }
         }
         let k = self.in_channels * self.kernel * self.kernel;
-        matmul_bt_acc(&mut self.weight.grad, &dz, &self.col, self.out_channels, k, n);
+        matmul_bt_acc(
+            &mut self.weight.grad,
+            &dz,
+            &self.col,
+            self.out_channels,
+            k,
+            n,
+        );
         let mut grad_input = Tensor::zeros(self.in_channels, images, h, w);
         if self.kernel == 3 {
             let mut dcol = vec![0f32; k * n];
             matmul_at_acc(&mut dcol, &self.weight.value, &dz, self.out_channels, k, n);
             col2im3(&dcol, self.in_channels, images, h, w, &mut grad_input.data);
         } else {
-            matmul_at_acc(&mut grad_input.data, &self.weight.value, &dz, self.out_channels, k, n);
+            matmul_at_acc(
+                &mut grad_input.data,
+                &self.weight.value,
+                &dz,
+                self.out_channels,
+                k,
+                n,
+            );
         }
         grad_input
     }
@@ -411,7 +446,14 @@ impl Classifier {
         for k in 0..self.classes {
             logits[k * images..(k + 1) * images].fill(self.bias.value[k]);
         }
-        matmul_acc(&mut logits, &self.weight.value, &pooled, self.classes, self.in_channels, images);
+        matmul_acc(
+            &mut logits,
+            &self.weight.value,
+            &pooled,
+            self.classes,
+            self.in_channels,
+            images,
+        );
         if training {
             self.pooled = pooled;
             self.input_shape = (images, input.h, input.w);
@@ -421,12 +463,26 @@ impl Classifier {
 
     pub(crate) fn backward(&mut self, grad_logits: &[f32]) -> Tensor {
         let (images, h, w) = self.input_shape;
-        matmul_bt_acc(&mut self.weight.grad, grad_logits, &self.pooled, self.classes, self.in_channels, images);
+        matmul_bt_acc(
+            &mut self.weight.grad,
+            grad_logits,
+            &self.pooled,
+            self.classes,
+            self.in_channels,
+            images,
+        );
         for k in 0..self.classes {
             self.bias.grad[k] += sum(&grad_logits[k * images..(k + 1) * images]);
         }
         let mut grad_pooled = vec![0f32; self.in_channels * images];
-        matmul_at_acc(&mut grad_pooled, &self.weight.value, grad_logits, self.classes, self.in_channels, images);
+        matmul_at_acc(
+            &mut grad_pooled,
+            &self.weight.value,
+            grad_logits,
+            self.classes,
+            self.in_channels,
+            images,
+        );
         let plane = h * w;
         let mut grad_input = Tensor::zeros(self.in_channels, images, h, w);
         for c in 0..self.in_channels {
@@ -442,7 +498,11 @@ impl Classifier {
 
 /// Mean softmax cross-entropy of logits `[class][image]` and its gradient; also
 /// the number of correct predictions (ties go to the lowest class).
-pub(crate) fn softmax_cross_entropy(logits: &[f32], labels: &[u8], classes: usize) -> (f32, Vec<f32>, usize) {
+pub(crate) fn softmax_cross_entropy(
+    logits: &[f32],
+    labels: &[u8],
+    classes: usize,
+) -> (f32, Vec<f32>, usize) {
     let images = labels.len();
     let mut grad = vec![0f32; logits.len()];
     let mut loss = 0f64;

@@ -7,6 +7,10 @@
 //! repeat `r` of every condition uses the seed `--seed + r`, so conditions are
 //! compared on the same seeds and a run is reproducible to the byte.
 //!
+//! Repeats: the paper's 500 per condition (1,000 for PPO) by default; the grid of
+//! Fig. 7 and the sweep of Fig. 10 use at most 100 per point; `--quick` uses 8
+//! (and smaller grids), `--repeats N` sets the base count.
+//!
 //! Budget scaling: the paper's NAS-Bench-101 budget of 5e6 simulated seconds and
 //! its 10 s hashing cost are kept with `--nasbench`. On the embedded table both are
 //! multiplied by `r` = (mean full-budget training time of the embedded table) /
@@ -17,6 +21,7 @@
 mod plot;
 mod stats;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -45,7 +50,9 @@ const NASBENCH_MEAN_TRAINING_S: f64 = 2300.0;
 const GRID: usize = 200;
 
 /// Every figure, in the order they run.
-const FIGURES: [&str; 9] = ["fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13"];
+const FIGURES: [&str; 9] = [
+    "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
+];
 
 struct Options {
     quick: bool,
@@ -71,15 +78,41 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--quick" => options.quick = true,
-            "--nasbench" => options.nasbench = Some(PathBuf::from(args.next().context("--nasbench needs a path")?)),
+            "--nasbench" => {
+                options.nasbench = Some(PathBuf::from(
+                    args.next().context("--nasbench needs a path")?,
+                ))
+            }
             "--out" => options.out = PathBuf::from(args.next().context("--out needs a directory")?),
-            "--repeats" => options.repeats = Some(args.next().context("--repeats needs a number")?.parse().context("--repeats")?),
-            "--seed" => options.seed = args.next().context("--seed needs a number")?.parse().context("--seed")?,
-            "--jobs" => options.jobs = args.next().context("--jobs needs a number")?.parse().context("--jobs")?,
+            "--repeats" => {
+                options.repeats = Some(
+                    args.next()
+                        .context("--repeats needs a number")?
+                        .parse()
+                        .context("--repeats")?,
+                )
+            }
+            "--seed" => {
+                options.seed = args
+                    .next()
+                    .context("--seed needs a number")?
+                    .parse()
+                    .context("--seed")?
+            }
+            "--jobs" => {
+                options.jobs = args
+                    .next()
+                    .context("--jobs needs a number")?
+                    .parse()
+                    .context("--jobs")?
+            }
             "--only" => {
                 while let Some(name) = args.next_if(|a| !a.starts_with("--")) {
                     if !FIGURES.contains(&name.as_str()) {
-                        bail!("unknown figure {name:?}; figures are {}", FIGURES.join(", "));
+                        bail!(
+                            "unknown figure {name:?}; figures are {}",
+                            FIGURES.join(", ")
+                        );
                     }
                     options.only.push(name.clone());
                 }
@@ -146,14 +179,14 @@ impl Bench {
 }
 
 /// The search algorithm of a condition.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Algo {
     Evolution(EvolutionConfig),
     Ppo,
 }
 
 /// One experimental condition, run over the repeats.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 struct Condition {
     label: String,
     algo: Algo,
@@ -183,12 +216,18 @@ impl Condition {
 }
 
 fn fcm() -> Techniques {
-    Techniques { fcm: Some(FcmConfig { max_tries: 100 }), ..Techniques::NONE }
+    Techniques {
+        fcm: Some(FcmConfig { max_tries: 100 }),
+        ..Techniques::NONE
+    }
 }
 
 fn tabulist() -> Techniques {
     Techniques {
-        tabulist: Some(TabulistConfig { max_occurrences: 1, max_tries: 100 }),
+        tabulist: Some(TabulistConfig {
+            max_occurrences: 1,
+            max_tries: 100,
+        }),
         ..Techniques::NONE
     }
 }
@@ -205,7 +244,10 @@ fn fea(max_evals: u32) -> Techniques {
 
 fn forgetful(probability: f64) -> Techniques {
     Techniques {
-        fec: Some(FecConfig { forgetting: Forgetting::Fixed(probability), ..FecConfig::PLAIN }),
+        fec: Some(FecConfig {
+            forgetting: Forgetting::Fixed(probability),
+            ..FecConfig::PLAIN
+        }),
         ..Techniques::NONE
     }
 }
@@ -216,6 +258,50 @@ struct Experiment<'a> {
     repeats: usize,
     out: PathBuf,
     summary: Vec<Comparison>,
+    /// Records of conditions already run, keyed by the condition (label aside) and
+    /// the repeat count, so figures that share a condition share its searches.
+    memo: HashMap<String, Vec<Run>>,
+}
+
+/// What the figures keep of one search: full records of converged searches hold
+/// hundreds of thousands of cache-hit events, far too many to keep for every repeat.
+#[derive(Debug, Clone)]
+struct Run {
+    /// Best-so-far validation and test accuracy on the time grid.
+    validation: Vec<f64>,
+    test: Vec<f64>,
+    /// Area under the best-so-far validation curve over the budget, per second.
+    auc: f64,
+    final_validation: f64,
+    final_test: f64,
+    /// Per time bin of [`HIT_BINS`]: full cache hits and candidates started.
+    hit_bins: Vec<(usize, usize)>,
+}
+
+/// Bins of the hit-rate figure.
+const HIT_BINS: usize = 50;
+
+impl Run {
+    fn new(record: &SearchRecord, grid: &[f64], budget_s: f64) -> Self {
+        let (validation, test) = stats::curve_on_grid(record, grid);
+        let best = record.best_so_far();
+        let last = best.last();
+        let width = budget_s / HIT_BINS as f64;
+        let mut hit_bins = vec![(0, 0); HIT_BINS];
+        for event in &record.events {
+            let bin = ((event.start_s / width) as usize).min(HIT_BINS - 1);
+            hit_bins[bin].1 += 1;
+            hit_bins[bin].0 += usize::from(matches!(event.outcome, ufh_search::Outcome::Hit));
+        }
+        Self {
+            validation,
+            test,
+            auc: record.auc(budget_s),
+            final_validation: last.map_or(f64::NAN, |p| p.validation),
+            final_test: last.map_or(f64::NAN, |p| p.test),
+            hit_bins,
+        }
+    }
 }
 
 /// One line of the summary.
@@ -233,8 +319,50 @@ struct Comparison {
 }
 
 impl Experiment<'_> {
-    fn run(&self, condition: &Condition, repeats: usize, bar: &ProgressBar) -> anyhow::Result<Vec<SearchRecord>> {
+    fn run(
+        &mut self,
+        condition: &Condition,
+        repeats: usize,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<Vec<Run>> {
+        let key = format!(
+            "{:?} {:?} {} {} {} {repeats}",
+            condition.algo,
+            condition.techniques,
+            condition.noise_sd,
+            condition.mantissa_bits,
+            condition.workers
+        );
+        if let Some(records) = self.memo.get(&key) {
+            bar.inc(repeats as u64);
+            return Ok(records.clone());
+        }
+        let started = Instant::now();
+        let records = self.run_fresh(condition, repeats, bar)?;
+        if std::env::var_os("UFH_FIGURES_TRACE").is_some() {
+            let candidates: usize = records
+                .iter()
+                .map(|r| r.hit_bins.iter().map(|b| b.1).sum::<usize>())
+                .sum();
+            eprintln!(
+                "{}: {repeats} searches, {:.0} candidates each, {:.2} s",
+                condition.label,
+                candidates as f64 / repeats as f64,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        self.memo.insert(key, records.clone());
+        Ok(records)
+    }
+
+    fn run_fresh(
+        &self,
+        condition: &Condition,
+        repeats: usize,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<Vec<Run>> {
         let bench = self.bench;
+        let grid = self.grid();
         let evaluator = TableEvaluatorConfig {
             repeat: RepeatChoice::Random,
             noise_sd: condition.noise_sd,
@@ -250,32 +378,63 @@ impl Experiment<'_> {
             .into_par_iter()
             .map(|r| {
                 let seed = self.options.seed.wrapping_add(r as u64);
-                let search = Search::new(&bench.space, &evaluator, &hasher, Budget::SimulatedSeconds(bench.budget_s), seed)
-                    .techniques(condition.techniques)?;
+                let search = Search::new(
+                    &bench.space,
+                    &evaluator,
+                    &hasher,
+                    Budget::SimulatedSeconds(bench.budget_s),
+                    seed,
+                )
+                .techniques(condition.techniques)?;
                 let workers = NonZeroUsize::new(condition.workers).expect("at least one worker");
                 let record = match condition.algo {
                     Algo::Evolution(config) => search.run_workers(&mut config.build()?, workers)?,
-                    Algo::Ppo => search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?,
+                    Algo::Ppo => {
+                        search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?
+                    }
                 };
                 bar.inc(1);
-                Ok(record)
+                Ok(Run::new(&record, &grid, bench.budget_s))
             })
+            .collect()
+    }
+
+    fn run_all(
+        &mut self,
+        conditions: &[Condition],
+        bar: &ProgressBar,
+    ) -> anyhow::Result<Vec<Vec<Run>>> {
+        let repeats = self.repeats;
+        conditions
+            .iter()
+            .map(|c| self.run(c, repeats, bar))
             .collect()
     }
 
     fn bar(&self, figure: &str, total: usize) -> ProgressBar {
         ProgressBar::new(total as u64).with_style(
-            ProgressStyle::with_template(&format!("{figure:>5} {{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} searches"))
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(&format!(
+                "{figure:>5} {{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} searches"
+            ))
+            .expect("valid template")
+            .progress_chars("=> "),
         )
     }
 
     fn grid(&self) -> Vec<f64> {
-        (1..=GRID).map(|i| self.bench.budget_s * i as f64 / GRID as f64).collect()
+        (1..=GRID)
+            .map(|i| self.bench.budget_s * i as f64 / GRID as f64)
+            .collect()
     }
 
-    fn compare(&mut self, figure: &str, comparison: &str, metric: &str, treatment: &[f64], baseline: &[f64]) {
+    fn compare(
+        &mut self,
+        figure: &str,
+        comparison: &str,
+        metric: &str,
+        treatment: &[f64],
+        baseline: &[f64],
+    ) {
         let (t, _) = stats::mean_sem(treatment);
         let (b, _) = stats::mean_sem(baseline);
         let (u, p) = stats::mann_whitney(treatment, baseline);
@@ -294,49 +453,96 @@ impl Experiment<'_> {
 
     /// Best-so-far curves of several conditions: `stem_validation` and `stem_test`
     /// charts and one CSV with every plotted number.
-    fn curves(&self, stem: &str, title: &str, labels: &[String], records: &[Vec<SearchRecord>]) -> anyhow::Result<()> {
+    fn curves(
+        &self,
+        stem: &str,
+        title: &str,
+        labels: &[String],
+        records: &[Vec<Run>],
+    ) -> anyhow::Result<()> {
         let grid = self.grid();
-        let mut csv = String::from("condition,time_s,validation_mean,validation_sem,test_mean,test_sem,repeats\n");
+        let mut csv = String::from(
+            "condition,time_s,validation_mean,validation_sem,test_mean,test_sem,repeats\n",
+        );
         let mut validation_lines = Vec::new();
         let mut test_lines = Vec::new();
         for (label, runs) in labels.iter().zip(records) {
-            let (validation, test): (Vec<_>, Vec<_>) = runs.iter().map(|r| stats::curve_on_grid(r, &grid)).unzip();
+            let validation: Vec<Vec<f64>> = runs.iter().map(|r| r.validation.clone()).collect();
+            let test: Vec<Vec<f64>> = runs.iter().map(|r| r.test.clone()).collect();
             let v = stats::band(&validation);
             let t = stats::band(&test);
             for (i, &time) in grid.iter().enumerate() {
-                writeln!(csv, "{label},{time},{},{},{},{},{}", v[i].0, v[i].1, t[i].0, t[i].1, runs.len())?;
+                writeln!(
+                    csv,
+                    "{label},{time},{},{},{},{},{}",
+                    v[i].0,
+                    v[i].1,
+                    t[i].0,
+                    t[i].1,
+                    runs.len()
+                )?;
             }
-            validation_lines.push(Line { name: label.clone(), points: grid.iter().zip(&v).map(|(&x, &(m, s))| (x, m, s)).collect() });
-            test_lines.push(Line { name: label.clone(), points: grid.iter().zip(&t).map(|(&x, &(m, s))| (x, m, s)).collect() });
+            validation_lines.push(Line {
+                name: label.clone(),
+                points: grid.iter().zip(&v).map(|(&x, &(m, s))| (x, m, s)).collect(),
+            });
+            test_lines.push(Line {
+                name: label.clone(),
+                points: grid.iter().zip(&t).map(|(&x, &(m, s))| (x, m, s)).collect(),
+            });
         }
         std::fs::write(self.out.join(format!("{stem}.csv")), csv)?;
         let x = "simulated time (s)";
-        plot::lines(&self.out.join(format!("{stem}_validation")), &Axes { title: &format!("{title}: best validation accuracy"), x, y: "best validation accuracy (mean ± 2 SEM)" }, &validation_lines, true)?;
-        plot::lines(&self.out.join(format!("{stem}_test")), &Axes { title: &format!("{title}: test accuracy of the best"), x, y: "test accuracy of best-by-validation (mean ± 2 SEM)" }, &test_lines, true)?;
+        plot::lines(
+            &self.out.join(format!("{stem}_validation")),
+            &Axes {
+                title: &format!("{title}: best validation accuracy"),
+                x,
+                y: "best validation accuracy (mean ± 2 SEM)",
+            },
+            &validation_lines,
+            true,
+        )?;
+        plot::lines(
+            &self.out.join(format!("{stem}_test")),
+            &Axes {
+                title: &format!("{title}: test accuracy of the best"),
+                x,
+                y: "test accuracy of best-by-validation (mean ± 2 SEM)",
+            },
+            &test_lines,
+            true,
+        )?;
         Ok(())
     }
 
-    fn aucs(&self, records: &[SearchRecord]) -> Vec<f64> {
-        records.iter().map(|r| r.auc(self.bench.budget_s)).collect()
+    fn aucs(&self, runs: &[Run]) -> Vec<f64> {
+        runs.iter().map(|r| r.auc).collect()
     }
 }
 
 /// Test accuracy of the best-by-validation candidate at the end of a search.
-fn final_test(record: &SearchRecord) -> f64 {
-    record.best_so_far().last().map_or(f64::NAN, |p| p.test)
+fn final_test(run: &Run) -> f64 {
+    run.final_test
 }
 
-fn final_validation(record: &SearchRecord) -> f64 {
-    record.best_so_far().last().map_or(f64::NAN, |p| p.validation)
+fn final_validation(run: &Run) -> f64 {
+    run.final_validation
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let start = Instant::now();
     let bench = Bench::load(&options)?;
-    std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
-    let repeats = options.repeats.unwrap_or(if options.quick { 8 } else { 500 });
-    rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build_global().ok();
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("creating {}", options.out.display()))?;
+    let repeats = options
+        .repeats
+        .unwrap_or(if options.quick { 8 } else { 500 });
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs)
+        .build_global()
+        .ok();
     println!(
         "{}: {} models; budget {:.1} simulated s, hashing {:.4} s; {repeats} repeats; output in {}",
         bench.name,
@@ -345,7 +551,14 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         bench.hash_cost_s,
         options.out.display()
     );
-    let mut context = Experiment { bench: &bench, options: &options, repeats, out: options.out.clone(), summary: Vec::new() };
+    let mut context = Experiment {
+        bench: &bench,
+        options: &options,
+        repeats,
+        out: options.out.clone(),
+        summary: Vec::new(),
+        memo: HashMap::new(),
+    };
     for figure in FIGURES {
         if !options.only.is_empty() && !options.only.iter().any(|o| o == figure) {
             continue;
@@ -363,7 +576,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "fig13" => fig13(&mut context)?,
             _ => unreachable!("FIGURES lists only these"),
         }
-        println!("{figure} done in {:.1} s", figure_start.elapsed().as_secs_f64());
+        println!(
+            "{figure} done in {:.1} s",
+            figure_start.elapsed().as_secs_f64()
+        );
     }
     write_summary(&context)?;
     if options.only.is_empty() {
@@ -373,7 +589,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 bail!("{} is missing or empty", file.display());
             }
         }
-        println!("checked: all {} expected files exist and are non-empty", expected_files(&options.out).len());
+        println!(
+            "checked: all {} expected files exist and are non-empty",
+            expected_files(&options.out).len()
+        );
     }
     println!("all done in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
@@ -383,17 +602,31 @@ fn write_summary(context: &Experiment<'_>) -> anyhow::Result<()> {
     let mut md = format!(
         "# ufh figures summary\n\nBenchmark: {}. Budget {:.1} simulated s, hashing cost {:.4} s, {} repeats, seed {}.\n\n\
          | figure | comparison | metric | treatment | baseline | ratio | Mann–Whitney U | p (two-sided) |\n|---|---|---|---|---|---|---|---|\n",
-        context.bench.name, context.bench.budget_s, context.bench.hash_cost_s, context.repeats, context.options.seed
+        context.bench.name,
+        context.bench.budget_s,
+        context.bench.hash_cost_s,
+        context.repeats,
+        context.options.seed
     );
     for c in &context.summary {
         writeln!(
             md,
             "| {} | {} | {} | {:.5} | {:.5} | {:.4} | {:.1} | {:.3e} |",
-            c.figure, c.comparison, c.metric, c.treatment_mean, c.baseline_mean, c.ratio, c.mann_whitney_u, c.p_value
+            c.figure,
+            c.comparison,
+            c.metric,
+            c.treatment_mean,
+            c.baseline_mean,
+            c.ratio,
+            c.mann_whitney_u,
+            c.p_value
         )?;
     }
     std::fs::write(context.out.join("summary.md"), md)?;
-    std::fs::write(context.out.join("summary.json"), serde_json::to_string_pretty(&context.summary)?)?;
+    std::fs::write(
+        context.out.join("summary.json"),
+        serde_json::to_string_pretty(&context.summary)?,
+    )?;
     Ok(())
 }
 
@@ -406,7 +639,7 @@ fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         Condition::new("tabulist", tabulist()),
     ];
     let bar = context.bar("fig5", conditions.len() * context.repeats);
-    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
     context.curves("fig5", "Regularized evolution", &labels, &records)?;
@@ -414,13 +647,25 @@ fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let mut csv = String::from("condition,repeat,auc_validation,final_validation,final_test\n");
     for (label, runs) in labels.iter().zip(&records) {
         for (r, run) in runs.iter().enumerate() {
-            writeln!(csv, "{label},{r},{},{},{}", run.auc(context.bench.budget_s), final_validation(run), final_test(run))?;
+            writeln!(
+                csv,
+                "{label},{r},{},{},{}",
+                run.auc,
+                final_validation(run),
+                final_test(run)
+            )?;
         }
     }
     std::fs::write(context.out.join("fig5_auc.csv"), csv)?;
     for (label, runs) in labels.iter().zip(&records).skip(1) {
         let treatment = context.aucs(runs);
-        context.compare("fig5", &format!("{label} vs baseline"), "AUC of best validation", &treatment, &baseline);
+        context.compare(
+            "fig5",
+            &format!("{label} vs baseline"),
+            "AUC of best validation",
+            &treatment,
+            &baseline,
+        );
     }
     Ok(())
 }
@@ -434,7 +679,7 @@ fn fig6(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         Condition::new("tabulist", tabulist()),
     ];
     let bar = context.bar("fig6", conditions.len() * context.repeats);
-    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
     let mut groups = Vec::new();
     let mut csv = String::from("condition,repeat,final_test\n");
@@ -446,10 +691,24 @@ fn fig6(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         groups.push((condition.label.clone(), values));
     }
     std::fs::write(context.out.join("fig6.csv"), csv)?;
-    plot::groups(&context.out.join("fig6"), &Axes { title: "Re-evaluation of the best candidate on test data", x: "technique", y: "test accuracy of best-by-validation" }, &groups)?;
+    plot::groups(
+        &context.out.join("fig6"),
+        &Axes {
+            title: "Re-evaluation of the best candidate on test data",
+            x: "technique",
+            y: "test accuracy of best-by-validation",
+        },
+        &groups,
+    )?;
     for (label, values) in groups.iter().skip(1) {
         let baseline = groups[0].1.clone();
-        context.compare("fig6", &format!("{label} vs baseline"), "final test accuracy", values, &baseline);
+        context.compare(
+            "fig6",
+            &format!("{label} vs baseline"),
+            "final test accuracy",
+            values,
+            &baseline,
+        );
     }
     Ok(())
 }
@@ -461,24 +720,46 @@ fn fig7(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     } else {
         (vec![20, 50, 100, 200], vec![2, 5, 10, 25])
     };
-    let repeats = if context.options.quick { context.repeats } else { context.repeats.min(100) };
+    let repeats = if context.options.quick {
+        context.repeats
+    } else {
+        context.repeats.min(100)
+    };
     let bar = context.bar("fig7", populations.len() * tournaments.len() * 2 * repeats);
     let mut values = Vec::new();
-    let mut csv = String::from("population,tournament,baseline_auc,fec_auc,ratio,p_value,repeats\n");
+    let mut csv =
+        String::from("population,tournament,baseline_auc,fec_auc,ratio,p_value,repeats\n");
     for &tournament in &tournaments {
         let mut row = Vec::new();
         for &population in &populations {
-            let config = EvolutionConfig { population_size: population, tournament_size: tournament.min(population), replacement: Replacement::Oldest };
+            let config = EvolutionConfig {
+                population_size: population,
+                tournament_size: tournament.min(population),
+                replacement: Replacement::Oldest,
+            };
             let mut base = Condition::new("baseline", Techniques::NONE);
             base.algo = Algo::Evolution(config);
             let mut fec = Condition::new("FEC", Techniques::FEC);
             fec.algo = Algo::Evolution(config);
-            let b = context.aucs(&context.run(&base, repeats, &bar)?);
-            let f = context.aucs(&context.run(&fec, repeats, &bar)?);
+            let b = context.run(&base, repeats, &bar)?;
+            let b = context.aucs(&b);
+            let f = context.run(&fec, repeats, &bar)?;
+            let f = context.aucs(&f);
             let ratio = stats::mean_sem(&f).0 / stats::mean_sem(&b).0;
             let (_, p) = stats::mann_whitney(&f, &b);
-            writeln!(csv, "{population},{tournament},{},{},{ratio},{p},{repeats}", stats::mean_sem(&b).0, stats::mean_sem(&f).0)?;
-            context.compare("fig7", &format!("FEC vs baseline, P={population}, T={tournament}"), "AUC of best validation", &f, &b);
+            writeln!(
+                csv,
+                "{population},{tournament},{},{},{ratio},{p},{repeats}",
+                stats::mean_sem(&b).0,
+                stats::mean_sem(&f).0
+            )?;
+            context.compare(
+                "fig7",
+                &format!("FEC vs baseline, P={population}, T={tournament}"),
+                "AUC of best validation",
+                &f,
+                &b,
+            );
             row.push(ratio);
         }
         values.push(row);
@@ -487,29 +768,68 @@ fn fig7(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     std::fs::write(context.out.join("fig7.csv"), csv)?;
     let xs: Vec<String> = populations.iter().map(|p| p.to_string()).collect();
     let ys: Vec<String> = tournaments.iter().map(|t| t.to_string()).collect();
-    plot::heatmap(&context.out.join("fig7"), &Axes { title: "FEC / baseline AUC ratio", x: "population size", y: "tournament size" }, &xs, &ys, &values)
+    plot::heatmap(
+        &context.out.join("fig7"),
+        &Axes {
+            title: "FEC / baseline AUC ratio",
+            x: "population size",
+            y: "tournament size",
+        },
+        &xs,
+        &ys,
+        &values,
+    )
 }
 
 /// Fig. 8: FEC with regularized evolution, classic tournament selection and PPO.
 fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
-    let classic = EvolutionConfig { replacement: Replacement::Worst, ..PAPER_EVOLUTION };
+    let classic = EvolutionConfig {
+        replacement: Replacement::Worst,
+        ..PAPER_EVOLUTION
+    };
     let mut conditions = Vec::new();
-    for (name, algo) in [("RE", Algo::Evolution(PAPER_EVOLUTION)), ("TS", Algo::Evolution(classic)), ("PPO", Algo::Ppo)] {
+    for (name, algo) in [
+        ("RE", Algo::Evolution(PAPER_EVOLUTION)),
+        ("TS", Algo::Evolution(classic)),
+        ("PPO", Algo::Ppo),
+    ] {
         for (suffix, techniques) in [("", Techniques::NONE), (" + FEC", Techniques::FEC)] {
             let mut c = Condition::new(&format!("{name}{suffix}"), techniques);
             c.algo = algo;
             conditions.push(c);
         }
     }
-    let bar = context.bar("fig8", conditions.len() * context.repeats);
-    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    // The paper runs PPO 1,000 times and the evolutions 500 times: twice the repeats.
+    let repeats_of = |c: &Condition, repeats: usize| {
+        if matches!(c.algo, Algo::Ppo) {
+            2 * repeats
+        } else {
+            repeats
+        }
+    };
+    let total: usize = conditions
+        .iter()
+        .map(|c| repeats_of(c, context.repeats))
+        .sum();
+    let bar = context.bar("fig8", total);
+    let mut records = Vec::new();
+    for c in &conditions {
+        let repeats = repeats_of(c, context.repeats);
+        records.push(context.run(c, repeats, &bar)?);
+    }
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
     context.curves("fig8", "FEC across algorithms", &labels, &records)?;
     for pair in records.chunks(2).zip(labels.chunks(2)) {
         let (runs, names) = pair;
         let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
-        context.compare("fig8", &format!("{} vs {}", names[1], names[0]), "AUC of best validation", &f, &b);
+        context.compare(
+            "fig8",
+            &format!("{} vs {}", names[1], names[0]),
+            "AUC of best validation",
+            &f,
+            &b,
+        );
     }
     Ok(())
 }
@@ -526,13 +846,19 @@ fn fig9(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         }
     }
     let bar = context.bar("fig9", conditions.len() * context.repeats);
-    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
     context.curves("fig9", "Serial vs distributed", &labels, &records)?;
     for (runs, names) in records.chunks(2).zip(labels.chunks(2)) {
         let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
-        context.compare("fig9", &format!("{} vs {}", names[1], names[0]), "AUC of best validation", &f, &b);
+        context.compare(
+            "fig9",
+            &format!("{} vs {}", names[1], names[0]),
+            "AUC of best validation",
+            &f,
+            &b,
+        );
     }
     Ok(())
 }
@@ -540,25 +866,41 @@ fn fig9(context: &mut Experiment<'_>) -> anyhow::Result<()> {
 /// Fig. 10: mantissa bits from 1 upward: models per hash over the table, and search
 /// quality with a plain and a forgetful cache.
 fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
-    let bits: Vec<u32> = if context.options.quick { vec![1, 4, 8, 24] } else { vec![1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 52] };
+    let bits: Vec<u32> = if context.options.quick {
+        vec![1, 4, 8, 24]
+    } else {
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 52]
+    };
     let table = context.bench.table.as_ref();
     let mut models_per_hash = Vec::new();
     for &m in &bits {
-        let hasher = TableHasherConfig { mantissa_bits: MantissaBits::f64(m)?, cost_s: 0.0 }.build(table)?;
+        let hasher = TableHasherConfig {
+            mantissa_bits: MantissaBits::f64(m)?,
+            cost_s: 0.0,
+        }
+        .build(table)?;
         let mut buckets = std::collections::HashMap::new();
         for i in 0..table.len() {
-            *buckets.entry(hasher.hash_model(&table.model_at(i)).0).or_insert(0usize) += 1;
+            *buckets
+                .entry(hasher.hash_model(&table.model_at(i)).0)
+                .or_insert(0usize) += 1;
         }
         models_per_hash.push(table.len() as f64 / buckets.len() as f64);
     }
-    let repeats = if context.options.quick { context.repeats } else { context.repeats.min(100) };
+    let repeats = if context.options.quick {
+        context.repeats
+    } else {
+        context.repeats.min(100)
+    };
     let bar = context.bar("fig10", bits.len() * 2 * repeats + repeats);
     let baseline = context.run(&Condition::new("baseline", Techniques::NONE), repeats, &bar)?;
     let baseline_final: Vec<f64> = baseline.iter().map(final_validation).collect();
     let baseline_auc = context.aucs(&baseline);
     let mut plain = Vec::new();
     let mut forget = Vec::new();
-    let mut csv = String::from("mantissa_bits,models_per_hash,fec_final_validation_mean,fec_final_validation_sem,forgetful_final_validation_mean,forgetful_final_validation_sem,baseline_final_validation_mean,repeats\n");
+    let mut csv = String::from(
+        "mantissa_bits,models_per_hash,fec_final_validation_mean,fec_final_validation_sem,forgetful_final_validation_mean,forgetful_final_validation_sem,baseline_final_validation_mean,repeats\n",
+    );
     for (i, &m) in bits.iter().enumerate() {
         let mut c = Condition::new("FEC", Techniques::FEC);
         c.mantissa_bits = m;
@@ -570,11 +912,28 @@ fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         let gv: Vec<f64> = g.iter().map(final_validation).collect();
         let (fm, fs) = stats::mean_sem(&fv);
         let (gm, gs) = stats::mean_sem(&gv);
-        writeln!(csv, "{m},{},{fm},{fs},{gm},{gs},{},{repeats}", models_per_hash[i], stats::mean_sem(&baseline_final).0)?;
+        writeln!(
+            csv,
+            "{m},{},{fm},{fs},{gm},{gs},{},{repeats}",
+            models_per_hash[i],
+            stats::mean_sem(&baseline_final).0
+        )?;
         plain.push((f64::from(m), fm, fs));
         forget.push((f64::from(m), gm, gs));
-        context.compare("fig10", &format!("FEC at {m} bits vs baseline"), "AUC of best validation", &context.aucs(&f), &baseline_auc);
-        context.compare("fig10", &format!("forgetful FEC at {m} bits vs baseline"), "AUC of best validation", &context.aucs(&g), &baseline_auc);
+        context.compare(
+            "fig10",
+            &format!("FEC at {m} bits vs baseline"),
+            "AUC of best validation",
+            &context.aucs(&f),
+            &baseline_auc,
+        );
+        context.compare(
+            "fig10",
+            &format!("forgetful FEC at {m} bits vs baseline"),
+            "AUC of best validation",
+            &context.aucs(&g),
+            &baseline_auc,
+        );
     }
     bar.finish_and_clear();
     std::fs::write(context.out.join("fig10.csv"), csv)?;
@@ -582,14 +941,42 @@ fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let base_line: Vec<(f64, f64, f64)> = bits.iter().map(|&m| (f64::from(m), bm, bs)).collect();
     plot::lines(
         &context.out.join("fig10_quality"),
-        &Axes { title: "Search quality vs mantissa bits", x: "mantissa bits kept", y: "final best validation accuracy (mean ± 2 SEM)" },
-        &[Line { name: "FEC".into(), points: plain }, Line { name: "forgetful FEC (p = 0.1)".into(), points: forget }, Line { name: "baseline (no cache)".into(), points: base_line }],
+        &Axes {
+            title: "Search quality vs mantissa bits",
+            x: "mantissa bits kept",
+            y: "final best validation accuracy (mean ± 2 SEM)",
+        },
+        &[
+            Line {
+                name: "FEC".into(),
+                points: plain,
+            },
+            Line {
+                name: "forgetful FEC (p = 0.1)".into(),
+                points: forget,
+            },
+            Line {
+                name: "baseline (no cache)".into(),
+                points: base_line,
+            },
+        ],
         true,
     )?;
     plot::lines(
         &context.out.join("fig10_collisions"),
-        &Axes { title: "Models per functional hash", x: "mantissa bits kept", y: "models per distinct hash" },
-        &[Line { name: "models / distinct hashes".into(), points: bits.iter().zip(&models_per_hash).map(|(&m, &v)| (f64::from(m), v, 0.0)).collect() }],
+        &Axes {
+            title: "Models per functional hash",
+            x: "mantissa bits kept",
+            y: "models per distinct hash",
+        },
+        &[Line {
+            name: "models / distinct hashes".into(),
+            points: bits
+                .iter()
+                .zip(&models_per_hash)
+                .map(|(&m, &v)| (f64::from(m), v, 0.0))
+                .collect(),
+        }],
         false,
     )
 }
@@ -607,36 +994,49 @@ fn fig11(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         spread.push(stats::mean_sem(&v).1 * (v.len() as f64).sqrt());
     }
     let noise = stats::mean_sem(&spread).0;
-    let mut conditions = vec![Condition::new("baseline", Techniques::NONE), Condition::new("FEC", Techniques::FEC), Condition::new("FEA (3 evals)", fea(3)), Condition::new("FEA (10 evals)", fea(10))];
+    let mut conditions = vec![
+        Condition::new("baseline", Techniques::NONE),
+        Condition::new("FEC", Techniques::FEC),
+        Condition::new("FEA (3 evals)", fea(3)),
+        Condition::new("FEA (10 evals)", fea(10)),
+    ];
     for c in &mut conditions {
         c.noise_sd = noise;
     }
     let bar = context.bar("fig11", conditions.len() * context.repeats);
-    let records: Vec<Vec<SearchRecord>> = conditions.iter().map(|c| context.run(c, context.repeats, &bar)).collect::<anyhow::Result<_>>()?;
+    let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
     let mut groups = Vec::new();
     let mut csv = String::from("condition,noise_sd,repeat,true_accuracy_of_best\n");
     for (condition, runs) in conditions.iter().zip(&records) {
-        let values: Vec<f64> = runs
-            .iter()
-            .map(|run| {
-                // Re-evaluation of the best-by-noisy-validation candidate: the test
-                // accuracy of its training run, which the noise never touches (the
-                // noise is added to validation accuracy only).
-                let best = run.events.iter().filter(|e| e.validation.is_finite()).max_by(|a, b| a.validation.total_cmp(&b.validation));
-                best.map_or(f64::NAN, |e| e.test)
-            })
-            .collect();
+        // Re-evaluation of the best-by-noisy-validation candidate: the test accuracy
+        // of its training run, which the noise never touches (the noise is added to
+        // validation accuracy only).
+        let values: Vec<f64> = runs.iter().map(final_test).collect();
         for (r, v) in values.iter().enumerate() {
             writeln!(csv, "{},{noise},{r},{v}", condition.label)?;
         }
         groups.push((condition.label.clone(), values));
     }
     std::fs::write(context.out.join("fig11.csv"), csv)?;
-    plot::groups(&context.out.join("fig11"), &Axes { title: &format!("Noisy evaluation (σ = {noise:.4}): best candidates re-evaluated"), x: "technique", y: "test accuracy of best-by-noisy-validation" }, &groups)?;
+    plot::groups(
+        &context.out.join("fig11"),
+        &Axes {
+            title: &format!("Noisy evaluation (σ = {noise:.4}): best candidates re-evaluated"),
+            x: "technique",
+            y: "test accuracy of best-by-noisy-validation",
+        },
+        &groups,
+    )?;
     for (label, values) in groups.iter().skip(1) {
         let baseline = groups[0].1.clone();
-        context.compare("fig11", &format!("{label} vs baseline (noise {noise:.4})"), "re-evaluated accuracy of best", values, &baseline);
+        context.compare(
+            "fig11",
+            &format!("{label} vs baseline (noise {noise:.4})"),
+            "re-evaluated accuracy of best",
+            values,
+            &baseline,
+        );
     }
     Ok(())
 }
@@ -644,22 +1044,15 @@ fn fig11(context: &mut Experiment<'_>) -> anyhow::Result<()> {
 /// Fig. 12: cache hit rate over the experiment.
 fn fig12(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let bar = context.bar("fig12", context.repeats);
-    let runs = context.run(&Condition::new("FEC", Techniques::FEC), context.repeats, &bar)?;
+    let repeats = context.repeats;
+    let runs = context.run(&Condition::new("FEC", Techniques::FEC), repeats, &bar)?;
     bar.finish_and_clear();
-    let bins = 50;
-    let width = context.bench.budget_s / bins as f64;
-    let mut per_bin: Vec<Vec<f64>> = vec![Vec::new(); bins];
+    let width = context.bench.budget_s / HIT_BINS as f64;
+    let mut per_bin: Vec<Vec<f64>> = vec![Vec::new(); HIT_BINS];
     for run in &runs {
-        let mut hits = vec![0usize; bins];
-        let mut total = vec![0usize; bins];
-        for event in &run.events {
-            let bin = ((event.start_s / width) as usize).min(bins - 1);
-            total[bin] += 1;
-            hits[bin] += usize::from(matches!(event.outcome, ufh_search::Outcome::Hit));
-        }
-        for b in 0..bins {
-            if total[b] > 0 {
-                per_bin[b].push(hits[b] as f64 / total[b] as f64);
+        for (b, &(hits, total)) in run.hit_bins.iter().enumerate() {
+            if total > 0 {
+                per_bin[b].push(hits as f64 / total as f64);
             }
         }
     }
@@ -672,7 +1065,19 @@ fn fig12(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         points.push((t, m, s));
     }
     std::fs::write(context.out.join("fig12.csv"), csv)?;
-    plot::lines(&context.out.join("fig12"), &Axes { title: "FEC cache hit rate over the experiment", x: "simulated time (s)", y: "fraction of candidates that hit the cache" }, &[Line { name: "FEC hit rate".into(), points }], true)
+    plot::lines(
+        &context.out.join("fig12"),
+        &Axes {
+            title: "FEC cache hit rate over the experiment",
+            x: "simulated time (s)",
+            y: "fraction of candidates that hit the cache",
+        },
+        &[Line {
+            name: "FEC hit rate".into(),
+            points,
+        }],
+        true,
+    )
 }
 
 /// Fig. 13 analogue: equivalences the functional hash finds that the structural hash
@@ -680,48 +1085,111 @@ fn fig12(context: &mut Experiment<'_>) -> anyhow::Result<()> {
 fn fig13(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let table = context.bench.table.as_ref();
     let bits: Vec<u32> = vec![4, 8, 12, 16, 20, 24, 32, 52];
-    let mut csv = String::from("mantissa_bits,distinct_cells,distinct_functional_hashes,cells_sharing_a_hash,structural_misses\n");
+    let mut csv = String::from(
+        "mantissa_bits,distinct_cells,distinct_functional_hashes,cells_sharing_a_hash,structural_misses\n",
+    );
     let mut points = Vec::new();
     let mut pairs_text = String::new();
     for &m in &bits {
-        let hasher = TableHasherConfig { mantissa_bits: MantissaBits::f64(m)?, cost_s: 0.0 }.build(table)?;
-        let mut buckets: std::collections::BTreeMap<u64, Vec<usize>> = std::collections::BTreeMap::new();
+        let hasher = TableHasherConfig {
+            mantissa_bits: MantissaBits::f64(m)?,
+            cost_s: 0.0,
+        }
+        .build(table)?;
+        let mut buckets: std::collections::BTreeMap<u64, Vec<usize>> =
+            std::collections::BTreeMap::new();
         for i in 0..table.len() {
-            buckets.entry(hasher.hash_model(&table.model_at(i)).0).or_default().push(i);
+            buckets
+                .entry(hasher.hash_model(&table.model_at(i)).0)
+                .or_default()
+                .push(i);
         }
         let sharing: usize = buckets.values().filter(|v| v.len() > 1).map(Vec::len).sum();
         // Each bucket of k distinct pruned cells is k - 1 equivalences that the
         // structural hash, which keeps them apart, misses.
         let misses: usize = buckets.values().map(|v| v.len() - 1).sum();
-        writeln!(csv, "{m},{},{},{sharing},{misses}", table.len(), buckets.len())?;
+        writeln!(
+            csv,
+            "{m},{},{},{sharing},{misses}",
+            table.len(),
+            buckets.len()
+        )?;
         points.push((f64::from(m), misses as f64, 0.0));
         if m == 24 {
             for members in buckets.values().filter(|v| v.len() > 1).take(5) {
-                writeln!(pairs_text, "functional hash shared by {} cells:", members.len())?;
+                writeln!(
+                    pairs_text,
+                    "functional hash shared by {} cells:",
+                    members.len()
+                )?;
                 for &i in members.iter().take(3) {
                     let model = table.model_at(i);
-                    writeln!(pairs_text, "  module {} ({} parameters)\n{}", model.key, model.trainable_parameters, indent(&model.cell.to_string()))?;
+                    writeln!(
+                        pairs_text,
+                        "  module {} ({} parameters)\n{}",
+                        model.key,
+                        model.trainable_parameters,
+                        indent(&model.cell.to_string())
+                    )?;
                 }
             }
         }
     }
     std::fs::write(context.out.join("fig13.csv"), csv)?;
-    std::fs::write(context.out.join("fig13_pairs.txt"), if pairs_text.is_empty() { "no two distinct cells share a functional hash at 24 bits\n".to_string() } else { pairs_text })?;
-    plot::lines(&context.out.join("fig13"), &Axes { title: "Equivalences missed by the structural hash", x: "mantissa bits kept", y: "distinct cells merged by the functional hash" }, &[Line { name: "functional equivalences".into(), points }], false)
+    std::fs::write(
+        context.out.join("fig13_pairs.txt"),
+        if pairs_text.is_empty() {
+            "no two distinct cells share a functional hash at 24 bits\n".to_string()
+        } else {
+            pairs_text
+        },
+    )?;
+    plot::lines(
+        &context.out.join("fig13"),
+        &Axes {
+            title: "Equivalences missed by the structural hash",
+            x: "mantissa bits kept",
+            y: "distinct cells merged by the functional hash",
+        },
+        &[Line {
+            name: "functional equivalences".into(),
+            points,
+        }],
+        false,
+    )
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every file a full run of `figures` writes.
 fn expected_files(out: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for stem in ["fig5_validation", "fig5_test", "fig6", "fig7", "fig8_validation", "fig8_test", "fig9_validation", "fig9_test", "fig10_quality", "fig10_collisions", "fig11", "fig12", "fig13"] {
+    for stem in [
+        "fig5_validation",
+        "fig5_test",
+        "fig6",
+        "fig7",
+        "fig8_validation",
+        "fig8_test",
+        "fig9_validation",
+        "fig9_test",
+        "fig10_quality",
+        "fig10_collisions",
+        "fig11",
+        "fig12",
+        "fig13",
+    ] {
         files.push(out.join(format!("{stem}.png")));
         files.push(out.join(format!("{stem}.svg")));
     }
-    for csv in ["fig5", "fig5_auc", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13"] {
+    for csv in [
+        "fig5", "fig5_auc", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
+    ] {
         files.push(out.join(format!("{csv}.csv")));
     }
     files.extend(["fig13_pairs.txt", "summary.md", "summary.json"].map(|f| out.join(f)));

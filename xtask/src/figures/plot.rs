@@ -37,7 +37,11 @@ pub(crate) fn color(i: usize) -> RGBColor {
 const SIZE: (u32, u32) = (900, 600);
 
 /// Draws `draw` into `stem.png` and `stem.svg`.
-fn both(stem: &Path, draw: impl Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>, draw_svg: impl Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn both(
+    stem: &Path,
+    draw: impl Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
+    draw_svg: impl Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     register_font();
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
@@ -45,12 +49,16 @@ fn both(stem: &Path, draw: impl Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> an
         let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         draw(&root)?;
-        root.present().map_err(|e| anyhow!("{e}")).with_context(|| format!("writing {}", png.display()))?;
+        root.present()
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("writing {}", png.display()))?;
     }
     let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     draw_svg(&root)?;
-    root.present().map_err(|e| anyhow!("{e}")).with_context(|| format!("writing {}", svg.display()))?;
+    root.present()
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("writing {}", svg.display()))?;
     Ok(())
 }
 
@@ -100,7 +108,9 @@ macro_rules! draw_lines {
         let (x0, x1) = finite_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
         let spread = if $band { 2.0 } else { 0.0 };
         let (y0, y1) = finite_range(lines.iter().flat_map(|l| {
-            l.points.iter().flat_map(move |p| [p.1 - spread * p.2, p.1 + spread * p.2])
+            l.points
+                .iter()
+                .flat_map(move |p| [p.1 - spread * p.2, p.1 + spread * p.2])
         }));
         let mut chart = ChartBuilder::on($root)
             .caption($axes.title, (FAMILY, 22))
@@ -121,19 +131,26 @@ macro_rules! draw_lines {
             .map_err(|e| anyhow!("{e}"))?;
         for (i, line) in lines.iter().enumerate() {
             let c = color(i);
-            let finite: Vec<&(f64, f64, f64)> = line.points.iter().filter(|p| p.1.is_finite()).collect();
+            let finite: Vec<&(f64, f64, f64)> =
+                line.points.iter().filter(|p| p.1.is_finite()).collect();
             if $band && !finite.is_empty() {
-                let mut outline: Vec<(f64, f64)> = finite.iter().map(|p| (p.0, p.1 + 2.0 * p.2)).collect();
+                let mut outline: Vec<(f64, f64)> =
+                    finite.iter().map(|p| (p.0, p.1 + 2.0 * p.2)).collect();
                 outline.extend(finite.iter().rev().map(|p| (p.0, p.1 - 2.0 * p.2)));
                 chart
                     .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
                     .map_err(|e| anyhow!("{e}"))?;
             }
             chart
-                .draw_series(LineSeries::new(finite.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    finite.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(2),
+                ))
                 .map_err(|e| anyhow!("{e}"))?
                 .label(line.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
         }
         chart
             .configure_series_labels()
@@ -148,8 +165,17 @@ macro_rules! draw_lines {
 }
 
 /// Lines with optional ±2 SEM bands.
-pub(crate) fn lines(stem: &Path, axes: &Axes<'_>, lines: &[Line], band: bool) -> anyhow::Result<()> {
-    both(stem, |root| draw_lines!(root, axes, lines, band), |root| draw_lines!(root, axes, lines, band))
+pub(crate) fn lines(
+    stem: &Path,
+    axes: &Axes<'_>,
+    lines: &[Line],
+    band: bool,
+) -> anyhow::Result<()> {
+    both(
+        stem,
+        |root| draw_lines!(root, axes, lines, band),
+        |root| draw_lines!(root, axes, lines, band),
+    )
 }
 
 macro_rules! draw_groups {
@@ -173,7 +199,9 @@ macro_rules! draw_groups {
             .x_label_formatter(&|v: &f64| {
                 let i = v.round();
                 if (v - i).abs() < 1e-6 && i >= 0.0 {
-                    groups.get(i as usize).map_or(String::new(), |g| g.0.clone())
+                    groups
+                        .get(i as usize)
+                        .map_or(String::new(), |g| g.0.clone())
                 } else {
                     String::new()
                 }
@@ -187,10 +215,16 @@ macro_rules! draw_groups {
             // Every value as a dot, spread sideways (golden-ratio jitter), then the
             // group's mean ± 2 SEM as a black error bar.
             chart
-                .draw_series(values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(k, &v)| {
-                    let jitter = ((k as f64 * 0.618_034) % 1.0 - 0.5) * 0.5;
-                    Circle::new((i as f64 + jitter, v), 3, c.mix(0.45).filled())
-                }))
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.is_finite())
+                        .map(|(k, &v)| {
+                            let jitter = ((k as f64 * 0.618_034) % 1.0 - 0.5) * 0.5;
+                            Circle::new((i as f64 + jitter, v), 3, c.mix(0.45).filled())
+                        }),
+                )
                 .map_err(|e| anyhow!("{e}"))?;
             let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
             let (mean, sem) = super::stats::mean_sem(&finite);
@@ -212,52 +246,69 @@ macro_rules! draw_groups {
 }
 
 /// One column of dots per group, with the group's mean ± 2 SEM as an error bar.
-pub(crate) fn groups(stem: &Path, axes: &Axes<'_>, groups: &[(String, Vec<f64>)]) -> anyhow::Result<()> {
-    both(stem, |root| draw_groups!(root, axes, groups), |root| draw_groups!(root, axes, groups))
+pub(crate) fn groups(
+    stem: &Path,
+    axes: &Axes<'_>,
+    groups: &[(String, Vec<f64>)],
+) -> anyhow::Result<()> {
+    both(
+        stem,
+        |root| draw_groups!(root, axes, groups),
+        |root| draw_groups!(root, axes, groups),
+    )
 }
 
 macro_rules! draw_heatmap {
     ($root:expr, $axes:expr, $xs:expr, $ys:expr, $values:expr) => {{
         let (xs, ys, values): (&[String], &[String], &[Vec<f64>]) = ($xs, $ys, $values);
         let (lo, hi) = finite_range(values.iter().flatten().copied());
+        let label = |names: &[String], v: f64| {
+            let i = (v - 0.5).round();
+            if ((v - 0.5) - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
         let mut chart = ChartBuilder::on($root)
             .caption($axes.title, (FAMILY, 22))
             .margin(15)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..xs.len()).into_segmented(), (0..ys.len()).into_segmented())
+            .build_cartesian_2d(0.0..xs.len() as f64, 0.0..ys.len() as f64)
             .map_err(|e| anyhow!("{e}"))?;
         chart
             .configure_mesh()
             .disable_mesh()
+            .x_labels(2 * xs.len() + 1)
+            .y_labels(2 * ys.len() + 1)
             .x_desc($axes.x)
             .y_desc($axes.y)
-            .x_label_formatter(&|v: &SegmentValue<usize>| match v {
-                SegmentValue::CenterOf(i) => xs.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .y_label_formatter(&|v: &SegmentValue<usize>| match v {
-                SegmentValue::CenterOf(i) => ys.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
+            .x_label_formatter(&|v: &f64| label(xs, *v))
+            .y_label_formatter(&|v: &f64| label(ys, *v))
             .label_style((FAMILY, 15))
             .axis_desc_style((FAMILY, 17))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
         for (yi, row) in values.iter().enumerate() {
             for (xi, &v) in row.iter().enumerate() {
-                let t = if hi > lo { ((v - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+                let t = if hi > lo {
+                    ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+                } else {
+                    0.5
+                };
                 let fill = RGBColor((255.0 - 200.0 * t) as u8, (255.0 - 120.0 * t) as u8, 255);
+                let (x, y) = (xi as f64, yi as f64);
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
-                        [(SegmentValue::Exact(xi), SegmentValue::Exact(yi)), (SegmentValue::Exact(xi + 1), SegmentValue::Exact(yi + 1))],
+                        [(x, y), (x + 1.0, y + 1.0)],
                         fill.filled(),
                     )))
                     .map_err(|e| anyhow!("{e}"))?;
                 chart
                     .draw_series(std::iter::once(Text::new(
-                        format!("{v:.3}"),
-                        (SegmentValue::CenterOf(xi), SegmentValue::CenterOf(yi)),
+                        format!("{v:.4}"),
+                        (x + 0.42, y + 0.52),
                         (FAMILY, 16).into_font().color(&BLACK),
                     )))
                     .map_err(|e| anyhow!("{e}"))?;
@@ -268,6 +319,16 @@ macro_rules! draw_heatmap {
 }
 
 /// A grid of values, each cell coloured by value and labelled with it.
-pub(crate) fn heatmap(stem: &Path, axes: &Axes<'_>, xs: &[String], ys: &[String], values: &[Vec<f64>]) -> anyhow::Result<()> {
-    both(stem, |root| draw_heatmap!(root, axes, xs, ys, values), |root| draw_heatmap!(root, axes, xs, ys, values))
+pub(crate) fn heatmap(
+    stem: &Path,
+    axes: &Axes<'_>,
+    xs: &[String],
+    ys: &[String],
+    values: &[Vec<f64>],
+) -> anyhow::Result<()> {
+    both(
+        stem,
+        |root| draw_heatmap!(root, axes, xs, ys, values),
+        |root| draw_heatmap!(root, axes, xs, ys, values),
+    )
 }

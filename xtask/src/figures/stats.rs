@@ -44,7 +44,11 @@ pub(crate) fn band(curves: &[Vec<f64>]) -> Vec<(f64, f64)> {
     let len = curves.first().map_or(0, Vec::len);
     (0..len)
         .map(|i| {
-            let values: Vec<f64> = curves.iter().map(|c| c[i]).filter(|v| v.is_finite()).collect();
+            let values: Vec<f64> = curves
+                .iter()
+                .map(|c| c[i])
+                .filter(|v| v.is_finite())
+                .collect();
             mean_sem(&values)
         })
         .collect()
@@ -58,7 +62,11 @@ pub(crate) fn mann_whitney(a: &[f64], b: &[f64]) -> (f64, f64) {
     if a.is_empty() || b.is_empty() {
         return (f64::NAN, f64::NAN);
     }
-    let mut all: Vec<(f64, usize)> = a.iter().map(|&v| (v, 0)).chain(b.iter().map(|&v| (v, 1))).collect();
+    let mut all: Vec<(f64, usize)> = a
+        .iter()
+        .map(|&v| (v, 0))
+        .chain(b.iter().map(|&v| (v, 1)))
+        .collect();
     all.sort_by(|x, y| x.0.total_cmp(&y.0));
     let mut rank_sum_a = 0.0;
     let mut tie_term = 0.0;
@@ -90,7 +98,10 @@ pub(crate) fn mann_whitney(a: &[f64], b: &[f64]) -> (f64, f64) {
 fn normal_upper_tail(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     0.5 * poly * (-x * x).exp()
 }
 
