@@ -681,31 +681,47 @@ fn fig6(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let bar = context.bar("fig6", conditions.len() * context.repeats);
     let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
-    let mut groups = Vec::new();
-    let mut csv = String::from("condition,repeat,final_test\n");
-    for (condition, runs) in conditions.iter().zip(&records) {
-        let values: Vec<f64> = runs.iter().map(final_test).collect();
-        for (r, v) in values.iter().enumerate() {
-            writeln!(csv, "{},{r},{v}", condition.label)?;
-        }
-        groups.push((condition.label.clone(), values));
-    }
-    std::fs::write(context.out.join("fig6.csv"), csv)?;
-    plot::groups(
-        &context.out.join("fig6"),
+    best_test_groups(
+        context,
+        "fig6",
         &Axes {
             title: "Re-evaluation of the best candidate on test data",
             x: "technique",
             y: "test accuracy of best-by-validation",
         },
-        &groups,
-    )?;
+        "",
+        &conditions,
+        &records,
+    )
+}
+
+/// The test accuracy of each condition's best-by-validation candidate, one column of
+/// dots per condition, each compared with the first condition: Figs. 6 and 11.
+fn best_test_groups(
+    context: &mut Experiment<'_>,
+    figure: &str,
+    axes: &Axes<'_>,
+    comparison_suffix: &str,
+    conditions: &[Condition],
+    records: &[Vec<Run>],
+) -> anyhow::Result<()> {
+    let mut groups = Vec::new();
+    let mut csv = String::from("condition,noise_sd,repeat,test_accuracy_of_best\n");
+    for (condition, runs) in conditions.iter().zip(records) {
+        let values: Vec<f64> = runs.iter().map(final_test).collect();
+        for (r, v) in values.iter().enumerate() {
+            writeln!(csv, "{},{},{r},{v}", condition.label, condition.noise_sd)?;
+        }
+        groups.push((condition.label.clone(), values));
+    }
+    std::fs::write(context.out.join(format!("{figure}.csv")), csv)?;
+    plot::groups(&context.out.join(figure), axes, &groups)?;
     for (label, values) in groups.iter().skip(1) {
         let baseline = groups[0].1.clone();
         context.compare(
-            "fig6",
-            &format!("{label} vs baseline"),
-            "final test accuracy",
+            figure,
+            &format!("{label} vs {}{comparison_suffix}", groups[0].0),
+            "test accuracy of the best",
             values,
             &baseline,
         );
@@ -1006,39 +1022,21 @@ fn fig11(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let bar = context.bar("fig11", conditions.len() * context.repeats);
     let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
-    let mut groups = Vec::new();
-    let mut csv = String::from("condition,noise_sd,repeat,true_accuracy_of_best\n");
-    for (condition, runs) in conditions.iter().zip(&records) {
-        // Re-evaluation of the best-by-noisy-validation candidate: the test accuracy
-        // of its training run, which the noise never touches (the noise is added to
-        // validation accuracy only).
-        let values: Vec<f64> = runs.iter().map(final_test).collect();
-        for (r, v) in values.iter().enumerate() {
-            writeln!(csv, "{},{noise},{r},{v}", condition.label)?;
-        }
-        groups.push((condition.label.clone(), values));
-    }
-    std::fs::write(context.out.join("fig11.csv"), csv)?;
-    plot::groups(
-        &context.out.join("fig11"),
+    // Re-evaluation of the best-by-noisy-validation candidate: the test accuracy of
+    // its training run, which the noise never touches (the noise is added to
+    // validation accuracy only).
+    best_test_groups(
+        context,
+        "fig11",
         &Axes {
             title: &format!("Noisy evaluation (σ = {noise:.4}): best candidates re-evaluated"),
             x: "technique",
             y: "test accuracy of best-by-noisy-validation",
         },
-        &groups,
-    )?;
-    for (label, values) in groups.iter().skip(1) {
-        let baseline = groups[0].1.clone();
-        context.compare(
-            "fig11",
-            &format!("{label} vs baseline (noise {noise:.4})"),
-            "re-evaluated accuracy of best",
-            values,
-            &baseline,
-        );
-    }
-    Ok(())
+        &format!(" (noise {noise:.4})"),
+        &conditions,
+        &records,
+    )
 }
 
 /// Fig. 12: cache hit rate over the experiment.
