@@ -630,14 +630,19 @@ fn write_summary(context: &Experiment<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fig. 5 and S1–S2: baseline, FEC, FCM and tabulist.
-fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
-    let conditions = [
+/// The four conditions of Figs. 5 and 6: the baseline and each technique alone.
+fn technique_conditions() -> [Condition; 4] {
+    [
         Condition::new("baseline", Techniques::NONE),
         Condition::new("FEC", Techniques::FEC),
         Condition::new("FCM", fcm()),
         Condition::new("tabulist", tabulist()),
-    ];
+    ]
+}
+
+/// Fig. 5 and S1–S2: baseline, FEC, FCM and tabulist.
+fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let conditions = technique_conditions();
     let bar = context.bar("fig5", conditions.len() * context.repeats);
     let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
@@ -672,12 +677,7 @@ fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
 
 /// Fig. 6: test accuracy (unseen by the search) of the best-by-validation candidate.
 fn fig6(context: &mut Experiment<'_>) -> anyhow::Result<()> {
-    let conditions = [
-        Condition::new("baseline", Techniques::NONE),
-        Condition::new("FEC", Techniques::FEC),
-        Condition::new("FCM", fcm()),
-        Condition::new("tabulist", tabulist()),
-    ];
+    let conditions = technique_conditions();
     let bar = context.bar("fig6", conditions.len() * context.repeats);
     let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
