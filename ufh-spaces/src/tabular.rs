@@ -953,6 +953,21 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
         hasher.finish()
     }
 
+    /// The table's models grouped by functional hash: one group of model indices
+    /// (ascending) per distinct hash, groups in ascending hash order. Two models in
+    /// one group are equivalent as far as this hash can tell.
+    pub fn group_models(&self) -> Vec<Vec<usize>> {
+        let mut groups: std::collections::BTreeMap<FunctionalHash, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for index in 0..self.table.len() {
+            groups
+                .entry(self.hash_model(&self.table.model_at(index)))
+                .or_default()
+                .push(index);
+        }
+        groups.into_values().collect()
+    }
+
     /// The hash every invalid or unknown cell gets.
     pub fn failure_hash(&self) -> FunctionalHash {
         FunctionalHasher::new(self.config.mantissa_bits).finish()
@@ -1167,6 +1182,20 @@ pub(crate) mod tests {
         ]);
         assert_eq!(hasher.hash(&model.cell), expected.finish());
         assert_eq!(hasher.cost_s(), 10.0);
+        // Synthetic accuracies differ per model: 24 bits keep every model apart, one
+        // bit merges many, and every model is in exactly one group.
+        assert_eq!(hasher.group_models().len(), table.len());
+        let coarse = TableHasherConfig {
+            mantissa_bits: MantissaBits::f64(1).unwrap(),
+            cost_s: 0.0,
+        }
+        .build(&table)
+        .unwrap()
+        .group_models();
+        assert!(coarse.len() < table.len() / 2, "{}", coarse.len());
+        let mut all: Vec<usize> = coarse.into_iter().flatten().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..table.len()).collect::<Vec<_>>());
 
         let only_full = synthetic_table(&[108]);
         let hasher = TableHasherConfig::paper().build(&only_full).unwrap();

@@ -2,7 +2,6 @@
 //! accuracy range, training cost, and how often the paper's functional hash puts two
 //! models in one bucket.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -67,13 +66,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             ..TableHasherConfig::paper()
         };
         let hasher = config.build(&table)?;
-        let mut buckets: HashMap<u64, usize> = HashMap::new();
-        for i in 0..table.len() {
-            *buckets
-                .entry(hasher.hash_model(&table.model_at(i)).0)
-                .or_default() += 1;
-        }
-        let colliding: usize = buckets.values().filter(|&&n| n > 1).sum();
+        let buckets = hasher.group_models();
+        let colliding: usize = buckets.iter().map(Vec::len).filter(|&n| n > 1).sum();
         println!(
             "{bits:>2} mantissa bits ({:?}): {} distinct hashes, {:.2} models per hash, {colliding} models ({:.2}%) share a hash",
             hasher.source(),

@@ -203,6 +203,15 @@ const PAPER_EVOLUTION: EvolutionConfig = EvolutionConfig {
 };
 
 impl Condition {
+    /// Repeats of this condition when the base count is `repeats`: the paper runs
+    /// PPO 1,000 times and the evolutions 500 times, so PPO gets twice the repeats.
+    fn repeats(&self, repeats: usize) -> usize {
+        match self.algo {
+            Algo::Ppo => 2 * repeats,
+            Algo::Evolution(_) => repeats,
+        }
+    }
+
     fn new(label: &str, techniques: Techniques) -> Self {
         Self {
             label: label.into(),
@@ -283,8 +292,8 @@ const HIT_BINS: usize = 50;
 
 impl Run {
     fn new(record: &SearchRecord, grid: &[f64], budget_s: f64) -> Self {
-        let (validation, test) = stats::curve_on_grid(record, grid);
         let best = record.best_so_far();
+        let (validation, test) = stats::curve_on_grid(&best, grid);
         let last = best.last();
         let width = budget_s / HIT_BINS as f64;
         let mut hit_bins = vec![(0, 0); HIT_BINS];
@@ -407,7 +416,7 @@ impl Experiment<'_> {
         let repeats = self.repeats;
         conditions
             .iter()
-            .map(|c| self.run(c, repeats, bar))
+            .map(|c| self.run(c, c.repeats(repeats), bar))
             .collect()
     }
 
@@ -467,8 +476,8 @@ impl Experiment<'_> {
         let mut validation_lines = Vec::new();
         let mut test_lines = Vec::new();
         for (label, runs) in labels.iter().zip(records) {
-            let validation: Vec<Vec<f64>> = runs.iter().map(|r| r.validation.clone()).collect();
-            let test: Vec<Vec<f64>> = runs.iter().map(|r| r.test.clone()).collect();
+            let validation: Vec<&[f64]> = runs.iter().map(|r| r.validation.as_slice()).collect();
+            let test: Vec<&[f64]> = runs.iter().map(|r| r.test.as_slice()).collect();
             let v = stats::band(&validation);
             let t = stats::band(&test);
             for (i, &time) in grid.iter().enumerate() {
@@ -519,15 +528,6 @@ impl Experiment<'_> {
     fn aucs(&self, runs: &[Run]) -> Vec<f64> {
         runs.iter().map(|r| r.auc).collect()
     }
-}
-
-/// Test accuracy of the best-by-validation candidate at the end of a search.
-fn final_test(run: &Run) -> f64 {
-    run.final_test
-}
-
-fn final_validation(run: &Run) -> f64 {
-    run.final_validation
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
@@ -655,9 +655,7 @@ fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
             writeln!(
                 csv,
                 "{label},{r},{},{},{}",
-                run.auc,
-                final_validation(run),
-                final_test(run)
+                run.auc, run.final_validation, run.final_test
             )?;
         }
     }
@@ -708,7 +706,7 @@ fn best_test_groups(
     let mut groups = Vec::new();
     let mut csv = String::from("condition,noise_sd,repeat,test_accuracy_of_best\n");
     for (condition, runs) in conditions.iter().zip(records) {
-        let values: Vec<f64> = runs.iter().map(final_test).collect();
+        let values: Vec<f64> = runs.iter().map(|r| r.final_test).collect();
         for (r, v) in values.iter().enumerate() {
             writeln!(csv, "{},{},{r},{v}", condition.label, condition.noise_sd)?;
         }
@@ -797,50 +795,32 @@ fn fig7(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     )
 }
 
-/// Fig. 8: FEC with regularized evolution, classic tournament selection and PPO.
-fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
-    let classic = EvolutionConfig {
-        replacement: Replacement::Worst,
-        ..PAPER_EVOLUTION
-    };
+/// Each base condition without and with FEC: curves of all, and the AUC of each
+/// FEC variant compared with its base. Figs. 8 and 9.
+fn with_and_without_fec(
+    context: &mut Experiment<'_>,
+    figure: &str,
+    title: &str,
+    bases: Vec<Condition>,
+) -> anyhow::Result<()> {
     let mut conditions = Vec::new();
-    for (name, algo) in [
-        ("RE", Algo::Evolution(PAPER_EVOLUTION)),
-        ("TS", Algo::Evolution(classic)),
-        ("PPO", Algo::Ppo),
-    ] {
-        for (suffix, techniques) in [("", Techniques::NONE), (" + FEC", Techniques::FEC)] {
-            let mut c = Condition::new(&format!("{name}{suffix}"), techniques);
-            c.algo = algo;
-            conditions.push(c);
-        }
+    for base in bases {
+        let mut fec = base.clone();
+        fec.label = format!("{} + FEC", base.label);
+        fec.techniques = Techniques::FEC;
+        conditions.push(base);
+        conditions.push(fec);
     }
-    // The paper runs PPO 1,000 times and the evolutions 500 times: twice the repeats.
-    let repeats_of = |c: &Condition, repeats: usize| {
-        if matches!(c.algo, Algo::Ppo) {
-            2 * repeats
-        } else {
-            repeats
-        }
-    };
-    let total: usize = conditions
-        .iter()
-        .map(|c| repeats_of(c, context.repeats))
-        .sum();
-    let bar = context.bar("fig8", total);
-    let mut records = Vec::new();
-    for c in &conditions {
-        let repeats = repeats_of(c, context.repeats);
-        records.push(context.run(c, repeats, &bar)?);
-    }
+    let total: usize = conditions.iter().map(|c| c.repeats(context.repeats)).sum();
+    let bar = context.bar(figure, total);
+    let records = context.run_all(&conditions, &bar)?;
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
-    context.curves("fig8", "FEC across algorithms", &labels, &records)?;
-    for pair in records.chunks(2).zip(labels.chunks(2)) {
-        let (runs, names) = pair;
+    context.curves(figure, title, &labels, &records)?;
+    for (runs, names) in records.chunks(2).zip(labels.chunks(2)) {
         let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
         context.compare(
-            "fig8",
+            figure,
             &format!("{} vs {}", names[1], names[0]),
             "AUC of best validation",
             &f,
@@ -850,33 +830,31 @@ fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fig. 8: FEC with regularized evolution, classic tournament selection and PPO.
+fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let classic = EvolutionConfig {
+        replacement: Replacement::Worst,
+        ..PAPER_EVOLUTION
+    };
+    let bases = [
+        ("RE", Algo::Evolution(PAPER_EVOLUTION)),
+        ("TS", Algo::Evolution(classic)),
+        ("PPO", Algo::Ppo),
+    ]
+    .map(|(name, algo)| Condition {
+        algo,
+        ..Condition::new(name, Techniques::NONE)
+    });
+    with_and_without_fec(context, "fig8", "FEC across algorithms", bases.to_vec())
+}
+
 /// Fig. 9: serial and distributed (16 asynchronous workers), with and without FEC.
 fn fig9(context: &mut Experiment<'_>) -> anyhow::Result<()> {
-    let workers = 16;
-    let mut conditions = Vec::new();
-    for (mode, n) in [("serial", 1), ("16 workers", workers)] {
-        for (suffix, techniques) in [("", Techniques::NONE), (" + FEC", Techniques::FEC)] {
-            let mut c = Condition::new(&format!("{mode}{suffix}"), techniques);
-            c.workers = n;
-            conditions.push(c);
-        }
-    }
-    let bar = context.bar("fig9", conditions.len() * context.repeats);
-    let records = context.run_all(&conditions, &bar)?;
-    bar.finish_and_clear();
-    let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
-    context.curves("fig9", "Serial vs distributed", &labels, &records)?;
-    for (runs, names) in records.chunks(2).zip(labels.chunks(2)) {
-        let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
-        context.compare(
-            "fig9",
-            &format!("{} vs {}", names[1], names[0]),
-            "AUC of best validation",
-            &f,
-            &b,
-        );
-    }
-    Ok(())
+    let bases = [("serial", 1), ("16 workers", 16)].map(|(name, workers)| Condition {
+        workers,
+        ..Condition::new(name, Techniques::NONE)
+    });
+    with_and_without_fec(context, "fig9", "Serial vs distributed", bases.to_vec())
 }
 
 /// Fig. 10: mantissa bits from 1 upward: models per hash over the table, and search
@@ -895,13 +873,7 @@ fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
             cost_s: 0.0,
         }
         .build(table)?;
-        let mut buckets = std::collections::HashMap::new();
-        for i in 0..table.len() {
-            *buckets
-                .entry(hasher.hash_model(&table.model_at(i)).0)
-                .or_insert(0usize) += 1;
-        }
-        models_per_hash.push(table.len() as f64 / buckets.len() as f64);
+        models_per_hash.push(table.len() as f64 / hasher.group_models().len() as f64);
     }
     let repeats = if context.options.quick {
         context.repeats
@@ -910,7 +882,7 @@ fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     };
     let bar = context.bar("fig10", bits.len() * 2 * repeats + repeats);
     let baseline = context.run(&Condition::new("baseline", Techniques::NONE), repeats, &bar)?;
-    let baseline_final: Vec<f64> = baseline.iter().map(final_validation).collect();
+    let baseline_final: Vec<f64> = baseline.iter().map(|r| r.final_validation).collect();
     let baseline_auc = context.aucs(&baseline);
     let mut plain = Vec::new();
     let mut forget = Vec::new();
@@ -924,8 +896,8 @@ fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         let mut c = Condition::new("forgetful FEC", forgetful(0.1));
         c.mantissa_bits = m;
         let g = context.run(&c, repeats, &bar)?;
-        let fv: Vec<f64> = f.iter().map(final_validation).collect();
-        let gv: Vec<f64> = g.iter().map(final_validation).collect();
+        let fv: Vec<f64> = f.iter().map(|r| r.final_validation).collect();
+        let gv: Vec<f64> = g.iter().map(|r| r.final_validation).collect();
         let (fm, fs) = stats::mean_sem(&fv);
         let (gm, gs) = stats::mean_sem(&gv);
         writeln!(
@@ -1094,18 +1066,11 @@ fn fig13(context: &mut Experiment<'_>) -> anyhow::Result<()> {
             cost_s: 0.0,
         }
         .build(table)?;
-        let mut buckets: std::collections::BTreeMap<u64, Vec<usize>> =
-            std::collections::BTreeMap::new();
-        for i in 0..table.len() {
-            buckets
-                .entry(hasher.hash_model(&table.model_at(i)).0)
-                .or_default()
-                .push(i);
-        }
-        let sharing: usize = buckets.values().filter(|v| v.len() > 1).map(Vec::len).sum();
+        let buckets = hasher.group_models();
+        let sharing: usize = buckets.iter().filter(|v| v.len() > 1).map(Vec::len).sum();
         // Each bucket of k distinct pruned cells is k - 1 equivalences that the
         // structural hash, which keeps them apart, misses.
-        let misses: usize = buckets.values().map(|v| v.len() - 1).sum();
+        let misses: usize = buckets.iter().map(|v| v.len() - 1).sum();
         writeln!(
             csv,
             "{m},{},{},{sharing},{misses}",
@@ -1114,10 +1079,10 @@ fn fig13(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         )?;
         points.push((f64::from(m), misses as f64, 0.0));
         // Concrete examples from the widest hash that still merges distinct cells.
-        if buckets.values().any(|v| v.len() > 1) {
+        if buckets.iter().any(|v| v.len() > 1) {
             pairs_text.clear();
             writeln!(pairs_text, "at {m} mantissa bits:")?;
-            for members in buckets.values().filter(|v| v.len() > 1).take(5) {
+            for members in buckets.iter().filter(|v| v.len() > 1).take(5) {
                 writeln!(
                     pairs_text,
                     "functional hash shared by {} cells:",

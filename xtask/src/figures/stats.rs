@@ -1,7 +1,7 @@
 //! The statistics the figures report: mean and standard error over repeats, curves
 //! on a common time grid, and the two-sided Mann–Whitney U test.
 
-use ufh_search::SearchRecord;
+use ufh_search::BestPoint;
 
 /// Mean and standard error of the mean (0 for fewer than two values).
 pub(crate) fn mean_sem(values: &[f64]) -> (f64, f64) {
@@ -17,10 +17,9 @@ pub(crate) fn mean_sem(values: &[f64]) -> (f64, f64) {
     (mean, (var / n).sqrt())
 }
 
-/// Best-so-far validation and test accuracy of a record sampled at `grid` times
+/// A best-so-far curve (validation and test accuracy) sampled at `grid` times
 /// (NaN before the first evaluation finishes).
-pub(crate) fn curve_on_grid(record: &SearchRecord, grid: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let best = record.best_so_far();
+pub(crate) fn curve_on_grid(best: &[BestPoint], grid: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut validation = Vec::with_capacity(grid.len());
     let mut test = Vec::with_capacity(grid.len());
     let mut k = 0;
@@ -40,8 +39,8 @@ pub(crate) fn curve_on_grid(record: &SearchRecord, grid: &[f64]) -> (Vec<f64>, V
 }
 
 /// Mean and SEM across repeats at every grid point, ignoring NaNs.
-pub(crate) fn band(curves: &[Vec<f64>]) -> Vec<(f64, f64)> {
-    let len = curves.first().map_or(0, Vec::len);
+pub(crate) fn band(curves: &[&[f64]]) -> Vec<(f64, f64)> {
+    let len = curves.first().map_or(0, |c| c.len());
     (0..len)
         .map(|i| {
             let values: Vec<f64> = curves
