@@ -78,6 +78,7 @@ impl EvolutionConfig {
             config: self,
             population: VecDeque::with_capacity(self.population_size),
             proposed: 0,
+            draws_with_replacement: false,
         })
     }
 }
@@ -87,16 +88,25 @@ impl EvolutionConfig {
 ///
 /// The first `population_size` proposals are random samples (seeding); after that,
 /// each proposal is a mutation of the fittest of `tournament_size` members sampled
-/// without replacement (ties go to the first sampled).
+/// without replacement (ties go to the first sampled), or with replacement after
+/// [`Evolution::draws_with_replacement`].
 #[derive(Debug, Clone)]
 pub struct Evolution<C> {
     config: EvolutionConfig,
     /// Members with their fitness, oldest first.
     population: VecDeque<(C, f64)>,
     proposed: usize,
+    draws_with_replacement: bool,
 }
 
 impl<C> Evolution<C> {
+    /// The same evolution drawing its tournaments with replacement, as AutoML-Zero's
+    /// regularized evolution does (NAS-Bench-101's draws without).
+    pub fn draws_with_replacement(mut self) -> Self {
+        self.draws_with_replacement = true;
+        self
+    }
+
     /// The current population, oldest first.
     pub fn population(&self) -> impl Iterator<Item = (&C, f64)> {
         self.population.iter().map(|(c, f)| (c, *f))
@@ -112,14 +122,26 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
                 parent: None,
             };
         }
-        let size = self.config.tournament_size.min(self.population.len());
-        let contestants = rand::seq::index::sample(rng, self.population.len(), size);
-        let mut winner = contestants.index(0);
-        for i in contestants.iter().skip(1) {
-            if fitness_order(self.population[i].1) > fitness_order(self.population[winner].1) {
-                winner = i;
+        let n = self.population.len();
+        let winner = if self.draws_with_replacement {
+            let mut winner = rng.random_range(0..n);
+            for _ in 1..self.config.tournament_size {
+                let i = rng.random_range(0..n);
+                if fitness_order(self.population[i].1) > fitness_order(self.population[winner].1) {
+                    winner = i;
+                }
             }
-        }
+            winner
+        } else {
+            let contestants = rand::seq::index::sample(rng, n, self.config.tournament_size.min(n));
+            let mut winner = contestants.index(0);
+            for i in contestants.iter().skip(1) {
+                if fitness_order(self.population[i].1) > fitness_order(self.population[winner].1) {
+                    winner = i;
+                }
+            }
+            winner
+        };
         let parent = self.population[winner].0.clone();
         Proposal {
             candidate: space.mutate(&parent, rng),
@@ -146,6 +168,61 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
         }
         self.population
             .push_back((feedback.candidate, feedback.fitness));
+    }
+}
+
+/// The fittest candidate a search fed back, with its fitness and proposal index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Best<C> {
+    /// The candidate.
+    pub candidate: C,
+    /// Its fitness as fed back.
+    pub fitness: f64,
+    /// Its proposal index (0-based): `proposal_index + 1` candidates had been
+    /// proposed when it was.
+    pub proposal_index: u64,
+}
+
+/// Wraps an algorithm and remembers the fittest candidate fed back to it (the
+/// first of equals), since a [`crate::SearchRecord`] keeps fitness, not
+/// candidates.
+#[derive(Debug, Clone)]
+pub struct KeepBest<A, C> {
+    /// The wrapped algorithm.
+    pub inner: A,
+    best: Option<Best<C>>,
+}
+
+impl<A, C> KeepBest<A, C> {
+    /// Wraps `inner`.
+    pub fn new(inner: A) -> Self {
+        Self { inner, best: None }
+    }
+
+    /// The fittest candidate so far; `None` before any feedback.
+    pub fn best(&self) -> Option<&Best<C>> {
+        self.best.as_ref()
+    }
+}
+
+impl<S: SearchSpace, A: Algorithm<S>> Algorithm<S> for KeepBest<A, S::Candidate> {
+    fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate> {
+        self.inner.propose(space, rng)
+    }
+
+    fn feedback(&mut self, feedback: Feedback<S::Candidate>) {
+        let better = self
+            .best
+            .as_ref()
+            .is_none_or(|b| fitness_order(feedback.fitness) > fitness_order(b.fitness));
+        if better {
+            self.best = Some(Best {
+                candidate: feedback.candidate.clone(),
+                fitness: feedback.fitness,
+                proposal_index: feedback.proposal_index,
+            });
+        }
+        self.inner.feedback(feedback);
     }
 }
 
@@ -228,6 +305,71 @@ mod tests {
             kept,
             vec![9.0, 1.0, 0.0],
             "the oldest (5.0) died, not the worst"
+        );
+    }
+
+    #[test]
+    fn keep_best_remembers_the_first_of_the_fittest() {
+        let space = IntSpace::new(1000);
+        let mut keeper = KeepBest::new(RandomSearch);
+        assert!(keeper.best().is_none());
+        for (i, (candidate, fitness)) in [(4, 0.5), (7, 0.9), (8, 0.9), (9, f64::NAN)]
+            .into_iter()
+            .enumerate()
+        {
+            Algorithm::<IntSpace>::feedback(
+                &mut keeper,
+                Feedback {
+                    proposal_index: i as u64,
+                    candidate,
+                    fitness,
+                },
+            );
+        }
+        let best = keeper.best().unwrap();
+        assert_eq!(
+            (best.candidate, best.fitness, best.proposal_index),
+            (7, 0.9, 1)
+        );
+        let _ = Algorithm::<IntSpace>::propose(&mut keeper, &space, &mut rng(0));
+    }
+
+    #[test]
+    fn draws_with_replacement_can_pick_a_member_twice() {
+        // With a population of 2 and tournaments of 8, draws without replacement
+        // always see both members and pick the better; draws with replacement see
+        // only the worse one in 1 of 128 tournaments.
+        let space = IntSpace::new(1000);
+        let parents = |with_replacement: bool| {
+            let mut evo = EvolutionConfig {
+                population_size: 2,
+                tournament_size: 2,
+                replacement: Replacement::Oldest,
+            }
+            .build()
+            .unwrap();
+            evo.config.tournament_size = 8;
+            if with_replacement {
+                evo = evo.draws_with_replacement();
+            }
+            let mut rng = rng(5);
+            let worse = Algorithm::<IntSpace>::propose(&mut evo, &space, &mut rng).candidate;
+            tell(&mut evo, 0, worse, 0.0);
+            let better = Algorithm::<IntSpace>::propose(&mut evo, &space, &mut rng).candidate;
+            tell(&mut evo, 1, better, 1.0);
+            let picked_worse = (0..2000)
+                .filter(|_| {
+                    let p = Algorithm::<IntSpace>::propose(&mut evo, &space, &mut rng);
+                    p.parent == Some(worse)
+                })
+                .count();
+            (worse != better).then_some(picked_worse)
+        };
+        assert_eq!(parents(false), Some(0));
+        let picked = parents(true).unwrap();
+        assert!(
+            (3..=50).contains(&picked),
+            "about 2000/128 = 16, got {picked}"
         );
     }
 

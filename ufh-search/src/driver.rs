@@ -146,6 +146,7 @@ pub struct Search<'a, S, E, H> {
     techniques: Techniques,
     budget: Budget,
     seed: u64,
+    target: Option<f64>,
 }
 
 /// A candidate whose hash and cache lookup are done and whose evaluation, if it
@@ -181,6 +182,8 @@ struct Run<'a, S: SearchSpace, E, H> {
     n_evaluations: u64,
     /// Full cache hits started since the last candidate that needed evaluating.
     hits_in_a_row: u64,
+    /// Whether a candidate has reached the search's target fitness.
+    reached_target: bool,
 }
 
 impl<'a, S, E, H> Search<'a, S, E, H>
@@ -198,7 +201,21 @@ where
             techniques: Techniques::NONE,
             budget,
             seed,
+            target: None,
         }
+    }
+
+    /// The same search, which also stops starting candidates once a candidate's
+    /// validation fitness (as fed back, so a cache hit counts) has reached `target`:
+    /// a solved problem needs no more budget. Candidates in flight finish.
+    pub fn stop_at_fitness(mut self, target: f64) -> Result<Self, SearchError> {
+        if target.is_nan() {
+            return Err(SearchError::InvalidConfig(
+                "target fitness NaN can never be reached".into(),
+            ));
+        }
+        self.target = Some(target);
+        Ok(self)
     }
 
     /// The same search with `techniques`.
@@ -237,6 +254,7 @@ where
             n_started: 0,
             n_evaluations: 0,
             hits_in_a_row: 0,
+            reached_target: false,
         })
     }
 
@@ -360,12 +378,13 @@ where
     H: CandidateHasher<S::Candidate>,
 {
     fn allows_start(&self, clock_s: f64) -> bool {
-        self.search.budget.allows_start(
-            clock_s,
-            self.n_started,
-            self.n_evaluations,
-            self.hits_in_a_row,
-        )
+        !self.reached_target
+            && self.search.budget.allows_start(
+                clock_s,
+                self.n_started,
+                self.n_evaluations,
+                self.hits_in_a_row,
+            )
     }
 
     /// Proposes, applies FCM and the tabulist, hashes and looks up.
@@ -483,6 +502,13 @@ where
             }
             (_, None) => unreachable!("every candidate but a cache hit is evaluated"),
         };
+        if self
+            .search
+            .target
+            .is_some_and(|target| validation >= target)
+        {
+            self.reached_target = true;
+        }
         self.record.events.push(Event {
             index: started.index,
             start_s: started.start_s,
@@ -634,6 +660,35 @@ mod tests {
             baseline.len()
         );
         assert_eq!(&with_fec[..baseline.len()], &baseline[..]);
+    }
+
+    #[test]
+    fn a_search_stops_once_it_reaches_its_target_fitness() {
+        let evaluator = PeriodicEvaluator::new(50, 10.0, 0.0);
+        let hasher = PeriodicHasher::new(50, 1.0);
+        let space = IntSpace::new(200);
+        let target = 0.9;
+        let record = Search::new(&space, &evaluator, &hasher, Budget::Candidates(100_000), 3)
+            .stop_at_fitness(target)
+            .unwrap()
+            .run_serial(&mut evolution(20, 5))
+            .unwrap();
+        let last = record.events.last().unwrap();
+        assert!(
+            last.validation >= target,
+            "the last candidate is the one that reached it"
+        );
+        assert!(
+            record.events[..record.events.len() - 1]
+                .iter()
+                .all(|e| e.validation < target),
+            "no earlier candidate had reached it"
+        );
+        assert!(record.events.len() < 100_000);
+        let err = Search::new(&space, &evaluator, &hasher, Budget::Candidates(1), 3)
+            .stop_at_fitness(f64::NAN)
+            .unwrap_err();
+        assert!(err.to_string().contains("NaN"), "{err}");
     }
 
     #[test]

@@ -74,7 +74,8 @@ mod space;
 mod testutil;
 
 pub use algorithm::{
-    Algorithm, Evolution, EvolutionConfig, Feedback, Proposal, RandomSearch, Replacement,
+    Algorithm, Best, Evolution, EvolutionConfig, Feedback, KeepBest, Proposal, RandomSearch,
+    Replacement,
 };
 pub use driver::{AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques};
 pub use fec::{

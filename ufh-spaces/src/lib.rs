@@ -50,6 +50,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod automl_zero;
 pub mod digits;
 pub mod embedded;
 pub mod nasbench101;
