@@ -2,6 +2,7 @@
 //!
 //! * `cargo xtask figures` reproduces the paper's NAS-Bench figures (see
 //!   `figures/mod.rs` for the flags and the budget scaling).
+//! * `cargo xtask automl-zero` runs AutoML-Zero's linear-regression demo.
 //! * `cargo xtask golden` checks ufh-core's golden vectors and prints any row whose
 //!   hash differs from the committed one; `--bless` rewrites the committed hashes
 //!   after a deliberate change to the hash.
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
+mod automl_zero;
 mod bench_table;
 mod figures;
 mod golden;
@@ -28,6 +30,9 @@ tasks:
           [--seed S] [--jobs N]
                      reproduce the paper's NAS-Bench figures (PNG, SVG, CSV and a
                      summary) on the embedded table, or on NAS-Bench-101 at PATH
+  automl-zero [--seed S] [--no-fec] [--jobs N] [--experiments N] [--mantissa-bits M]
+                     AutoML-Zero's demo: evolve linear regression from random
+                     code; prints candidates/s, FEC hit rate, individuals needed
   golden [--bless]   check (or rewrite) ufh-core's golden hash vectors
   bench-table [--jobs N] [--limit N] [--journal PATH] [--out PATH]
                      train ufh's embedded NAS benchmark (resumable; see
@@ -57,6 +62,7 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
     };
     match task.as_str() {
         "golden" => golden::golden(rest),
+        "automl-zero" => automl_zero::run(rest),
         "bench-table" => bench_table::run(rest),
         "table-stats" => table_stats::run(rest),
         "figures" => figures::run(rest),

@@ -5,6 +5,7 @@ use ufh_core::{FunctionalHash, HashSpec, HashableOutputs, MantissaBits, Probe, f
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
 
 use super::interpreter::{Limits, Memory, TaskOutcome, run_task};
+use super::liveness::live_code;
 use super::program::{MemoryLayout, Program};
 use super::task::Task;
 
@@ -141,6 +142,8 @@ impl<const F: usize> ProgramEvaluator<F> {
     /// Runs `program` on every task; `None` if it does not fit the layout.
     pub fn evaluate_program(&self, program: &Program) -> Option<ProgramEvaluation> {
         program.check(self.layout, F).ok()?;
+        let live = live_code(program);
+        let program = live.as_ref().unwrap_or(program);
         let mut memory = Memory::<F>::new(self.layout);
         let with_test = self.tasks.iter().all(|t| !t.test.is_empty());
         let tasks: Vec<TaskOutcome> = self
@@ -203,6 +206,8 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
         self.program
             .check(evaluator.layout, F)
             .map_err(|_| Unrunnable)?;
+        let live = live_code(self.program);
+        let program = live.as_ref().unwrap_or(self.program);
         let mut memory = Memory::<F>::new(evaluator.layout);
         let n = probe.n_examples();
         for task in &evaluator.tasks {
@@ -214,7 +219,7 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
                 test: false,
                 errors: Some(&mut push),
             };
-            let outcome = run_task(self.program, task, &mut memory, &mut rng, limits);
+            let outcome = run_task(program, task, &mut memory, &mut rng, limits);
             if outcome.diverged.is_some() {
                 probe.push_f64(f64::NAN);
             }

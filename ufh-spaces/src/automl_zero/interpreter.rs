@@ -109,7 +109,7 @@ fn gaussian(rng: &mut SearchRng, [mean, std]: [f64; 2]) -> f64 {
 
 /// Runs one instruction. Addresses must fit the memory (programs are checked
 /// before they run); a vector or matrix constant-set takes its indices modulo F.
-#[inline]
+#[inline(always)]
 pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut SearchRng) {
     let (a, b, o) = (
         usize::from(ins.in1),
@@ -222,7 +222,7 @@ pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut
     }
 }
 
-#[inline]
+#[inline(always)]
 fn run<const F: usize>(instructions: &[Instruction], mem: &mut Memory<F>, rng: &mut SearchRng) {
     for ins in instructions {
         execute(ins, mem, rng);

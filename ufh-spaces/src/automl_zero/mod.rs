@@ -110,6 +110,7 @@
 
 mod evaluate;
 pub mod interpreter;
+mod liveness;
 mod op;
 mod program;
 mod setups;
@@ -118,6 +119,7 @@ mod task;
 
 pub use evaluate::{EvaluatorError, ProgramEvaluation, ProgramEvaluator, ProgramHashConfig};
 pub use interpreter::{Divergence, MAX_ABS_ERROR, MIN_FITNESS, Memory, TaskOutcome};
+pub use liveness::live_code;
 pub use op::{DataKind, Kind, Op};
 pub use program::{Component, FEATURES, Instruction, LABEL, MemoryLayout, PREDICTION, Program};
 pub use setups::{

@@ -88,7 +88,7 @@ pub const LINEAR_REGRESSION_DEMO: LinearRegressionDemo = LinearRegressionDemo {
 };
 
 /// Seed of the selection tasks (fixed across experiments).
-const SELECTION_SEED: u64 = 0x5e1e_c7;
+const SELECTION_SEED: u64 = 0x005e_1ec7;
 
 /// How to run the demo.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -390,7 +390,7 @@ pub const PROJECTED_DIGITS: ProjectedDigitsSetup = ProjectedDigitsSetup {
     tournament_size: 10,
     mutate_prob: 0.9,
     search_tasks: 10,
-    task_seed: 0xd161_75,
+    task_seed: 0x00d1_6175,
 };
 
 impl ProjectedDigitsSetup {

@@ -1,0 +1,176 @@
+//! Dead-code elimination: the instructions whose results can reach a prediction.
+//!
+//! Execution runs Setup, then Predict and Learn alternately for every training
+//! example, then Predict alone for every validation (and test) example; the
+//! interpreter reads `s1` after every Predict. Strong liveness over that loop (an
+//! instruction's inputs are live only if the instruction itself is) finds every
+//! instruction whose output is never read before it is overwritten, or is read
+//! only by such instructions. Removing them changes no prediction, no error, no
+//! fitness and no hash, bit for bit; it only saves time. Ops that draw random
+//! numbers are always kept, since removing one would shift the random stream of
+//! the ops after it.
+
+use super::op::{DataKind, Kind, Op};
+use super::program::{Instruction, PREDICTION, Program};
+
+/// A set of addresses: bit `32·kind + address`.
+type Set = u128;
+
+const KIND_BITS: u32 = 32;
+
+fn bit(kind: Kind, address: u8) -> Set {
+    let offset = match kind {
+        Kind::Scalar => 0,
+        Kind::Vector => KIND_BITS,
+        Kind::Matrix => 2 * KIND_BITS,
+    };
+    1 << (offset + u32::from(address))
+}
+
+fn has_side_effect(op: Op) -> bool {
+    matches!(op.data(), DataKind::Uniform | DataKind::Gaussian)
+}
+
+/// Whether `op` overwrites its whole output (a constant-set of one element of a
+/// vector or matrix keeps the rest).
+fn kills(op: Op) -> bool {
+    !matches!(op, Op::VectorConstSet | Op::MatrixConstSet)
+}
+
+fn uses(ins: &Instruction) -> Set {
+    ins.op
+        .inputs()
+        .iter()
+        .zip([ins.in1, ins.in2])
+        .fold(0, |set, (&kind, address)| set | bit(kind, address))
+}
+
+/// Runs `code` backwards from `live_out`: the live set before it, and, if `keep`
+/// is given, which instructions are live.
+fn transfer(code: &[Instruction], mut live: Set, mut keep: Option<&mut Vec<bool>>) -> Set {
+    for (i, ins) in code.iter().enumerate().rev() {
+        let out = ins.op.output().map_or(0, |kind| bit(kind, ins.out));
+        let alive = has_side_effect(ins.op) || live & out != 0;
+        if let Some(keep) = keep.as_deref_mut() {
+            keep[i] = alive;
+        }
+        if alive {
+            if kills(ins.op) {
+                live &= !out;
+            }
+            live |= uses(ins);
+        }
+    }
+    live
+}
+
+fn retain(code: &[Instruction], live_out: Set) -> Vec<Instruction> {
+    let mut keep = vec![false; code.len()];
+    transfer(code, live_out, Some(&mut keep));
+    code.iter()
+        .zip(keep)
+        .filter_map(|(ins, keep)| keep.then_some(*ins))
+        .collect()
+}
+
+/// `program` without the instructions that cannot affect a prediction; `None` if
+/// an address is beyond the 32 per kind this analysis tracks (run such a program
+/// as it is).
+pub fn live_code(program: &Program) -> Option<Program> {
+    let all = program
+        .setup
+        .iter()
+        .chain(&program.predict)
+        .chain(&program.learn);
+    for ins in all {
+        let too_far = |a: u8| u32::from(a) >= KIND_BITS;
+        if too_far(ins.in1) || too_far(ins.in2) || too_far(ins.out) {
+            return None;
+        }
+    }
+    let prediction = bit(Kind::Scalar, PREDICTION);
+    // Fixed point of the loop: after Predict come Learn (training), Predict
+    // (validation) or the end, and the interpreter reads the prediction; after
+    // Learn comes Predict. The sets only grow, and there are finitely many.
+    let (mut in_predict, mut in_learn) = (0, 0);
+    loop {
+        let out_predict = prediction | in_learn | in_predict;
+        let next_predict = transfer(&program.predict, out_predict, None);
+        let next_learn = transfer(&program.learn, next_predict, None);
+        if (next_predict, next_learn) == (in_predict, in_learn) {
+            break;
+        }
+        (in_predict, in_learn) = (next_predict, next_learn);
+    }
+    Some(Program {
+        setup: retain(&program.setup, in_predict),
+        predict: retain(&program.predict, prediction | in_learn | in_predict),
+        learn: retain(&program.learn, in_predict),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ins(op: Op, inputs: &[u8], out: u8) -> Instruction {
+        Instruction::new(op, inputs, out)
+    }
+
+    #[test]
+    fn keeps_sgd_and_drops_what_never_reaches_the_prediction() {
+        let sgd = Program {
+            setup: vec![
+                ins(Op::ScalarSum, &[2, 2], 3), // overwritten in Learn before any read
+                Instruction::scalar_constant(2, 0.1),
+                ins(Op::VectorSum, &[0, 0], 2), // v2 is overwritten before it is read
+            ],
+            predict: vec![ins(Op::VectorInnerProduct, &[1, 0], 1)],
+            learn: vec![
+                ins(Op::ScalarDiff, &[0, 1], 3),
+                ins(Op::ScalarProduct, &[2, 3], 3),
+                ins(Op::ScalarVectorProduct, &[3, 0], 2),
+                ins(Op::VectorSum, &[1, 2], 1),
+                ins(Op::MatrixNorm, &[0], 3), // s3 is rewritten before it is read
+            ],
+        };
+        let live = live_code(&sgd).unwrap();
+        assert_eq!(live.setup, vec![Instruction::scalar_constant(2, 0.1)]);
+        assert_eq!(live.predict, sgd.predict);
+        assert_eq!(live.learn, sgd.learn[..4].to_vec());
+    }
+
+    #[test]
+    fn values_carried_across_examples_stay_live() {
+        // Learn reads s2 that it wrote on the previous example: a running sum.
+        let program = Program {
+            setup: vec![],
+            predict: vec![ins(Op::ScalarSum, &[2, 0], 1)],
+            learn: vec![ins(Op::ScalarSum, &[2, 0], 2)],
+        };
+        assert_eq!(live_code(&program).unwrap(), program);
+    }
+
+    #[test]
+    fn random_ops_are_kept_and_partial_writes_do_not_kill() {
+        let gaussian = Instruction {
+            op: Op::ScalarGaussianSet,
+            out: 3,
+            data: [0.0, 1.0],
+            ..Instruction::NO_OP
+        };
+        let set_element = Instruction {
+            op: Op::VectorConstSet,
+            out: 1,
+            index: [2, 0],
+            data: [0.5, 0.0],
+            ..Instruction::NO_OP
+        };
+        let program = Program {
+            setup: vec![ins(Op::ScalarBroadcast, &[2], 1), set_element, gaussian],
+            predict: vec![ins(Op::VectorMean, &[1], 1)],
+            learn: vec![],
+        };
+        assert_eq!(live_code(&program).unwrap(), program, "every one matters");
+    }
+}
