@@ -2,8 +2,14 @@
 
 use criterion::criterion_main;
 
+mod automl_zero;
 mod hashing;
 mod nasbench;
 mod search_loop;
 
-criterion_main!(hashing::benches, nasbench::benches, search_loop::benches);
+criterion_main!(
+    automl_zero::benches,
+    hashing::benches,
+    nasbench::benches,
+    search_loop::benches
+);

@@ -173,3 +173,55 @@ fn evolution_with_fec_rediscovers_linear_regression() {
             .any(|i| i.op == Op::ScalarDiff && i.in2 != i.in1)
     );
 }
+
+/// Logistic regression by SGD, written as an AutoML-Zero program, classifies the
+/// projected digit pairs well above chance: the accuracy tasks, their sigmoid and
+/// their labels work together.
+#[test]
+fn logistic_regression_learns_the_projected_digit_pairs() {
+    use ufh_search::{Budget, Techniques};
+    use ufh_spaces::automl_zero::{DIGITS_FEATURES, PROJECTED_DIGITS};
+
+    let setup = PROJECTED_DIGITS;
+    let evaluator: ProgramEvaluator<DIGITS_FEATURES> =
+        ProgramEvaluator::new(setup.search_tasks(), setup.layout, ProgramHashConfig::PAPER)
+            .unwrap();
+    // During training s1 holds the sigmoid of the logit, so s0 - s1 is the
+    // gradient of the log-loss with respect to the logit.
+    let logistic = sgd(0.5);
+    let learned = evaluator.evaluate_program(&logistic).unwrap();
+    assert!(
+        learned.validation > 0.9,
+        "validation accuracy {}",
+        learned.validation
+    );
+    assert!(learned.test > 0.85, "test accuracy {}", learned.test);
+    let untrained = Program {
+        learn: vec![],
+        ..logistic.clone()
+    };
+    let chance = evaluator.evaluate_program(&untrained).unwrap().validation;
+    assert!(chance < 0.7, "a zero model is near chance, got {chance}");
+
+    // A short search from empty code runs and re-evaluates its best program on the
+    // 36 held-out pairs.
+    let held_out = ProgramEvaluator::new(
+        setup.held_out_tasks(),
+        setup.layout,
+        ProgramHashConfig::PAPER,
+    )
+    .unwrap();
+    assert_eq!(held_out.tasks().len(), 36);
+    let run = setup
+        .run(
+            &evaluator,
+            &held_out,
+            Techniques::FEC,
+            Budget::SimulatedSeconds(4e5),
+            3,
+        )
+        .unwrap();
+    assert!(run.record.events.len() > 100);
+    assert!(run.held_out_fitness.is_finite());
+    assert!(run.record.best_so_far().last().unwrap().validation >= 0.5);
+}

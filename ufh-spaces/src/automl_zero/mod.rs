@@ -123,9 +123,9 @@ pub use liveness::live_code;
 pub use op::{DataKind, Kind, Op};
 pub use program::{Component, FEATURES, Instruction, LABEL, MemoryLayout, PREDICTION, Program};
 pub use setups::{
-    DEMO_FEATURES, DIGITS_FEATURES, DemoError, DemoOptions, DemoReport, DigitsRun,
+    DEMO_FEATURES, DIGITS_FEATURES, DemoError, DemoOptions, DemoReport, DigitsRun, Evolved,
     ExperimentReport, LINEAR_REGRESSION_DEMO, LinearRegressionDemo, PROJECTED_DIGITS,
-    ProjectedDigitsSetup,
+    ProjectedDigitsSetup, evolve,
 };
 pub use space::{
     InitialProgram, Mutation, ProgramSpace, ProgramSpaceConfig, SizeBounds, SpaceError,

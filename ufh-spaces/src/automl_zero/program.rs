@@ -30,7 +30,7 @@ pub struct Instruction {
     pub out: u8,
     /// Element indices `[i, j]` of a vector or matrix constant-set, each below F.
     pub index: [u8; 2],
-    /// The op's data (see [`DataKind`]).
+    /// The op's data (see [`DataKind`](super::DataKind)).
     pub data: [f64; 2],
 }
 

@@ -260,7 +260,7 @@ impl LinearRegressionDemo {
             )
             .techniques(options.techniques)?
             .stop_at_fitness(self.sufficient_fitness)?;
-            let result = run_search(&search, self.evolution(), options.workers)?;
+            let result = evolve(&search, self.evolution(), options.workers)?;
             let selection_fitness = selection
                 .evaluate_program(&result.best.candidate)
                 .map_or(f64::NEG_INFINITY, |e| e.validation);
@@ -299,19 +299,24 @@ impl LinearRegressionDemo {
 }
 
 /// A finished search with its best program and its wall-clock time.
-pub(crate) struct SearchResult {
-    pub(crate) record: SearchRecord,
-    pub(crate) best: ufh_search::Best<Program>,
-    pub(crate) wall_s: f64,
+#[derive(Debug, Clone)]
+pub struct Evolved {
+    /// The search's record (costs in training steps).
+    pub record: SearchRecord,
+    /// The fittest program fed back.
+    pub best: ufh_search::Best<Program>,
+    /// Wall-clock seconds of the search.
+    pub wall_s: f64,
 }
 
-/// Runs `search` with `evolution` (tournaments with replacement), serially or on
-/// rayon, keeping the best program.
-pub(crate) fn run_search<const F: usize>(
+/// Runs `search` with AutoML-Zero's regularized evolution (`evolution`, tournaments
+/// drawn with replacement), serially for one worker or a generation of `workers`
+/// at a time on rayon, keeping the best program.
+pub fn evolve<const F: usize>(
     search: &Search<'_, ProgramSpace, ProgramEvaluator<F>, ProgramEvaluator<F>>,
     evolution: EvolutionConfig,
     workers: NonZeroUsize,
-) -> Result<SearchResult, SearchError> {
+) -> Result<Evolved, SearchError> {
     let mut algorithm = KeepBest::new(evolution.build()?.draws_with_replacement());
     let start = Instant::now();
     let record = if workers.get() == 1 {
@@ -324,7 +329,7 @@ pub(crate) fn run_search<const F: usize>(
         .best()
         .cloned()
         .ok_or_else(|| SearchError::InvalidConfig("the search ran no candidate".into()))?;
-    Ok(SearchResult {
+    Ok(Evolved {
         record,
         best,
         wall_s,
@@ -417,7 +422,7 @@ impl ProjectedDigitsSetup {
         }
     }
 
-    /// Regularized evolution (drawn with replacement by [`run_search`]).
+    /// Regularized evolution (drawn with replacement by [`evolve`]).
     pub fn evolution(&self) -> EvolutionConfig {
         EvolutionConfig {
             population_size: self.population_size,
@@ -454,7 +459,7 @@ impl ProjectedDigitsSetup {
         let space = self.space().build()?;
         let search =
             Search::new(&space, evaluator, evaluator, budget, seed).techniques(techniques)?;
-        let result = run_search(&search, self.evolution(), NonZeroUsize::MIN)?;
+        let result = evolve(&search, self.evolution(), NonZeroUsize::MIN)?;
         let held_out_fitness = held_out
             .evaluate_program(&result.best.candidate)
             .map_or(f64::NEG_INFINITY, |e| e.validation);

@@ -18,6 +18,7 @@
 //! the same number of trainings (about 2,200) and hashing costs the same fraction of
 //! a training as in the paper.
 
+mod automl_zero;
 mod plot;
 mod stats;
 
@@ -50,8 +51,17 @@ const NASBENCH_MEAN_TRAINING_S: f64 = 2300.0;
 const GRID: usize = 200;
 
 /// Every figure, in the order they run.
-const FIGURES: [&str; 9] = [
-    "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
+const FIGURES: [&str; 10] = [
+    "fig5",
+    "fig6",
+    "fig7",
+    "fig8",
+    "fig9",
+    "fig10",
+    "fig11",
+    "fig12",
+    "fig13",
+    "automl-zero",
 ];
 
 struct Options {
@@ -313,6 +323,15 @@ impl Run {
     }
 }
 
+/// The time axis of best-so-far curves: the grid they are sampled on, its unit,
+/// and what the fitness measures.
+#[derive(Clone, Copy)]
+struct TimeAxis<'a> {
+    grid: &'a [f64],
+    x: &'a str,
+    metric: &'a str,
+}
+
 /// One line of the summary.
 #[derive(serde::Serialize)]
 struct Comparison {
@@ -469,7 +488,24 @@ impl Experiment<'_> {
         labels: &[String],
         records: &[Vec<Run>],
     ) -> anyhow::Result<()> {
-        let grid = self.grid();
+        let time = TimeAxis {
+            grid: &self.grid(),
+            x: "simulated time (s)",
+            metric: "accuracy",
+        };
+        self.curves_on(stem, title, labels, records, &time)
+    }
+
+    /// [`Experiment::curves`] on any time axis.
+    fn curves_on(
+        &self,
+        stem: &str,
+        title: &str,
+        labels: &[String],
+        records: &[Vec<Run>],
+        time: &TimeAxis<'_>,
+    ) -> anyhow::Result<()> {
+        let TimeAxis { grid, x, metric } = *time;
         let mut csv = String::from(
             "condition,time_s,validation_mean,validation_sem,test_mean,test_sem,repeats\n",
         );
@@ -501,13 +537,12 @@ impl Experiment<'_> {
             });
         }
         std::fs::write(self.out.join(format!("{stem}.csv")), csv)?;
-        let x = "simulated time (s)";
         plot::lines(
             &self.out.join(format!("{stem}_validation")),
             &Axes {
-                title: &format!("{title}: best validation accuracy"),
+                title: &format!("{title}: best validation {metric}"),
                 x,
-                y: "best validation accuracy (mean ± 2 SEM)",
+                y: &format!("best validation {metric} (mean ± 2 SEM)"),
             },
             &validation_lines,
             true,
@@ -515,9 +550,9 @@ impl Experiment<'_> {
         plot::lines(
             &self.out.join(format!("{stem}_test")),
             &Axes {
-                title: &format!("{title}: test accuracy of the best"),
+                title: &format!("{title}: test {metric} of the best"),
                 x,
-                y: "test accuracy of best-by-validation (mean ± 2 SEM)",
+                y: &format!("test {metric} of best-by-validation (mean ± 2 SEM)"),
             },
             &test_lines,
             true,
@@ -574,6 +609,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "fig11" => fig11(&mut context)?,
             "fig12" => fig12(&mut context)?,
             "fig13" => fig13(&mut context)?,
+            "automl-zero" => automl_zero::figure(&mut context)?,
             _ => unreachable!("FIGURES lists only these"),
         }
         println!(
@@ -1149,15 +1185,37 @@ fn expected_files(out: &Path) -> Vec<PathBuf> {
         "fig11",
         "fig12",
         "fig13",
+        "fig5_automl_zero_validation",
+        "fig5_automl_zero_test",
+        "fig5_automl_zero_held_out",
     ] {
         files.push(out.join(format!("{stem}.png")));
         files.push(out.join(format!("{stem}.svg")));
     }
     for csv in [
-        "fig5", "fig5_auc", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
+        "fig5",
+        "fig5_auc",
+        "fig6",
+        "fig7",
+        "fig8",
+        "fig9",
+        "fig10",
+        "fig11",
+        "fig12",
+        "fig13",
+        "fig5_automl_zero",
+        "fig5_automl_zero_auc",
     ] {
         files.push(out.join(format!("{csv}.csv")));
     }
-    files.extend(["fig13_pairs.txt", "summary.md", "summary.json"].map(|f| out.join(f)));
+    files.extend(
+        [
+            "fig13_pairs.txt",
+            "fig5_automl_zero_programs.txt",
+            "summary.md",
+            "summary.json",
+        ]
+        .map(|f| out.join(f)),
+    );
     files
 }
