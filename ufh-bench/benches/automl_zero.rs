@@ -32,7 +32,7 @@ fn demo_search(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(CANDIDATES));
     let fec = Techniques {
-        fec: Some(FecConfig::PLAIN),
+        fec: Some(FecConfig::AUTOML_ZERO),
         ..Techniques::NONE
     };
     for (name, techniques) in [("baseline", Techniques::NONE), ("fec", fec)] {

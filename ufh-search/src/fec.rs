@@ -19,6 +19,9 @@ pub enum Forgetting {
     Fixed(f64),
     /// With probability `1/(n+1)` on the n-th full hit since the key was inserted.
     Harmonic,
+    /// Always on the n-th full hit since the key was inserted: AutoML-Zero's own
+    /// FEC forgets an entry after 100 hits, so a fitness is re-measured now and then.
+    AfterHits(NonZeroU32),
 }
 
 /// Settings of a [`FunctionalEquivalenceCache`].
@@ -37,6 +40,14 @@ impl FecConfig {
     pub const PLAIN: FecConfig = FecConfig {
         capacity: None,
         forgetting: Forgetting::Never,
+        max_evals: NonZeroU32::MIN,
+    };
+
+    /// AutoML-Zero's own FEC: the 100,000 most recently used keys, each forgotten on
+    /// its 100th full hit.
+    pub const AUTOML_ZERO: FecConfig = FecConfig {
+        capacity: NonZeroUsize::new(100_000),
+        forgetting: Forgetting::AfterHits(NonZeroU32::new(100).expect("positive")),
         max_evals: NonZeroU32::MIN,
     };
 
@@ -140,6 +151,7 @@ impl FunctionalEquivalenceCache {
             Forgetting::Never => false,
             Forgetting::Fixed(p) => bernoulli(rng, p),
             Forgetting::Harmonic => bernoulli(rng, 1.0 / (f64::from(found.n_hits) + 1.0)),
+            Forgetting::AfterHits(n) => found.n_hits >= n.get(),
         };
         if forget {
             self.remove(hash);
@@ -333,6 +345,25 @@ mod tests {
         assert!(fec.peek(FunctionalHash(1)).is_some());
         assert!(fec.peek(FunctionalHash(2)).is_none());
         assert_eq!(fec.counters().evicted, 1);
+    }
+
+    #[test]
+    fn counted_forgetting_forgets_on_the_nth_hit() {
+        let mut fec = FecConfig {
+            forgetting: Forgetting::AfterHits(NonZeroU32::new(3).unwrap()),
+            ..FecConfig::PLAIN
+        }
+        .build()
+        .unwrap();
+        let mut rng = rng(2);
+        let h = FunctionalHash(9);
+        fec.record(h, &eval(0.4));
+        for _ in 0..3 {
+            assert!(matches!(fec.lookup(h, &mut rng), Lookup::Hit(_)));
+        }
+        assert_eq!(fec.lookup(h, &mut rng), Lookup::Miss, "forgotten on hit 3");
+        assert_eq!(fec.counters().forgotten, 1);
+        assert_eq!(FecConfig::AUTOML_ZERO.capacity.unwrap().get(), 100_000);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //!
 //! * [`nasbench101`]: NAS-Bench-101 cells, the benchmark's structural hash and
 //!   mutation, and a native reader of its data files.
+//! * [`automl_zero`]: AutoML-Zero programs (Setup, Predict, Learn over a virtual
+//!   memory), their interpreter, mutations, tasks, evaluator and functional hash,
+//!   and the demo that rediscovers linear regression.
 //! * [`tabular`]: tabular benchmarks (a table of trained models), the
 //!   [`TabularBenchmark`](tabular::TabularBenchmark) trait, the evaluator that reads
 //!   fitness from a table and the hasher that reads the paper's functional hash.

@@ -11,7 +11,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut options = DemoOptions {
         seed: 1,
         techniques: Techniques {
-            fec: Some(FecConfig::PLAIN),
+            fec: Some(FecConfig::AUTOML_ZERO),
             ..Techniques::NONE
         },
         workers: NonZeroUsize::MIN,

@@ -95,7 +95,7 @@ const SELECTION_SEED: u64 = 0x005e_1ec7;
 pub struct DemoOptions {
     /// Seed of the whole run: search seeds and task seeds derive from it.
     pub seed: u64,
-    /// Techniques (the demo runs with FEC).
+    /// Techniques (the demo runs with `FecConfig::AUTOML_ZERO`, the C++ demo's FEC).
     pub techniques: Techniques,
     /// Workers: 1 runs serially; more run each generation on rayon's pool.
     pub workers: NonZeroUsize,
