@@ -147,6 +147,9 @@ pub struct Search<'a, S, E, H> {
     budget: Budget,
     seed: u64,
     target: Option<f64>,
+    /// Whether [`Search::run_parallel`] may hash a generation on the pool (off only
+    /// in tests, to compare with one-at-a-time hashing).
+    parallel_hashing: bool,
 }
 
 /// A candidate whose hash and cache lookup are done and whose evaluation, if it
@@ -202,6 +205,7 @@ where
             budget,
             seed,
             target: None,
+            parallel_hashing: true,
         }
     }
 
@@ -313,13 +317,42 @@ where
     where
         S::Candidate: Send + Sync,
         E: Sync,
+        H: Sync,
     {
         let mut run = self.start_run()?;
         let mut clock_s = 0.0;
+        // With FEC alone, a generation's hashes do not depend on one another (FCM
+        // and the tabulist hash inside their retry loops): compute them on the pool,
+        // then look them up in proposal order. Hashes are pure, so the record is
+        // the same either way.
+        let hash_in_parallel = self.parallel_hashing
+            && self.techniques.fec.is_some()
+            && self.techniques.fcm.is_none()
+            && self.techniques.tabulist.is_none();
         while run.allows_start(clock_s) {
             let mut generation = Vec::with_capacity(workers.get());
-            while generation.len() < workers.get() && run.allows_start(clock_s) {
-                generation.push(run.start(algorithm, clock_s));
+            if hash_in_parallel {
+                let mut proposals = Vec::with_capacity(workers.get());
+                while proposals.len() < workers.get() && run.allows_start(clock_s) {
+                    proposals.push(run.propose(algorithm));
+                }
+                let hasher = self.hasher;
+                let hashes: Vec<FunctionalHash> =
+                    proposals.par_iter().map(|(_, c)| hasher.hash(c)).collect();
+                for ((index, candidate), hash) in proposals.into_iter().zip(hashes) {
+                    // Lookups can exhaust a budget that counts evaluations or hits
+                    // in a row: the proposals after that point are never started,
+                    // as the one-at-a-time path would not have proposed them, and
+                    // the run ends.
+                    if !run.allowed_at(clock_s, index) {
+                        break;
+                    }
+                    generation.push(run.look_up(index, candidate, hash, clock_s));
+                }
+            } else {
+                while generation.len() < workers.get() && run.allows_start(clock_s) {
+                    generation.push(run.start(algorithm, clock_s));
+                }
             }
             let (evaluator, audit, seed) =
                 (self.evaluator, self.techniques.audit.is_some(), self.seed);
@@ -385,6 +418,56 @@ where
                 self.n_evaluations,
                 self.hits_in_a_row,
             )
+    }
+
+    /// Whether the budget allowed starting the candidate of proposal `index`, with
+    /// the counters as they are: for proposals made ahead of their lookups.
+    fn allowed_at(&self, clock_s: f64, index: u64) -> bool {
+        !self.reached_target
+            && self.search.budget.allows_start(
+                clock_s,
+                index,
+                self.n_evaluations,
+                self.hits_in_a_row,
+            )
+    }
+
+    /// Proposes the next candidate, counting it as started.
+    fn propose<A: Algorithm<S>>(&mut self, algorithm: &mut A) -> (u64, S::Candidate) {
+        let index = self.n_started;
+        self.n_started += 1;
+        let proposal = algorithm.propose(self.search.space, &mut self.search_rng);
+        (index, proposal.candidate)
+    }
+
+    /// Looks a hashed candidate up, as [`Run::start`] does after hashing, with FEC
+    /// as the only technique.
+    fn look_up(
+        &mut self,
+        index: u64,
+        candidate: S::Candidate,
+        hash: FunctionalHash,
+        start_s: f64,
+    ) -> Started<S::Candidate> {
+        self.record.n_hashes += 1;
+        let lookup = self
+            .cache
+            .as_mut()
+            .map(|cache| cache.lookup(hash, &mut self.cache_rng));
+        if matches!(lookup, Some(Lookup::Hit(_))) {
+            self.hits_in_a_row += 1;
+        } else {
+            self.n_evaluations += 1;
+            self.hits_in_a_row = 0;
+        }
+        Started {
+            index,
+            candidate,
+            hash: Some(hash),
+            start_s,
+            hash_cost_s: self.search.hasher.cost_s(),
+            lookup,
+        }
     }
 
     /// Proposes, applies FCM and the tabulist, hashes and looks up.
@@ -952,6 +1035,32 @@ mod tests {
         assert_eq!(one.events.len(), 300);
         assert_eq!(one, on(2));
         assert_eq!(one, on(4));
+    }
+
+    #[test]
+    fn hashing_a_generation_on_the_pool_changes_no_record() {
+        let space = IntSpace::new(100);
+        let evaluator = PeriodicEvaluator::new(13, 40.0, 0.1);
+        let hasher = PeriodicHasher::new(13, 2.0);
+        let workers = NonZeroUsize::new(8).unwrap();
+        // Budgets that end inside a generation: by evaluations, by candidates, by
+        // time with hits in a row.
+        for budget in [
+            Budget::Evaluations(37),
+            Budget::Candidates(301),
+            Budget::SimulatedSeconds(30_000.0),
+        ] {
+            let search = evo_search(&space, &evaluator, &hasher, Techniques::FEC, budget);
+            let pooled = search.run_parallel(&mut evolution(20, 5), workers).unwrap();
+            let one_by_one = Search {
+                parallel_hashing: false,
+                ..search.clone()
+            }
+            .run_parallel(&mut evolution(20, 5), workers)
+            .unwrap();
+            assert_eq!(pooled, one_by_one, "{budget:?}");
+            assert!(pooled.events.len() > 8);
+        }
     }
 
     /// Hashes only `c mod period mod 2`: candidates computing different functions
