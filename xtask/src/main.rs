@@ -1,6 +1,6 @@
 //! `cargo xtask`: the project's reproducible tasks.
 //!
-//! * `cargo xtask figures` reproduces the paper's NAS-Bench figures (see
+//! * `cargo xtask figures` reproduces the paper's NAS-Bench and AutoML-Zero figures (see
 //!   `figures/mod.rs` for the flags and the budget scaling).
 //! * `cargo xtask automl-zero` runs AutoML-Zero's linear-regression demo.
 //! * `cargo xtask golden` checks ufh-core's golden vectors and prints any row whose
@@ -28,8 +28,9 @@ pub(crate) const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   figures [--quick] [--nasbench PATH] [--out DIR] [--only NAME...] [--repeats N]
           [--seed S] [--jobs N]
-                     reproduce the paper's NAS-Bench figures (PNG, SVG, CSV and a
-                     summary) on the embedded table, or on NAS-Bench-101 at PATH
+                     reproduce the paper's figures (PNG, SVG, CSV and a summary):
+                     NAS on the embedded table, or on NAS-Bench-101 at PATH, and
+                     AutoML-Zero (--only names: fig5 ... fig13, automl-zero)
   automl-zero [--seed S] [--no-fec] [--jobs N] [--experiments N] [--mantissa-bits M]
                      AutoML-Zero's demo: evolve linear regression from random
                      code; prints candidates/s, FEC hit rate, individuals needed

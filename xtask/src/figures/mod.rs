@@ -1,5 +1,7 @@
 //! `cargo xtask figures`: the paper's tabular-NAS experiments (Sections 5–6 and
-//! Supplementary S3), on the embedded table or on NAS-Bench-101.
+//! Supplementary S3), on the embedded table or on NAS-Bench-101, and its
+//! AutoML-Zero panel of Fig. 5 / S3 (`automl_zero.rs`, with its own budget in
+//! training steps and its own repeat count).
 //!
 //! Every figure is written as PNG and SVG with a CSV of every plotted number; a
 //! summary (Markdown and JSON) gives, per comparison, the AUC ratio and the
