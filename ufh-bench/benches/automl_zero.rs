@@ -14,7 +14,7 @@ use std::num::NonZeroUsize;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use ufh_search::{Budget, FecConfig, KeepBest, Search, Techniques};
 use ufh_spaces::automl_zero::{
-    Instruction, LINEAR_REGRESSION_DEMO, Op, Program, ProgramEvaluator, ProgramHashConfig,
+    LINEAR_REGRESSION_DEMO, ProgramEvaluator, ProgramHashConfig, sgd_program,
 };
 
 const CANDIDATES: u64 = 20_000;
@@ -64,16 +64,7 @@ fn demo_search(c: &mut Criterion) {
 
     // The two costs a candidate can incur: a full evaluation (10 tasks, 100 training
     // steps and 100 validation examples each) or a hash (10 + 10 per task).
-    let sgd = Program {
-        setup: vec![Instruction::scalar_constant(2, 0.05)],
-        predict: vec![Instruction::new(Op::VectorInnerProduct, &[1, 0], 1)],
-        learn: vec![
-            Instruction::new(Op::ScalarDiff, &[0, 1], 3),
-            Instruction::new(Op::ScalarProduct, &[2, 3], 3),
-            Instruction::new(Op::ScalarVectorProduct, &[3, 0], 2),
-            Instruction::new(Op::VectorSum, &[1, 2], 1),
-        ],
-    };
+    let sgd = sgd_program(0.05);
     let mut group = c.benchmark_group("automl_zero_program");
     group.throughput(Throughput::Elements(1));
     group.bench_function("evaluate_sgd", |b| {

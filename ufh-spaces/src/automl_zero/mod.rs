@@ -85,22 +85,14 @@
 //!
 //! ```
 //! use ufh_spaces::automl_zero::{
-//!     Instruction, Op, Program, ProgramEvaluator, ProgramHashConfig, LINEAR_REGRESSION_DEMO,
-//!     linear_regression_tasks,
+//!     LINEAR_REGRESSION_DEMO, ProgramEvaluator, ProgramHashConfig, linear_regression_tasks,
+//!     sgd_program,
 //! };
 //!
 //! // SGD on a linear model, learning rate 0.2: the program the demo rediscovers.
 //! // One epoch of 100 examples takes it just past the demo's 0.9999.
-//! let sgd = Program {
-//!     setup: vec![Instruction::scalar_constant(2, 0.2)],
-//!     predict: vec![Instruction::new(Op::VectorInnerProduct, &[1, 0], 1)],
-//!     learn: vec![
-//!         Instruction::new(Op::ScalarDiff, &[0, 1], 3),
-//!         Instruction::new(Op::ScalarProduct, &[2, 3], 3),
-//!         Instruction::new(Op::ScalarVectorProduct, &[3, 0], 2),
-//!         Instruction::new(Op::VectorSum, &[1, 2], 1),
-//!     ],
-//! };
+//! let sgd = sgd_program(0.2);
+//! println!("{sgd}");
 //! let demo = LINEAR_REGRESSION_DEMO;
 //! let tasks = linear_regression_tasks::<4>(10, demo.search_sizes, 1);
 //! let evaluator = ProgramEvaluator::new(tasks, demo.layout, ProgramHashConfig::PAPER)?;
@@ -126,7 +118,7 @@ pub use program::{Component, FEATURES, Instruction, LABEL, MemoryLayout, PREDICT
 pub use setups::{
     DEMO_FEATURES, DIGITS_FEATURES, DemoError, DemoOptions, DemoReport, DigitsRun, Evolved,
     ExperimentReport, LINEAR_REGRESSION_DEMO, LinearRegressionDemo, PROJECTED_DIGITS,
-    ProjectedDigitsSetup, evolve,
+    ProjectedDigitsSetup, evolve, sgd_program,
 };
 pub use space::{
     InitialProgram, Mutation, ProgramSpace, ProgramSpaceConfig, SizeBounds, SpaceError,

@@ -10,7 +10,7 @@ use ufh_search::{
 
 use super::evaluate::{EvaluatorError, ProgramEvaluator, ProgramHashConfig};
 use super::op::Op;
-use super::program::{MemoryLayout, Program};
+use super::program::{Instruction, MemoryLayout, Program};
 use super::space::{
     InitialProgram, Mutation, ProgramSpace, ProgramSpaceConfig, SizeBounds, SpaceError,
 };
@@ -86,6 +86,27 @@ pub const LINEAR_REGRESSION_DEMO: LinearRegressionDemo = LinearRegressionDemo {
     max_train_steps: 2e8,
     sufficient_fitness: 0.9999,
 };
+
+/// The program the demo rediscovers: SGD on a linear model with `learning_rate`,
+/// in the demo's addresses (weights `v1`, learning rate `s2`).
+///
+/// ```text
+/// def Setup():   s2 = learning_rate
+/// def Predict(): s1 = dot(v1, v0)
+/// def Learn():   s3 = s0 - s1; s3 = s2 * s3; v2 = s3 * v0; v1 = v1 + v2
+/// ```
+pub fn sgd_program(learning_rate: f64) -> Program {
+    Program {
+        setup: vec![Instruction::scalar_constant(2, learning_rate)],
+        predict: vec![Instruction::new(Op::VectorInnerProduct, &[1, 0], 1)],
+        learn: vec![
+            Instruction::new(Op::ScalarDiff, &[0, 1], 3),
+            Instruction::new(Op::ScalarProduct, &[2, 3], 3),
+            Instruction::new(Op::ScalarVectorProduct, &[3, 0], 2),
+            Instruction::new(Op::VectorSum, &[1, 2], 1),
+        ],
+    }
+}
 
 /// Seed of the selection tasks (fixed across experiments).
 const SELECTION_SEED: u64 = 0x005e_1ec7;
