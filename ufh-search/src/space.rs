@@ -37,7 +37,9 @@ pub trait DiscreteEncoding: SearchSpace {
 pub struct Evaluation {
     /// Fitness on validation data: what the search maximises.
     pub validation: f64,
-    /// Fitness on test data, never seen by the search; for re-evaluation only.
+    /// Fitness on test data, never seen by the search; for re-evaluation only. NaN
+    /// where the evaluator has no test data (records holding NaN then compare
+    /// unequal under `==`, as floats do).
     pub test: f64,
     /// Cost of the evaluation in simulated seconds.
     pub cost_s: f64,
