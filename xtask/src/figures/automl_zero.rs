@@ -162,6 +162,11 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         &held_out_groups,
     )?;
 
+    context.notes.push(format!(
+        "fig5 AutoML-Zero rows: AutoML-Zero's linear-regression demo, {budget:e} training \
+         steps per search, {repeats} repeats per condition; the unseen tasks are the demo's \
+         100 selection tasks."
+    ));
     let baseline_auc = context.aucs(&records[0]);
     for (i, label) in labels.iter().enumerate().skip(1) {
         let auc = context.aucs(&records[i]);

@@ -279,6 +279,9 @@ struct Experiment<'a> {
     repeats: usize,
     out: PathBuf,
     summary: Vec<Comparison>,
+    /// Lines for the summary's header: settings of figures whose budget or repeats
+    /// differ from the benchmark's.
+    notes: Vec<String>,
     /// Records of conditions already run, keyed by the condition (label aside) and
     /// the repeat count, so figures that share a condition share its searches.
     memo: HashMap<String, Vec<Run>>,
@@ -594,6 +597,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         repeats,
         out: options.out.clone(),
         summary: Vec::new(),
+        notes: Vec::new(),
         memo: HashMap::new(),
     };
     for figure in FIGURES {
@@ -646,6 +650,11 @@ fn write_summary(context: &Experiment<'_>) -> anyhow::Result<()> {
         context.repeats,
         context.options.seed
     );
+    if !context.notes.is_empty() {
+        let at = md.find("| figure |").expect("the table header is written above");
+        let notes: String = context.notes.iter().map(|n| format!("{n}\n\n")).collect();
+        md.insert_str(at, &notes);
+    }
     for c in &context.summary {
         writeln!(
             md,
