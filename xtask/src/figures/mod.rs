@@ -651,7 +651,9 @@ fn write_summary(context: &Experiment<'_>) -> anyhow::Result<()> {
         context.options.seed
     );
     if !context.notes.is_empty() {
-        let at = md.find("| figure |").expect("the table header is written above");
+        let at = md
+            .find("| figure |")
+            .expect("the table header is written above");
         let notes: String = context.notes.iter().map(|n| format!("{n}\n\n")).collect();
         md.insert_str(at, &notes);
     }
