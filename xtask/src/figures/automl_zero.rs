@@ -114,6 +114,7 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         grid: &grid,
         x: "training steps (simulated time)",
         metric: "fitness",
+        column: "training_steps",
     };
     context.curves_on(
         "fig5_automl_zero",

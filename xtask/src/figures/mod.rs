@@ -328,13 +328,15 @@ impl Run {
     }
 }
 
-/// The time axis of best-so-far curves: the grid they are sampled on, its unit,
-/// and what the fitness measures.
+/// The time axis of best-so-far curves: the grid they are sampled on, its unit
+/// (as the charts' x label and as the CSV's column name), and what the fitness
+/// measures.
 #[derive(Clone, Copy)]
 struct TimeAxis<'a> {
     grid: &'a [f64],
     x: &'a str,
     metric: &'a str,
+    column: &'a str,
 }
 
 /// One line of the summary.
@@ -497,6 +499,7 @@ impl Experiment<'_> {
             grid: &self.grid(),
             x: "simulated time (s)",
             metric: "accuracy",
+            column: "time_s",
         };
         self.curves_on(stem, title, labels, records, &time)
     }
@@ -510,10 +513,23 @@ impl Experiment<'_> {
         records: &[Vec<Run>],
         time: &TimeAxis<'_>,
     ) -> anyhow::Result<()> {
-        let TimeAxis { grid, x, metric } = *time;
-        let mut csv = String::from(
-            "condition,time_s,validation_mean,validation_sem,test_mean,test_sem,repeats\n",
+        let TimeAxis {
+            grid,
+            x,
+            metric,
+            column,
+        } = *time;
+        let mut csv = format!(
+            "condition,{column},validation_mean,validation_sem,test_mean,test_sem,repeats\n"
         );
+        let line = |label: &String, band: &[(f64, f64)]| Line {
+            name: label.clone(),
+            points: grid
+                .iter()
+                .zip(band)
+                .map(|(&x, &(m, s))| (x, m, s))
+                .collect(),
+        };
         let mut validation_lines = Vec::new();
         let mut test_lines = Vec::new();
         for (label, runs) in labels.iter().zip(records) {
@@ -532,36 +548,36 @@ impl Experiment<'_> {
                     runs.len()
                 )?;
             }
-            validation_lines.push(Line {
-                name: label.clone(),
-                points: grid.iter().zip(&v).map(|(&x, &(m, s))| (x, m, s)).collect(),
-            });
-            test_lines.push(Line {
-                name: label.clone(),
-                points: grid.iter().zip(&t).map(|(&x, &(m, s))| (x, m, s)).collect(),
-            });
+            validation_lines.push(line(label, &v));
+            test_lines.push(line(label, &t));
         }
         std::fs::write(self.out.join(format!("{stem}.csv")), csv)?;
-        plot::lines(
-            &self.out.join(format!("{stem}_validation")),
-            &Axes {
-                title: &format!("{title}: best validation {metric}"),
-                x,
-                y: &format!("best validation {metric} (mean ± 2 SEM)"),
-            },
-            &validation_lines,
-            true,
-        )?;
-        plot::lines(
-            &self.out.join(format!("{stem}_test")),
-            &Axes {
-                title: &format!("{title}: test {metric} of the best"),
-                x,
-                y: &format!("test {metric} of best-by-validation (mean ± 2 SEM)"),
-            },
-            &test_lines,
-            true,
-        )?;
+        let charts = [
+            (
+                "validation",
+                format!("best validation {metric}"),
+                format!("best validation {metric} (mean ± 2 SEM)"),
+                validation_lines,
+            ),
+            (
+                "test",
+                format!("test {metric} of the best"),
+                format!("test {metric} of best-by-validation (mean ± 2 SEM)"),
+                test_lines,
+            ),
+        ];
+        for (suffix, what, y, lines) in charts {
+            plot::lines(
+                &self.out.join(format!("{stem}_{suffix}")),
+                &Axes {
+                    title: &format!("{title}: {what}"),
+                    x,
+                    y: &y,
+                },
+                &lines,
+                true,
+            )?;
+        }
         Ok(())
     }
 
