@@ -413,13 +413,7 @@ where
     H: CandidateHasher<S::Candidate>,
 {
     fn allows_start(&self, clock_s: f64) -> bool {
-        !self.reached_target
-            && self.search.budget.allows_start(
-                clock_s,
-                self.n_started,
-                self.n_evaluations,
-                self.hits_in_a_row,
-            )
+        self.allowed_at(clock_s, self.n_started)
     }
 
     /// Whether the budget allowed starting the candidate of proposal `index`, with

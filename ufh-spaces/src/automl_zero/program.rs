@@ -53,13 +53,19 @@ impl Instruction {
             out,
             ..Self::NO_OP
         };
-        if let Some(&a) = inputs.first() {
-            instruction.in1 = a;
-        }
-        if let Some(&b) = inputs.get(1) {
-            instruction.in2 = b;
+        for (position, &address) in inputs.iter().take(2).enumerate() {
+            instruction.set_input(position, address);
         }
         instruction
+    }
+
+    /// Sets input `position` (0 or 1) to `address`.
+    pub fn set_input(&mut self, position: usize, address: u8) {
+        if position == 0 {
+            self.in1 = address;
+        } else {
+            self.in2 = address;
+        }
     }
 
     /// `s_out = value`.

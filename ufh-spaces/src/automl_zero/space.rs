@@ -176,11 +176,7 @@ impl ProgramSpace {
         };
         for (i, &kind) in op.inputs().iter().enumerate() {
             let address = rng.random_range(0..self.config.layout.count(kind));
-            if i == 0 {
-                instruction.in1 = address;
-            } else {
-                instruction.in2 = address;
-            }
+            instruction.set_input(i, address);
         }
         if let Some(kind) = op.output() {
             instruction.out = self.random_output(kind, rng);
@@ -244,11 +240,7 @@ impl ProgramSpace {
         let choice = rng.random_range(0..n_params);
         if choice < n_inputs {
             let address = rng.random_range(0..self.config.layout.count(op.inputs()[choice]));
-            if choice == 0 {
-                instruction.in1 = address;
-            } else {
-                instruction.in2 = address;
-            }
+            instruction.set_input(choice, address);
         } else if choice == n_inputs && has_output {
             let kind = op.output().expect("checked above");
             instruction.out = self.random_output(kind, rng);
