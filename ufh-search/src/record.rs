@@ -24,14 +24,18 @@ pub struct Event {
     /// Position in proposal order.
     pub index: u64,
     /// Simulated time at which its processing (hashing, then evaluation) started.
+    #[serde(with = "special_f64")]
     pub start_s: f64,
     /// Simulated time at which its fitness was known.
+    #[serde(with = "special_f64")]
     pub end_s: f64,
     /// Its functional hash, if any technique computed one.
     pub hash: Option<FunctionalHash>,
     /// The fitness the algorithm received (a running mean under FEA).
+    #[serde(with = "special_f64")]
     pub validation: f64,
     /// Test fitness of the same evaluation (or mean), for re-evaluation.
+    #[serde(with = "special_f64")]
     pub test: f64,
     /// How the fitness was obtained.
     pub outcome: Outcome,
@@ -41,10 +45,13 @@ pub struct Event {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BestPoint {
     /// When the best changed.
+    #[serde(with = "special_f64")]
     pub time_s: f64,
     /// The best validation fitness so far.
+    #[serde(with = "special_f64")]
     pub validation: f64,
     /// The test fitness of that best candidate.
+    #[serde(with = "special_f64")]
     pub test: f64,
 }
 
@@ -143,8 +150,10 @@ impl SearchRecord {
         Ok(())
     }
 
-    /// Writes the whole record as JSON. Infinite fitness (a failed candidate) is
-    /// written as `null`, as JSON has no infinity.
+    /// Writes the whole record as JSON. JSON has no infinities and no NaN, so
+    /// those values are written as the strings `"inf"`, `"-inf"` and `"NaN"`
+    /// (a failed candidate's fitness is `"-inf"`); every value reads back
+    /// exactly (NaN as the canonical NaN).
     pub fn write_json(&self, out: impl std::io::Write) -> serde_json::Result<()> {
         serde_json::to_writer(out, self)
     }
@@ -154,6 +163,49 @@ impl SearchRecord {
         let c = self.cache?;
         let lookups = c.misses + c.partial_hits + c.full_hits;
         (lookups > 0).then(|| c.full_hits as f64 / lookups as f64)
+    }
+}
+
+/// Serde for `f64` fields that may hold infinities or NaN: finite values as JSON
+/// numbers (Rust's shortest round-trip form), the others as `"inf"`, `"-inf"`
+/// and `"NaN"`. Reading accepts both forms, so records written by any version
+/// with only finite values still read.
+mod special_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub(super) fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else if value.is_nan() {
+            serializer.serialize_str("NaN")
+        } else if *value > 0.0 {
+            serializer.serialize_str("inf")
+        } else {
+            serializer.serialize_str("-inf")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr<'a> {
+        Number(f64),
+        #[serde(borrow)]
+        Text(std::borrow::Cow<'a, str>),
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(deserializer)? {
+            Repr::Number(value) => Ok(value),
+            Repr::Text(text) => match &*text {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "NaN" => Ok(f64::NAN),
+                other => Err(de::Error::invalid_value(
+                    de::Unexpected::Str(other),
+                    &"a number, \"inf\", \"-inf\" or \"NaN\"",
+                )),
+            },
+        }
     }
 }
 
@@ -239,5 +291,103 @@ mod tests {
         record.write_json(&mut json).unwrap();
         let back: SearchRecord = serde_json::from_slice(&json).unwrap();
         assert_eq!(back, record);
+    }
+
+    /// Bit-exact equality of records, NaN equal to NaN (JSON keeps no NaN payload).
+    fn same_bits(a: &SearchRecord, b: &SearchRecord) -> bool {
+        let bits = |x: f64| {
+            if x.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                x.to_bits()
+            }
+        };
+        a.events.len() == b.events.len()
+            && a.events.iter().zip(&b.events).all(|(x, y)| {
+                x.index == y.index
+                    && x.hash == y.hash
+                    && x.outcome == y.outcome
+                    && [x.start_s, x.end_s, x.validation, x.test].map(bits)
+                        == [y.start_s, y.end_s, y.validation, y.test].map(bits)
+            })
+            && a.cache == b.cache
+            && a.audit == b.audit
+            && a.n_hashes == b.n_hashes
+    }
+
+    #[test]
+    fn json_keeps_failures_and_nan() {
+        let mut failed = event(4.0, f64::NEG_INFINITY);
+        failed.test = f64::NAN;
+        failed.start_s = f64::INFINITY;
+        let record = SearchRecord {
+            events: vec![failed],
+            cache: None,
+            audit: None,
+            n_hashes: 0,
+        };
+        let mut json = Vec::new();
+        record.write_json(&mut json).unwrap();
+        let text = String::from_utf8(json).unwrap();
+        assert!(text.contains(r#""validation":"-inf""#), "{text}");
+        let back: SearchRecord = serde_json::from_str(&text).unwrap();
+        assert!(same_bits(&back, &record), "{back:?}");
+        let bad = text.replace(r#""-inf""#, r#""minus infinity""#);
+        let err = serde_json::from_str::<SearchRecord>(&bad).unwrap_err();
+        assert!(err.to_string().contains("minus infinity"), "{err}");
+    }
+
+    fn special_or_any() -> impl proptest::strategy::Strategy<Value = f64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MIN_POSITIVE),
+            Just(f64::MAX),
+            Just(5e-324),
+            any::<f64>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn json_round_trips_every_special_value(
+            values in proptest::collection::vec(
+                (special_or_any(), special_or_any(), special_or_any(), special_or_any(),
+                 proptest::option::of(proptest::prelude::any::<u64>()), 0u8..4),
+                0..20,
+            ),
+            n_hashes in proptest::prelude::any::<u64>(),
+        ) {
+            let events = values
+                .iter()
+                .enumerate()
+                .map(|(i, &(start_s, end_s, validation, test, hash, outcome))| Event {
+                    index: i as u64,
+                    start_s,
+                    end_s,
+                    hash: hash.map(FunctionalHash),
+                    validation,
+                    test,
+                    outcome: [Outcome::Evaluated, Outcome::Miss, Outcome::PartialHit, Outcome::Hit]
+                        [usize::from(outcome)],
+                })
+                .collect();
+            let record = SearchRecord { events, cache: None, audit: None, n_hashes };
+            let mut json = Vec::new();
+            record.write_json(&mut json).unwrap();
+            let back: SearchRecord = serde_json::from_slice(&json).unwrap();
+            proptest::prop_assert!(same_bits(&back, &record), "{back:?} != {record:?}");
+            for point in record.best_so_far() {
+                let text = serde_json::to_string(&point).unwrap();
+                let back: BestPoint = serde_json::from_str(&text).unwrap();
+                proptest::prop_assert_eq!(back.time_s.to_bits(), point.time_s.to_bits());
+                proptest::prop_assert_eq!(back.validation.to_bits(), point.validation.to_bits());
+                proptest::prop_assert_eq!(back.test.is_nan(), point.test.is_nan());
+            }
+        }
     }
 }

@@ -48,6 +48,15 @@ impl Digits {
         &self.pixels[i * N_PIXELS..(i + 1) * N_PIXELS]
     }
 
+    /// The first `n` images (all of them when `n` is larger).
+    pub fn first(&self, n: usize) -> Digits {
+        let n = n.min(self.len());
+        Digits {
+            pixels: self.pixels[..n * N_PIXELS].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
     fn subset(&self, indices: &[usize]) -> Digits {
         Digits {
             pixels: indices

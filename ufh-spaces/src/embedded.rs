@@ -100,6 +100,14 @@ pub struct TableSettings {
     pub repeats: usize,
     /// Network and optimiser settings.
     pub train: TrainConfig,
+    /// Training images: the first this many of the fixed training split (all
+    /// 1,000 when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_images: Option<usize>,
+    /// Training runs per model at the short budget, when fewer than
+    /// [`TableSettings::repeats`]: the functional hash reads repeat 0 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_repeats: Option<usize>,
 }
 
 /// The settings of the committed table.
@@ -109,9 +117,37 @@ pub const SETTINGS: TableSettings = TableSettings {
     budgets: [2, 8],
     repeats: 3,
     train: TrainConfig::EMBEDDED,
+    train_images: None,
+    short_repeats: None,
 };
 
 impl TableSettings {
+    /// Training runs per model at budget `budget_index`.
+    pub fn repeats_at(&self, budget_index: usize) -> usize {
+        match (budget_index, self.short_repeats) {
+            (0, Some(short)) => short,
+            _ => self.repeats,
+        }
+    }
+
+    /// Training runs per model, all budgets together.
+    pub fn runs_per_model(&self) -> usize {
+        (0..self.budgets.len()).map(|b| self.repeats_at(b)).sum()
+    }
+
+    /// The data a model is trained and measured on: the fixed split, with its
+    /// training set cut to [`TableSettings::train_images`].
+    pub fn data(&self, split: &DigitsSplit) -> DigitsSplit {
+        match self.train_images {
+            None => split.clone(),
+            Some(n) => DigitsSplit {
+                train: split.train.first(n),
+                validation: split.validation.clone(),
+                test: split.test.clone(),
+            },
+        }
+    }
+
     /// The header text written into the table file: generator version and settings
     /// as JSON.
     pub fn metadata(&self) -> String {
@@ -146,9 +182,9 @@ pub fn train_model(
     data: &DigitsSplit,
     settings: &TableSettings,
 ) -> Vec<(u32, TrainedRun)> {
-    let mut runs = Vec::with_capacity(settings.budgets.len() * settings.repeats);
-    for &epochs in &settings.budgets {
-        for repeat in 0..settings.repeats {
+    let mut runs = Vec::with_capacity(settings.runs_per_model());
+    for (budget, &epochs) in settings.budgets.iter().enumerate() {
+        for repeat in 0..settings.repeats_at(budget) {
             let seed = run_seed(key, epochs, repeat);
             runs.push((epochs, train_cell(cell, data, epochs, seed, settings.train)));
         }

@@ -7,9 +7,11 @@
 //! several runs. When every model is in the journal, the table is written in ufh's
 //! binary format to `ufh-spaces/data/nasbench-digits.ufhtable` (or `--out`).
 
+use crate::say;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -18,11 +20,53 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use ufh_spaces::digits;
-use ufh_spaces::embedded::{SETTINGS, train_model};
+use ufh_spaces::embedded::{SETTINGS, TableSettings, train_model};
 use ufh_spaces::nasbench101::{Cell, ModuleHash, enumerate_unique_cells};
 use ufh_spaces::tabular::{EpochMetrics, ModelTableBuilder, RepeatMetrics};
 
 use crate::workspace_root;
+
+/// `cargo xtask bench-table`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The journal of finished models [default: target/bench-table/journal.tsv].
+    #[arg(long, value_name = "PATH")]
+    journal: Option<PathBuf>,
+    /// Where the finished table is written [default: the crate's data file].
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Training threads [default: all cores].
+    #[arg(long)]
+    jobs: Option<NonZeroUsize>,
+    /// Train at most this many more models in this run.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Measure instead of generating: train this many cells drawn uniformly (seed 0)
+    /// from the table's space and report the cost per cell and the accuracies.
+    #[arg(long, value_name = "N")]
+    probe: Option<usize>,
+    /// With --probe: channels C of the network.
+    #[arg(long, requires = "probe")]
+    channels: Option<usize>,
+    /// With --probe: the two epoch budgets, short and long.
+    #[arg(long, requires = "probe", num_args = 2, value_names = ["SHORT", "LONG"])]
+    epochs: Option<Vec<u32>>,
+    /// With --probe: training images.
+    #[arg(long, requires = "probe")]
+    train_images: Option<usize>,
+    /// With --probe: the vertex bound of the sampled cells.
+    #[arg(long, requires = "probe")]
+    max_vertices: Option<usize>,
+    /// With --probe: batch size.
+    #[arg(long, requires = "probe")]
+    batch_size: Option<usize>,
+    /// With --probe: peak learning rate.
+    #[arg(long, requires = "probe")]
+    learning_rate: Option<f32>,
+    /// With --probe: training runs at the short budget.
+    #[arg(long, requires = "probe")]
+    short_repeats: Option<usize>,
+}
 
 struct Options {
     journal: PathBuf,
@@ -31,31 +75,21 @@ struct Options {
     limit: Option<usize>,
 }
 
-fn parse(args: &[String]) -> anyhow::Result<Options> {
+fn parse(args: Args) -> Options {
     let root = workspace_root();
-    let mut options = Options {
-        journal: root.join("target/bench-table/journal.tsv"),
-        out: root.join("ufh-spaces/data/nasbench-digits.ufhtable"),
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        limit: None,
-    };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--journal" => options.journal = PathBuf::from(value()?),
-            "--out" => options.out = PathBuf::from(value()?),
-            "--jobs" => options.jobs = value()?.parse().context("--jobs")?,
-            "--limit" => options.limit = Some(value()?.parse().context("--limit")?),
-            other => bail!(
-                "unknown flag {other:?}; bench-table takes --jobs N, --limit N, --journal PATH, --out PATH"
-            ),
-        }
+    Options {
+        journal: args
+            .journal
+            .unwrap_or_else(|| root.join("target/bench-table/journal.tsv")),
+        out: args
+            .out
+            .unwrap_or_else(|| root.join("ufh-spaces/data/nasbench-digits.ufhtable")),
+        jobs: args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            NonZeroUsize::get,
+        ),
+        limit: args.limit,
     }
-    if options.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
-    Ok(options)
 }
 
 /// One journal line: key, then per run (budget-major, repeat-minor) epochs,
@@ -155,10 +189,85 @@ fn read_journal(
     Ok(done)
 }
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let options = parse(args)?;
+/// Trains `n` cells drawn uniformly from the space of `settings` and reports what a
+/// table with these settings would cost and hold.
+fn probe(n: usize, settings: &TableSettings, jobs: usize) -> anyhow::Result<()> {
+    use rand::SeedableRng;
+    use rand::seq::IndexedRandom;
+    let cells = enumerate_unique_cells(settings.max_vertices, settings.max_edges);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0);
+    let sample: Vec<&(ModuleHash, Cell)> = cells.choose_multiple(&mut rng, n).collect();
+    let data = settings.data(&digits::split());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
+    let start = Instant::now();
+    let rows: Vec<Vec<(u32, ufh_spaces::nasbench101::TrainedRun)>> = pool.install(|| {
+        sample
+            .par_iter()
+            .map(|(key, cell)| train_model(key, cell, &data, settings))
+            .collect()
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let long = settings.budgets[1];
+    let mut means: Vec<f64> = Vec::new();
+    let mut spread = 0.0;
+    for row in &rows {
+        let v: Vec<f64> = row
+            .iter()
+            .filter(|(e, _)| *e == long)
+            .map(|(_, r)| r.metrics.end.validation_accuracy)
+            .collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        spread += v.iter().map(|x| (x - mean).abs()).sum::<f64>() / v.len() as f64;
+        means.push(mean);
+    }
+    means.sort_by(f64::total_cmp);
+    let q = |p: f64| means[((means.len() - 1) as f64 * p).round() as usize];
+    say!(
+        "{n} of {} cells; {:.3} s per cell on one thread ({:.3} s wall on {jobs}); the whole space: {:.0} min on {jobs} threads",
+        cells.len(),
+        wall * jobs as f64 / n as f64,
+        wall / n as f64,
+        wall / n as f64 * cells.len() as f64 / 60.0
+    );
+    say!(
+        "mean validation accuracy at {long} epochs: min {:.4}, q10 {:.4}, median {:.4}, q90 {:.4}, q99 {:.4}, max {:.4}; mean |repeat - mean| {:.4}",
+        q(0.0),
+        q(0.1),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(1.0),
+        spread / rows.len() as f64
+    );
+    Ok(())
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(n) = args.probe {
+        let mut settings = SETTINGS;
+        if let Some(v) = args.max_vertices {
+            settings.max_vertices = v;
+        }
+        if let Some(c) = args.channels {
+            settings.train.channels = c;
+        }
+        if let Some(b) = args.batch_size {
+            settings.train.batch_size = b;
+        }
+        if let Some(lr) = args.learning_rate {
+            settings.train.learning_rate = lr;
+        }
+        settings.short_repeats = args.short_repeats.or(settings.short_repeats);
+        if let Some(e) = &args.epochs {
+            settings.budgets = [e[0], e[1]];
+        }
+        settings.train_images = args.train_images.or(settings.train_images);
+        let jobs = parse(args).jobs;
+        return probe(n, &settings, jobs);
+    }
+    let options = parse(args);
     let settings = SETTINGS;
-    let expected_runs = settings.budgets.len() * settings.repeats;
+    let expected_runs = settings.runs_per_model();
     let cells: Vec<(ModuleHash, Cell)> =
         enumerate_unique_cells(settings.max_vertices, settings.max_edges);
     let done = read_journal(&options.journal, expected_runs)?;
@@ -167,7 +276,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         .filter(|(key, _)| !done.contains_key(key))
         .take(options.limit.unwrap_or(usize::MAX))
         .collect();
-    println!(
+    say!(
         "{} unique cells of at most {} vertices; {} in the journal {}; training {} now on {} threads",
         cells.len(),
         settings.max_vertices,
@@ -191,7 +300,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         journal.write_all(b"\n")?;
     }
     let journal = Mutex::new(journal);
-    let data = digits::split();
+    let data = settings.data(&digits::split());
     let bar = ProgressBar::new(todo.len() as u64).with_style(
         ProgressStyle::with_template(
             "{elapsed_precise} [{bar:40}] {pos}/{len} models, eta {eta_precise}",
@@ -218,7 +327,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             })
     })?;
     bar.finish();
-    println!(
+    say!(
         "trained {} models in {:.1} s",
         todo.len(),
         start.elapsed().as_secs_f64()
@@ -230,7 +339,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         .filter(|(key, _)| !done.contains_key(key))
         .count();
     if missing > 0 {
-        println!("{missing} models still to train; run again to continue");
+        say!("{missing} models still to train; run again to continue");
         return Ok(());
     }
     let mut builder = ModelTableBuilder::new(settings.repeats);
@@ -247,7 +356,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let file = File::create(&options.out)
         .with_context(|| format!("creating {}", options.out.display()))?;
     table.write_binary(file, &settings.metadata())?;
-    println!(
+    say!(
         "wrote {} models to {} ({} bytes)",
         cells.len(),
         options.out.display(),

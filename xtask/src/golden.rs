@@ -1,5 +1,6 @@
 //! `cargo xtask golden`: ufh-core's golden hash vectors.
 
+use crate::say;
 use anyhow::{Context, bail};
 
 use crate::workspace_root;
@@ -8,12 +9,16 @@ use crate::workspace_root;
 #[path = "../../ufh-core/tests/support/golden_table.rs"]
 mod golden_table;
 
-pub(crate) fn golden(args: &[String]) -> anyhow::Result<()> {
-    let bless = match args {
-        [] => false,
-        [flag] if flag == "--bless" => true,
-        _ => bail!("golden takes only --bless, got {args:?}"),
-    };
+/// `cargo xtask golden`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Rewrite the committed hashes after a deliberate change to the hash.
+    #[arg(long)]
+    bless: bool,
+}
+
+pub(crate) fn golden(args: Args) -> anyhow::Result<()> {
+    let bless = args.bless;
     let path = workspace_root().join("ufh-core/tests/data/golden.tsv");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -33,9 +38,13 @@ pub(crate) fn golden(args: &[String]) -> anyhow::Result<()> {
         let (h64, h128) = golden_table::compute(row);
         if h64 != row.hash64 || h128 != row.hash128 {
             changed += 1;
-            println!(
+            say!(
                 "{}: {} {} -> {} {}",
-                row.name, row.hash64, row.hash128, h64, h128
+                row.name,
+                row.hash64,
+                row.hash128,
+                h64,
+                h128
             );
         }
         out.push_str(
@@ -53,10 +62,10 @@ pub(crate) fn golden(args: &[String]) -> anyhow::Result<()> {
         out.push('\n');
     }
     match (changed, bless) {
-        (0, _) => println!("all {} golden rows match", rows.len()),
+        (0, _) => say!("all {} golden rows match", rows.len()),
         (_, true) => {
             std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
-            println!(
+            say!(
                 "rewrote {changed} of {} rows in {}",
                 rows.len(),
                 path.display()

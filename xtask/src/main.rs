@@ -6,15 +6,19 @@
 //! * `cargo xtask golden` checks ufh-core's golden vectors and prints any row whose
 //!   hash differs from the committed one; `--bless` rewrites the committed hashes
 //!   after a deliberate change to the hash.
-//! * `cargo xtask bench-table` trains the embedded NAS benchmark, resumably.
+//! * `cargo xtask bench-table` trains an embedded NAS benchmark, resumably.
 //! * `cargo xtask nasbench load PATH` loads a NAS-Bench-101 data file and reports
 //!   its size, load time and peak memory; `nasbench synth OUT` writes a synthetic
 //!   file in the same format to measure the reader without the real data.
+//!
+//! Command lines are parsed by `clap`: every task and subcommand answers `--help`,
+//! and an unknown flag or a missing value is an error, never a file name.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::bail;
+use clap::{Parser, Subcommand};
 
 mod automl_zero;
 mod bench_table;
@@ -23,33 +27,46 @@ mod golden;
 mod nasbench;
 mod table_stats;
 
-pub(crate) const USAGE: &str = "usage: cargo xtask <task>
+/// The project's reproducible tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
 
-tasks:
-  figures [--quick] [--nasbench PATH] [--out DIR] [--only NAME...] [--repeats N]
-          [--seed S] [--jobs N]
-                     reproduce the paper's figures (PNG, SVG, CSV and a summary):
-                     NAS on the embedded table, or on NAS-Bench-101 at PATH, and
-                     AutoML-Zero (--only names: fig5 ... fig13, automl-zero)
-  automl-zero [--seed S] [--no-fec] [--jobs N] [--experiments N] [--mantissa-bits M]
-                     AutoML-Zero's demo: evolve linear regression from random
-                     code; prints candidates/s, FEC hit rate, individuals needed
-  golden [--bless]   check (or rewrite) ufh-core's golden hash vectors
-  bench-table [--jobs N] [--limit N] [--journal PATH] [--out PATH]
-                     train ufh's embedded NAS benchmark (resumable; see
-                     ufh_spaces::embedded)
-  table-stats [PATH] models, accuracy range, cost and functional-hash collisions
-                     of a table file (default: the embedded one)
-  nasbench load PATH [--cache]
-                     load a NAS-Bench-101 file; print models, time and peak memory
-  nasbench synth OUT [--max-vertices N]
-                     write a synthetic file in NAS-Bench-101's exact format: every
-                     model of at most N (default 6) vertices, budgets 4/12/36/108,
-                     3 repeats, made-up accuracies (for measuring the reader)";
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Reproduce the paper's figures (PNG, SVG, CSV and a summary): NAS on an
+    /// embedded table or on NAS-Bench-101, and AutoML-Zero.
+    Figures(figures::Args),
+    /// AutoML-Zero's demo: evolve linear regression from random code; prints
+    /// candidates/s, the FEC hit rate and the individuals needed.
+    AutomlZero(automl_zero::Args),
+    /// Check (or rewrite) ufh-core's golden hash vectors.
+    Golden(golden::Args),
+    /// Train an embedded NAS benchmark (resumable; see ufh_spaces::embedded).
+    BenchTable(bench_table::Args),
+    /// Models, accuracy quantiles, cost and functional-hash collisions of a table
+    /// file (default: the embedded default table).
+    TableStats(table_stats::Args),
+    /// Load NAS-Bench-101 files, write synthetic ones.
+    Nasbench(nasbench::Args),
+}
 
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Figures(args) => figures::run(args),
+        Task::AutomlZero(args) => automl_zero::run(args),
+        Task::Golden(args) => golden::golden(args),
+        Task::BenchTable(args) => bench_table::run(args),
+        Task::TableStats(args) => table_stats::run(args),
+        Task::Nasbench(args) => nasbench::run(args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -57,23 +74,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Vec<String>) -> anyhow::Result<()> {
-    let Some((task, rest)) = args.split_first() else {
-        bail!("no task given\n\n{USAGE}");
+/// Whether an error is a write to a closed pipe (`xtask … | head -1`): the reader
+/// has what it wanted, so that is a normal exit.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` that returns the error instead of panicking when stdout is closed,
+/// so that `cargo xtask … | head -1` ends quietly (see [`is_broken_pipe`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))?
     };
-    match task.as_str() {
-        "golden" => golden::golden(rest),
-        "automl-zero" => automl_zero::run(rest),
-        "bench-table" => bench_table::run(rest),
-        "table-stats" => table_stats::run(rest),
-        "figures" => figures::run(rest),
-        "nasbench" => nasbench::run(rest),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => bail!("unknown task {other:?}\n\n{USAGE}"),
-    }
+}
+pub(crate) use say;
+
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")
 }
 
 fn workspace_root() -> PathBuf {
@@ -81,4 +104,43 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// `--help` prints help and never runs a task (it once wrote a 468 MB file
+    /// named `--help`); unknown flags are rejected.
+    #[test]
+    fn help_is_help_and_unknown_flags_are_errors() {
+        for task in [
+            vec!["figures"],
+            vec!["automl-zero"],
+            vec!["golden"],
+            vec!["bench-table"],
+            vec!["table-stats"],
+            vec!["nasbench"],
+            vec!["nasbench", "load"],
+            vec!["nasbench", "synth"],
+        ] {
+            let mut help = vec!["xtask"];
+            help.extend(&task);
+            help.push("--help");
+            let err = Cli::try_parse_from(&help).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{help:?}");
+            let mut bad = vec!["xtask"];
+            bad.extend(&task);
+            bad.push("--no-such-flag");
+            let err = Cli::try_parse_from(&bad).unwrap_err();
+            assert_ne!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{bad:?}");
+        }
+    }
 }

@@ -1,24 +1,55 @@
 //! `cargo xtask nasbench`: load NAS-Bench-101 files and write synthetic ones.
 
+use crate::say;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, enumerate_unique_cells};
 use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TabularBenchmark};
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    match args {
-        [verb, path] if verb == "load" => load(Path::new(path), false),
-        [verb, path, flag] if verb == "load" && flag == "--cache" => load(Path::new(path), true),
-        [verb, out] if verb == "synth" => synth(Path::new(out), 6),
-        [verb, out, flag, n] if verb == "synth" && flag == "--max-vertices" => synth(
-            Path::new(out),
-            n.parse().with_context(|| format!("--max-vertices {n:?}"))?,
-        ),
-        _ => bail!("usage: nasbench load PATH [--cache] | nasbench synth OUT [--max-vertices N]"),
+/// `cargo xtask nasbench`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Load a NAS-Bench-101 file; print models, time and peak memory.
+    Load {
+        /// The `.tfrecord` file.
+        path: PathBuf,
+        /// Read (or write) the binary cache beside the file.
+        #[arg(long)]
+        cache: bool,
+    },
+    /// Write a synthetic file in NAS-Bench-101's exact format: every model of at
+    /// most N vertices, budgets 4/12/36/108, 3 repeats, made-up accuracies (for
+    /// measuring the reader).
+    Synth {
+        /// The file to write.
+        out: PathBuf,
+        /// Most vertices of a cell.
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(2..=7))]
+        max_vertices: u8,
+        /// Overwrite OUT if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Load { path, cache } => load(&path, cache),
+        Command::Synth {
+            out,
+            max_vertices,
+            force,
+        } => synth(&out, usize::from(max_vertices), force),
     }
 }
 
@@ -41,7 +72,7 @@ fn load(path: &Path, cache: bool) -> anyhow::Result<()> {
         NasBench101::open(path)?
     };
     let seconds = start.elapsed().as_secs_f64();
-    println!(
+    say!(
         "{}: {:.1} MB, {} records, {} models, budgets {:?}",
         path.display(),
         size as f64 / 1e6,
@@ -49,7 +80,7 @@ fn load(path: &Path, cache: bool) -> anyhow::Result<()> {
         benchmark.len(),
         benchmark.budgets()
     );
-    println!(
+    say!(
         "loaded in {seconds:.2} s ({}), {:.0} MB/s; peak memory {:.0} MiB",
         if report.from_cache {
             "from the binary cache"
@@ -60,15 +91,26 @@ fn load(path: &Path, cache: bool) -> anyhow::Result<()> {
         peak_rss_mib().unwrap_or(f64::NAN)
     );
     if let Some(error) = report.cache_write_error {
-        println!("cache not written: {error}");
+        say!("cache not written: {error}");
     }
     Ok(())
 }
 
-fn synth(out: &Path, max_vertices: usize) -> anyhow::Result<()> {
+fn synth(out: &Path, max_vertices: usize, force: bool) -> anyhow::Result<()> {
     let start = Instant::now();
     let cells = enumerate_unique_cells(max_vertices, 9);
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let file = if force {
+        File::create(out)
+    } else {
+        File::create_new(out)
+    }
+    .with_context(|| {
+        if out.exists() && !force {
+            format!("{} exists; pass --force to overwrite it", out.display())
+        } else {
+            format!("creating {}", out.display())
+        }
+    })?;
     let mut writer = NasBench101Writer::new(BufWriter::with_capacity(1 << 20, file));
     for (model, (key, cell)) in cells.iter().enumerate() {
         for epochs in [4u32, 12, 36, 108] {
@@ -92,7 +134,7 @@ fn synth(out: &Path, max_vertices: usize) -> anyhow::Result<()> {
     }
     writer.into_inner()?;
     let size = std::fs::metadata(out)?.len();
-    println!(
+    say!(
         "wrote {} models × 4 budgets × 3 repeats to {} ({:.1} MB) in {:.1} s",
         cells.len(),
         PathBuf::from(out).display(),

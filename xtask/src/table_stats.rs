@@ -2,24 +2,30 @@
 //! accuracy range, training cost, and how often the paper's functional hash puts two
 //! models in one bucket.
 
+use crate::say;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ufh_core::MantissaBits;
 use ufh_spaces::tabular::{ModelTable, TableHasherConfig, TabularBenchmark};
 
 use crate::workspace_root;
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let path = match args {
-        [] => workspace_root().join("ufh-spaces/data/nasbench-digits.ufhtable"),
-        [path] => PathBuf::from(path),
-        _ => bail!("usage: table-stats [PATH]"),
-    };
+/// `cargo xtask table-stats`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A table file in ufh's binary format [default: the embedded default table].
+    path: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let path = args
+        .path
+        .unwrap_or_else(|| workspace_root().join("ufh-spaces/data/nasbench-digits.ufhtable"));
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let (table, metadata) =
         ModelTable::read_binary(&bytes).with_context(|| format!("reading {}", path.display()))?;
-    println!(
+    say!(
         "{}: {} bytes, {} models, budgets {:?}, {} repeats",
         path.display(),
         bytes.len(),
@@ -27,7 +33,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         table.budgets(),
         table.repeats()
     );
-    println!("header: {metadata}");
+    say!("header: {metadata}");
     let full = table.budgets().len() - 1;
     let mut validation = Vec::new();
     let mut test = Vec::new();
@@ -48,7 +54,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     for (name, values) in [("validation", &mut validation), ("test", &mut test)] {
         values.sort_by(f64::total_cmp);
-        println!(
+        say!(
             "final {name} accuracy at {} epochs over all repeats: min {:.4}, median {:.4}, max {:.4}",
             table.budgets()[full],
             values[0],
@@ -56,7 +62,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             values[values.len() - 1]
         );
     }
-    println!(
+    say!(
         "recorded training time: {time_all:.0} s in all ({time_full:.0} s at the full budget; mean {:.2} s per full run)",
         time_full / validation.len() as f64
     );
@@ -68,7 +74,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         let hasher = config.build(&table)?;
         let buckets = hasher.group_models();
         let colliding: usize = buckets.iter().map(Vec::len).filter(|&n| n > 1).sum();
-        println!(
+        say!(
             "{bits:>2} mantissa bits ({:?}): {} distinct hashes, {:.2} models per hash, {colliding} models ({:.2}%) share a hash",
             hasher.source(),
             buckets.len(),

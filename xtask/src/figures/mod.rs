@@ -24,6 +24,7 @@ mod automl_zero;
 mod plot;
 mod stats;
 
+use crate::say;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::num::NonZeroUsize;
@@ -66,6 +67,33 @@ const FIGURES: [&str; 10] = [
     "automl-zero",
 ];
 
+/// `cargo xtask figures`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A smoke run: 8 repeats, smaller grids, short AutoML-Zero searches.
+    #[arg(long)]
+    quick: bool,
+    /// Search NAS-Bench-101 from its data file instead of an embedded table.
+    #[arg(long, value_name = "PATH")]
+    nasbench: Option<PathBuf>,
+    /// Directory the figures are written to [default: figures/ in the workspace].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Only these figures.
+    #[arg(long, value_name = "NAME", num_args = 1.., value_parser = clap::builder::PossibleValuesParser::new(FIGURES))]
+    only: Vec<String>,
+    /// Repeats per condition [default: 500, or 8 with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    repeats: Option<u64>,
+    /// Base seed: repeat r of every condition uses seed + r.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads [default: all cores].
+    #[arg(long)]
+    jobs: Option<NonZeroUsize>,
+}
+
+/// The checked options of a run.
 struct Options {
     quick: bool,
     nasbench: Option<PathBuf>,
@@ -76,69 +104,25 @@ struct Options {
     jobs: usize,
 }
 
-fn parse(args: &[String]) -> anyhow::Result<Options> {
-    let mut options = Options {
-        quick: false,
-        nasbench: None,
-        out: workspace_root().join("figures"),
-        only: Vec::new(),
-        repeats: None,
-        seed: 0,
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let mut args = args.iter().peekable();
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--quick" => options.quick = true,
-            "--nasbench" => {
-                options.nasbench = Some(PathBuf::from(
-                    args.next().context("--nasbench needs a path")?,
-                ))
-            }
-            "--out" => options.out = PathBuf::from(args.next().context("--out needs a directory")?),
-            "--repeats" => {
-                options.repeats = Some(
-                    args.next()
-                        .context("--repeats needs a number")?
-                        .parse()
-                        .context("--repeats")?,
-                )
-            }
-            "--seed" => {
-                options.seed = args
-                    .next()
-                    .context("--seed needs a number")?
-                    .parse()
-                    .context("--seed")?
-            }
-            "--jobs" => {
-                options.jobs = args
-                    .next()
-                    .context("--jobs needs a number")?
-                    .parse()
-                    .context("--jobs")?
-            }
-            "--only" => {
-                while let Some(name) = args.next_if(|a| !a.starts_with("--")) {
-                    if !FIGURES.contains(&name.as_str()) {
-                        bail!(
-                            "unknown figure {name:?}; figures are {}",
-                            FIGURES.join(", ")
-                        );
-                    }
-                    options.only.push(name.clone());
-                }
-                if options.only.is_empty() {
-                    bail!("--only needs figure names: {}", FIGURES.join(", "));
-                }
-            }
-            other => bail!("unknown flag {other:?}\n\n{}", crate::USAGE),
-        }
+impl Options {
+    fn from_args(args: Args) -> anyhow::Result<Self> {
+        Ok(Self {
+            quick: args.quick,
+            nasbench: args.nasbench,
+            out: args.out.unwrap_or_else(|| workspace_root().join("figures")),
+            only: args.only,
+            repeats: args
+                .repeats
+                .map(usize::try_from)
+                .transpose()
+                .context("--repeats")?,
+            seed: args.seed,
+            jobs: args.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                NonZeroUsize::get,
+            ),
+        })
     }
-    if options.jobs == 0 || options.repeats == Some(0) {
-        bail!("--jobs and --repeats must be at least 1");
-    }
-    Ok(options)
 }
 
 /// The benchmark, its space and the scaled budget.
@@ -586,8 +570,8 @@ impl Experiment<'_> {
     }
 }
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let options = parse(args)?;
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let options = Options::from_args(args)?;
     let start = Instant::now();
     let bench = Bench::load(&options)?;
     std::fs::create_dir_all(&options.out)
@@ -599,7 +583,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         .num_threads(options.jobs)
         .build_global()
         .ok();
-    println!(
+    say!(
         "{}: {} models; budget {:.1} simulated s, hashing {:.4} s; {repeats} repeats; output in {}",
         bench.name,
         bench.table.len(),
@@ -634,7 +618,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "automl-zero" => automl_zero::figure(&mut context)?,
             _ => unreachable!("FIGURES lists only these"),
         }
-        println!(
+        say!(
             "{figure} done in {:.1} s",
             figure_start.elapsed().as_secs_f64()
         );
@@ -647,12 +631,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 bail!("{} is missing or empty", file.display());
             }
         }
-        println!(
+        say!(
             "checked: all {} expected files exist and are non-empty",
             expected_files(&options.out).len()
         );
     }
-    println!("all done in {:.1} s", start.elapsed().as_secs_f64());
+    say!("all done in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 
