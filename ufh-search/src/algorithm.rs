@@ -27,6 +27,10 @@ pub struct Feedback<C> {
     pub candidate: C,
     /// Its validation fitness (a running mean under FEA).
     pub fitness: f64,
+    /// Whether `candidate` is a replacement that a technique (FCM, tabulist) made
+    /// in place of the proposed candidate. An algorithm that learns from its own
+    /// decisions (PPO) must not credit them with a replacement's fitness.
+    pub replaced: bool,
 }
 
 /// A search algorithm in PyGlove's propose/feedback form: it never evaluates, hashes
@@ -267,6 +271,7 @@ mod tests {
                 proposal_index: index,
                 candidate,
                 fitness,
+                replaced: false,
             },
         );
     }
@@ -323,6 +328,7 @@ mod tests {
                     proposal_index: i as u64,
                     candidate,
                     fitness,
+                    replaced: false,
                 },
             );
         }

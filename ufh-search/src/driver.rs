@@ -164,6 +164,8 @@ struct Started<C> {
     /// Simulated seconds spent hashing.
     hash_cost_s: f64,
     lookup: Option<Lookup>,
+    /// Whether a technique (FCM, tabulist) replaced the proposed candidate.
+    replaced: bool,
 }
 
 /// A candidate with its evaluation (absent for a cache hit without audit).
@@ -464,6 +466,7 @@ where
             start_s,
             hash_cost_s: n_hashes as f64 * self.search.hasher.cost_s(),
             lookup,
+            replaced: false,
         }
     }
 
@@ -483,6 +486,7 @@ where
                 start_s,
                 hash_cost_s: 0.0,
                 lookup: None,
+                replaced: false,
             };
         }
         let mut n_hashes = 0u64;
@@ -495,6 +499,7 @@ where
             None => search.space.sample(rng),
         };
         let mut hash = hash_of(&candidate);
+        let mut replaced = false;
         if let (Some(fcm), Some(parent)) = (search.techniques.fcm, &proposal.parent) {
             // The parent was hashed when it was started, and the paper keeps that
             // hash with it: recomputing it here is bookkeeping, not a new hash, so
@@ -506,6 +511,7 @@ where
                 }
                 candidate = retry(&mut self.search_rng);
                 hash = hash_of(&candidate);
+                replaced = true;
             }
         }
         if let Some(tabulist) = search.techniques.tabulist {
@@ -515,10 +521,13 @@ where
                 }
                 candidate = retry(&mut self.search_rng);
                 hash = hash_of(&candidate);
+                replaced = true;
             }
             *self.tabu.entry(hash).or_insert(0) += 1;
         }
-        self.look_up(index, candidate, hash, n_hashes, start_s)
+        let mut started = self.look_up(index, candidate, hash, n_hashes, start_s);
+        started.replaced = replaced;
+        started
     }
 
     fn evaluate(&mut self, started: Started<S::Candidate>) -> Finished<S::Candidate> {
@@ -587,6 +596,7 @@ where
             proposal_index: started.index,
             candidate: started.candidate,
             fitness: validation,
+            replaced: started.replaced,
         });
     }
 
@@ -821,6 +831,58 @@ mod tests {
         // hash is known).
         assert_eq!(record.n_hashes, 20 + 10 * 5);
         assert_eq!(record.events.len(), 30);
+    }
+
+    /// Feedback says whether the tabulist replaced the proposal, and that flag is
+    /// exactly "the candidate fed back is not the one proposed" here (the space's
+    /// samples rarely repeat a value).
+    #[test]
+    fn feedback_flags_replacements_by_techniques() {
+        struct Logging(Vec<(u32, u32, bool)>, Option<u32>);
+        impl Algorithm<IntSpace> for Logging {
+            fn propose(&mut self, space: &IntSpace, rng: &mut SearchRng) -> crate::Proposal<u32> {
+                let candidate = space.sample(rng);
+                self.1 = Some(candidate);
+                crate::Proposal {
+                    candidate,
+                    parent: None,
+                }
+            }
+            fn feedback(&mut self, feedback: Feedback<u32>) {
+                let proposed = self.1.take().expect("serial: one proposal at a time");
+                self.0
+                    .push((proposed, feedback.candidate, feedback.replaced));
+            }
+        }
+        let evaluator = PeriodicEvaluator::new(3, 10.0, 0.0);
+        let hasher = PeriodicHasher::new(3, 1.0);
+        let tabulist = Techniques {
+            tabulist: Some(TabulistConfig {
+                max_occurrences: 1,
+                max_tries: 3,
+            }),
+            ..Techniques::NONE
+        };
+        let mut logging = Logging(Vec::new(), None);
+        Search::new(
+            &IntSpace::new(1 << 30),
+            &evaluator,
+            &hasher,
+            Budget::Candidates(60),
+            9,
+        )
+        .techniques(tabulist)
+        .unwrap()
+        .run_serial(&mut logging)
+        .unwrap();
+        let replaced = logging.0.iter().filter(|(_, _, r)| *r).count();
+        assert!(
+            replaced > 10,
+            "3 functions, each allowed twice: most are replaced"
+        );
+        for (proposed, fed_back, flag) in &logging.0 {
+            assert_eq!(*flag, proposed != fed_back, "{proposed} -> {fed_back}");
+        }
     }
 
     #[test]

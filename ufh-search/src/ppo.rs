@@ -248,6 +248,12 @@ impl<S: DiscreteEncoding> Algorithm<S> for Ppo {
         let Some((choices, old_log_prob)) = self.pending.remove(&feedback.proposal_index) else {
             return;
         };
+        // A technique evaluated a replacement (the tabulist's fresh sample), not
+        // the candidate these choices decode to: its fitness says nothing about
+        // them, so they earn no reward and are not learned from.
+        if feedback.replaced {
+            return;
+        }
         self.batch.push(Sample {
             choices,
             old_log_prob,
@@ -357,6 +363,7 @@ mod tests {
                     proposal_index: index,
                     candidate: proposal.candidate,
                     fitness: reward,
+                    replaced: false,
                 },
             );
         }
@@ -367,6 +374,29 @@ mod tests {
             "a uniform policy scores about 0.2, got {first}"
         );
         assert!(last > 0.8, "trained policy scores {last}");
+    }
+
+    /// A replacement's fitness (the tabulist's fresh sample in place of PPO's
+    /// proposal) is not credited to PPO's own decisions.
+    #[test]
+    fn replaced_candidates_are_not_learned_from() {
+        let mut ppo = PpoConfig::DEFAULT.build(&Chain).unwrap();
+        let mut r = rng(5);
+        for index in 0..4u64 {
+            let proposal = Algorithm::<Chain>::propose(&mut ppo, &Chain, &mut r);
+            Algorithm::<Chain>::feedback(
+                &mut ppo,
+                Feedback {
+                    proposal_index: index,
+                    candidate: vec![4, 4, 4, 4],
+                    fitness: 1.0,
+                    replaced: index % 2 == 1,
+                },
+            );
+            let _ = proposal;
+        }
+        assert!(ppo.pending.is_empty(), "every proposal was answered");
+        assert_eq!(ppo.batch.len(), 2, "only the two unreplaced answers count");
     }
 
     #[test]
