@@ -1,7 +1,8 @@
 //! `cargo xtask bench-table`: trains ufh's embedded NAS benchmark.
 //!
 //! Every finished model is appended, as one line, to a journal
-//! (`target/bench-table/journal.tsv` unless `--journal` says otherwise) and flushed,
+//! (`~/.ufh/bench-table/journal.tsv` unless `--journal` says otherwise: outside the
+//! work tree, so a fresh checkout on the same machine resumes it) and flushed,
 //! so a killed run loses only the models in flight; the next run reads the journal
 //! and continues. `--limit N` trains at most N more models, to spread the work over
 //! several runs. When every model is in the journal, the table is written in ufh's
@@ -10,7 +11,7 @@
 use crate::say;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -29,7 +30,8 @@ use crate::workspace_root;
 /// `cargo xtask bench-table`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The journal of finished models [default: target/bench-table/journal.tsv].
+    /// The journal of finished models [default: ~/.ufh/bench-table/journal.tsv,
+    /// outside the work tree so that a fresh checkout resumes it].
     #[arg(long, value_name = "PATH")]
     journal: Option<PathBuf>,
     /// Where the finished table is written [default: the crate's data file].
@@ -78,9 +80,12 @@ struct Options {
 fn parse(args: Args) -> Options {
     let root = workspace_root();
     Options {
-        journal: args
-            .journal
-            .unwrap_or_else(|| root.join("target/bench-table/journal.tsv")),
+        journal: args.journal.unwrap_or_else(|| {
+            std::env::var_os("HOME").map_or_else(
+                || root.join("target/bench-table/journal.tsv"),
+                |home| PathBuf::from(home).join(".ufh/bench-table/journal.tsv"),
+            )
+        }),
         out: args
             .out
             .unwrap_or_else(|| root.join("ufh-spaces/data/nasbench-digits.ufhtable")),
@@ -158,8 +163,40 @@ fn parse_line(line: &str, expected_runs: usize) -> Option<(ModuleHash, JournalRo
     Some((key, JournalRow { parameters, runs }))
 }
 
+/// Opens the journal for appending after cutting off a torn tail: bytes after the
+/// last newline are a line that a kill cut short, and appending after them would
+/// glue the next line to it (a malformed line in the middle, which blocks every
+/// later run). The model of that line is trained again.
+fn open_for_append(path: &Path) -> anyhow::Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if whole < bytes.len() {
+        eprintln!(
+            "{}: dropping a line cut short at byte {whole} ({} bytes); its model is trained again",
+            path.display(),
+            bytes.len() - whole
+        );
+        file.set_len(whole as u64)
+            .with_context(|| format!("truncating {}", path.display()))?;
+        file.sync_all()?;
+    }
+    Ok(file)
+}
+
 /// Reads the finished models of a journal; a last line cut short by a kill is
-/// ignored (and rewritten when its model is trained again).
+/// ignored (and cut off by [`open_for_append`] before the next line is written).
 fn read_journal(
     path: &Path,
     expected_runs: usize,
@@ -285,20 +322,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         todo.len(),
         options.jobs
     );
-    if let Some(parent) = options.journal.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    // A kill can leave a partial last line: start appending on a fresh line.
-    let mut journal = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&options.journal)?;
-    if std::fs::read(&options.journal)?
-        .last()
-        .is_some_and(|&b| b != b'\n')
-    {
-        journal.write_all(b"\n")?;
-    }
+    let journal = open_for_append(&options.journal)?;
     let journal = Mutex::new(journal);
     let data = settings.data(&digits::split());
     let bar = ProgressBar::new(todo.len() as u64).with_style(
@@ -409,5 +433,54 @@ mod tests {
             );
         }
         assert!(parse_line(&format!("{line}\t1"), 2).is_none());
+    }
+
+    /// A journal cut mid-line, then appended to by a resumed run, still reads:
+    /// the torn tail is cut off instead of left in the middle of the file.
+    #[test]
+    fn a_torn_journal_line_is_cut_off_before_appending() {
+        let dir = std::env::temp_dir().join(format!("ufh-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.tsv");
+        let key = |i: u8| ModuleHash([i; 16]);
+        let run = TrainedRun {
+            metrics: RepeatMetrics {
+                halfway: EpochMetrics {
+                    training_time: 1.0,
+                    train_accuracy: 0.5,
+                    validation_accuracy: 0.5,
+                    test_accuracy: 0.5,
+                },
+                end: EpochMetrics {
+                    training_time: 2.0,
+                    train_accuracy: 0.75,
+                    validation_accuracy: 0.75,
+                    test_accuracy: 0.75,
+                },
+            },
+            trainable_parameters: 10,
+            diverged: false,
+        };
+        let line = |i: u8| format_line(&key(i), &[(2, run)]);
+        let second = line(2);
+        std::fs::write(
+            &path,
+            format!("{}\n{}", line(1), &second[..second.len() / 2]),
+        )
+        .unwrap();
+        assert_eq!(
+            read_journal(&path, 1).unwrap().len(),
+            1,
+            "a torn last line is ignored"
+        );
+        for resumed in 0..2 {
+            let mut journal = open_for_append(&path).unwrap();
+            writeln!(journal, "{}", line(3 + resumed)).unwrap();
+            drop(journal);
+            let done = read_journal(&path, 1).unwrap();
+            assert_eq!(done.len(), 2 + usize::from(resumed), "run {resumed}");
+            assert!(done.contains_key(&key(3)));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -32,7 +32,7 @@ use ufh_spaces::automl_zero::{
 };
 
 use super::plot::{self, Axes};
-use super::{Experiment, GRID, Run, TimeAxis, fcm, tabulist};
+use super::{Experiment, GRID, Run, TimeAxis, fcm, tabulist, write_file};
 
 /// One search: what the curves need, and its best program with its meta-validation.
 struct AmzRun {
@@ -145,8 +145,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
             )?;
         }
     }
-    std::fs::write(context.out.join("fig5_automl_zero_auc.csv"), csv)?;
-    std::fs::write(context.out.join("fig5_automl_zero_programs.txt"), texts)?;
+    write_file(context.out.join("fig5_automl_zero_auc.csv"), csv)?;
+    write_file(context.out.join("fig5_automl_zero_programs.txt"), texts)?;
 
     let held_out_groups: Vec<(String, Vec<f64>)> = labels
         .iter()

@@ -125,6 +125,13 @@ impl Options {
     }
 }
 
+/// Writes one output file; the error names it (a bare "Is a directory" says
+/// nothing of which file).
+fn write_file(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    let path = path.as_ref();
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+}
+
 /// The benchmark, its space and the scaled budget.
 struct Bench {
     table: Box<dyn TabularBenchmark>,
@@ -535,7 +542,7 @@ impl Experiment<'_> {
             validation_lines.push(line(label, &v));
             test_lines.push(line(label, &t));
         }
-        std::fs::write(self.out.join(format!("{stem}.csv")), csv)?;
+        write_file(self.out.join(format!("{stem}.csv")), csv)?;
         let charts = [
             (
                 "validation",
@@ -573,6 +580,12 @@ impl Experiment<'_> {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let options = Options::from_args(args)?;
     let start = Instant::now();
+    if options.out.exists() && !options.out.is_dir() {
+        bail!(
+            "--out {} is not a directory; give a directory for the figures",
+            options.out.display()
+        );
+    }
     let bench = Bench::load(&options)?;
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("creating {}", options.out.display()))?;
@@ -671,8 +684,8 @@ fn write_summary(context: &Experiment<'_>) -> anyhow::Result<()> {
             c.p_value
         )?;
     }
-    std::fs::write(context.out.join("summary.md"), md)?;
-    std::fs::write(
+    write_file(context.out.join("summary.md"), md)?;
+    write_file(
         context.out.join("summary.json"),
         serde_json::to_string_pretty(&context.summary)?,
     )?;
@@ -708,7 +721,7 @@ fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
             )?;
         }
     }
-    std::fs::write(context.out.join("fig5_auc.csv"), csv)?;
+    write_file(context.out.join("fig5_auc.csv"), csv)?;
     for (label, runs) in labels.iter().zip(&records).skip(1) {
         let treatment = context.aucs(runs);
         context.compare(
@@ -761,7 +774,7 @@ fn best_test_groups(
         }
         groups.push((condition.label.clone(), values));
     }
-    std::fs::write(context.out.join(format!("{figure}.csv")), csv)?;
+    write_file(context.out.join(format!("{figure}.csv")), csv)?;
     plot::groups(&context.out.join(figure), axes, &groups)?;
     for (label, values) in groups.iter().skip(1) {
         let baseline = groups[0].1.clone();
@@ -828,7 +841,7 @@ fn fig7(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         values.push(row);
     }
     bar.finish_and_clear();
-    std::fs::write(context.out.join("fig7.csv"), csv)?;
+    write_file(context.out.join("fig7.csv"), csv)?;
     let xs: Vec<String> = populations.iter().map(|p| p.to_string()).collect();
     let ys: Vec<String> = tournaments.iter().map(|t| t.to_string()).collect();
     plot::heatmap(
@@ -973,7 +986,7 @@ fn fig10(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         );
     }
     bar.finish_and_clear();
-    std::fs::write(context.out.join("fig10.csv"), csv)?;
+    write_file(context.out.join("fig10.csv"), csv)?;
     let (bm, bs) = stats::mean_sem(&baseline_final);
     let base_line: Vec<(f64, f64, f64)> = bits.iter().map(|&m| (f64::from(m), bm, bs)).collect();
     plot::lines(
@@ -1083,7 +1096,7 @@ fn fig12(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         writeln!(csv, "{t},{m},{s},{}", values.len())?;
         points.push((t, m, s));
     }
-    std::fs::write(context.out.join("fig12.csv"), csv)?;
+    write_file(context.out.join("fig12.csv"), csv)?;
     plot::lines(
         &context.out.join("fig12"),
         &Axes {
@@ -1150,8 +1163,8 @@ fn fig13(context: &mut Experiment<'_>) -> anyhow::Result<()> {
             }
         }
     }
-    std::fs::write(context.out.join("fig13.csv"), csv)?;
-    std::fs::write(
+    write_file(context.out.join("fig13.csv"), csv)?;
+    write_file(
         context.out.join("fig13_pairs.txt"),
         if pairs_text.is_empty() {
             "no two distinct cells share a functional hash at any width tried\n".to_string()
@@ -1231,4 +1244,43 @@ fn expected_files(out: &Path) -> Vec<PathBuf> {
         .map(|f| out.join(f)),
     );
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// Every I/O error names its path: a directory where a CSV should go, and an
+    /// `--out` that is a regular file.
+    #[test]
+    fn write_errors_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("ufh-figures-out-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("fig6.csv")).unwrap();
+        let err = write_file(dir.join("fig6.csv"), "x").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("fig6.csv") && text.contains("writing"),
+            "{text}"
+        );
+
+        let file = dir.join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let cli =
+            Cli::try_parse_from(["figures", "--out", file.to_str().unwrap(), "--quick"]).unwrap();
+        let err = run(cli.args).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("a-file") && text.contains("not a directory"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
