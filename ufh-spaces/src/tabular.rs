@@ -193,6 +193,59 @@ pub enum TableError {
     /// No budgets, no repeats, or a table with too many models.
     #[error("invalid table shape: {0}")]
     Shape(String),
+    /// A value no training run can have: an accuracy outside [0, 1], a negative
+    /// or non-finite training time, 0 epochs or 0 parameters.
+    #[error("model {key} at {epochs} epochs: {field} is {value}, {expected}")]
+    OutOfRange {
+        /// The model.
+        key: ModuleHash,
+        /// The budget.
+        epochs: u32,
+        /// The field, with its point (`halfway` or `end`).
+        field: &'static str,
+        /// The value found.
+        value: f64,
+        /// What it must be.
+        expected: &'static str,
+    },
+}
+
+/// Checks that one run holds values a training run can have.
+fn check_run(key: ModuleHash, epochs: u32, run: &RepeatMetrics) -> Result<(), TableError> {
+    let out_of_range = |field, value, expected| TableError::OutOfRange {
+        key,
+        epochs,
+        field,
+        value,
+        expected,
+    };
+    if epochs == 0 {
+        return Err(out_of_range("epochs", 0.0, "at least 1"));
+    }
+    let (h, e) = (&run.halfway, &run.end);
+    let times = [
+        ("halfway training_time", h.training_time),
+        ("end training_time", e.training_time),
+    ];
+    for (field, value) in times {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(out_of_range(field, value, "a finite time of at least 0 s"));
+        }
+    }
+    let accuracies = [
+        ("halfway train_accuracy", h.train_accuracy),
+        ("halfway validation_accuracy", h.validation_accuracy),
+        ("halfway test_accuracy", h.test_accuracy),
+        ("end train_accuracy", e.train_accuracy),
+        ("end validation_accuracy", e.validation_accuracy),
+        ("end test_accuracy", e.test_accuracy),
+    ];
+    for (field, value) in accuracies {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(out_of_range(field, value, "an accuracy in [0, 1]"));
+        }
+    }
+    Ok(())
 }
 
 /// Collects runs into a [`ModelTable`], in any order, checking that every model
@@ -257,6 +310,16 @@ impl ModelTableBuilder {
         epochs: u32,
         run: RepeatMetrics,
     ) -> Result<(), TableError> {
+        check_run(key, epochs, &run)?;
+        if trainable_parameters == 0 {
+            return Err(TableError::OutOfRange {
+                key,
+                epochs,
+                field: "trainable_parameters",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
         let slot = match self.budgets.iter().position(|&b| b == epochs) {
             Some(slot) => slot,
             None => {
@@ -361,8 +424,8 @@ const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BinaryTableError {
-    /// Reading failed.
-    #[error("reading the table failed: {0}")]
+    /// Reading failed (the cause is the source, not repeated in this message).
+    #[error("reading the table failed")]
     Io(#[from] io::Error),
     /// Not a ufh table, or a version this build cannot read.
     #[error("not a ufh table of format version {FORMAT_VERSION}: {0}")]
@@ -415,6 +478,25 @@ impl ModelTable {
                 keys.len(),
                 budgets.len()
             )));
+        }
+        // The invariants every table holds, however it was made (built from rows
+        // or read from a file): values a training run can have.
+        for (model, key) in keys.iter().enumerate() {
+            if parameters[model] == 0 {
+                return Err(TableError::OutOfRange {
+                    key: *key,
+                    epochs: budgets.first().copied().unwrap_or(0),
+                    field: "trainable_parameters",
+                    value: 0.0,
+                    expected: "at least 1",
+                });
+            }
+            for (b, &epochs) in budgets.iter().enumerate() {
+                let start = (model * budgets.len() + b) * repeats;
+                for run in &runs[start..start + repeats] {
+                    check_run(*key, epochs, run)?;
+                }
+            }
         }
         let mut index = FxHashMap::default();
         index.reserve(keys.len());
@@ -1051,9 +1133,15 @@ pub(crate) mod tests {
     #[test]
     fn builder_refuses_incomplete_and_extra_runs() {
         let (key, cell) = enumerate_unique_cells(3, 9)[1];
+        let point = EpochMetrics {
+            training_time: 1.0,
+            train_accuracy: 0.5,
+            validation_accuracy: 0.5,
+            test_accuracy: 0.5,
+        };
         let run = RepeatMetrics {
-            halfway: EMPTY_EPOCH,
-            end: EMPTY_EPOCH,
+            halfway: point,
+            end: point,
         };
         let mut builder = ModelTableBuilder::new(2);
         builder.add_run(key, cell, 7, 108, run).unwrap();

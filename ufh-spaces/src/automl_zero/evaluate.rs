@@ -54,7 +54,15 @@ pub enum EvaluatorError {
     },
     /// The hash settings are out of range.
     #[error("functional hash of programs: {0}")]
-    Hash(#[from] ufh_core::HashError),
+    Hash(ufh_core::HashError),
+}
+
+// By hand rather than `#[from]`, which would also make the error the source and
+// so print it twice under `{:#}`.
+impl From<ufh_core::HashError> for EvaluatorError {
+    fn from(e: ufh_core::HashError) -> Self {
+        Self::Hash(e)
+    }
 }
 
 /// The evaluation of a program on every task, with what the search does not see.

@@ -24,7 +24,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -36,6 +36,7 @@ use super::module_hash::{ModuleHash, ParseModuleHashError};
 use super::tfrecord::{FrameError, RecordPosition, TfRecordReader, TfRecordWriter};
 use crate::tabular::{
     BinaryTableError, EpochMetrics, ModelTable, ModelTableBuilder, RepeatMetrics, TableError,
+    TabularBenchmark,
 };
 
 /// Repeats per model and budget in NAS-Bench-101.
@@ -80,12 +81,19 @@ pub struct EvaluationData {
 }
 
 /// What is wrong with a NAS-Bench-101 file.
+///
+/// Each message says its cause once: a variant either prints the error it wraps
+/// or returns it from `source()`, never both, so `{:#}` (which prints the whole
+/// chain) repeats nothing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NasBenchErrorKind {
     /// The file could not be opened or read.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
+    /// The path is a directory, not a file.
+    #[error("is a directory, not a NAS-Bench-101 file")]
+    IsDirectory,
     /// A bad TFRecord frame: truncation or a CRC mismatch.
     #[error(transparent)]
     Frame(#[from] FrameError),
@@ -111,10 +119,10 @@ pub enum NasBenchErrorKind {
     },
     /// The adjacency and ops do not form a cell (includes unknown ops).
     #[error("impossible cell: {0}")]
-    Cell(#[from] CellError),
+    Cell(CellError),
     /// The cell is well formed but not a valid model.
     #[error("invalid cell: {0}")]
-    InvalidCell(#[from] InvalidCell),
+    InvalidCell(InvalidCell),
     /// The module hash does not match the cell.
     #[error("module hash {stored} does not match the cell, which hashes to {computed}")]
     HashMismatch {
@@ -126,10 +134,49 @@ pub enum NasBenchErrorKind {
     /// The rows do not form a complete table.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// The file holds no record at all (an empty file, or not a TFRecord file).
+    #[error("holds no records")]
+    Empty,
+    /// Fewer models than NAS-Bench-101's space of that many vertices holds: the
+    /// file was cut short (at a model boundary, or it would not have parsed).
+    #[error(
+        "holds {models} models of at most {max_vertices} vertices, but NAS-Bench-101's space of \
+         such cells has {expected}: the file is incomplete"
+    )]
+    Incomplete {
+        /// Models read.
+        models: usize,
+        /// Most vertices of a model read.
+        max_vertices: usize,
+        /// Models of the complete space.
+        expected: usize,
+    },
     /// The binary cache is corrupt.
     #[error("binary cache: {0}")]
-    Cache(#[from] BinaryTableError),
+    Cache(BinaryTableError),
 }
+
+impl From<CellError> for NasBenchErrorKind {
+    fn from(e: CellError) -> Self {
+        Self::Cell(e)
+    }
+}
+
+impl From<InvalidCell> for NasBenchErrorKind {
+    fn from(e: InvalidCell) -> Self {
+        Self::InvalidCell(e)
+    }
+}
+
+impl From<BinaryTableError> for NasBenchErrorKind {
+    fn from(e: BinaryTableError) -> Self {
+        Self::Cache(e)
+    }
+}
+
+/// Unique models of NAS-Bench-101's space by most vertices (index), after pruning
+/// and structural dedup (at most 9 edges): NAS-Bench-101's own counts.
+pub const MODELS_BY_MAX_VERTICES: [usize; 8] = [0, 0, 1, 7, 91, 2_532, 64_542, 423_624];
 
 /// An error reading a NAS-Bench-101 file, naming the file and, for errors in a
 /// record, the record's index and byte offset.
@@ -154,8 +201,10 @@ impl fmt::Display for NasBenchError {
 }
 
 impl std::error::Error for NasBenchError {
+    /// The kind is part of this error's own message, so the chain continues
+    /// with the kind's source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
+        std::error::Error::source(&self.kind)
     }
 }
 
@@ -255,11 +304,15 @@ impl NasBench101 {
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, LoadReport), NasBenchError> {
         let path = path.as_ref();
         let start = Instant::now();
-        let file = File::open(path).map_err(|e| NasBenchError {
+        let error = |kind: NasBenchErrorKind| NasBenchError {
             path: path.to_owned(),
             record: None,
-            kind: e.into(),
-        })?;
+            kind,
+        };
+        if path.is_dir() {
+            return Err(error(NasBenchErrorKind::IsDirectory));
+        }
+        let file = File::open(path).map_err(|e| error(e.into()))?;
         let (table, records) = Self::parse(path, BufReader::with_capacity(1 << 20, file))?;
         let report = LoadReport {
             records,
@@ -287,9 +340,11 @@ impl NasBench101 {
     }
 
     /// Loads from the binary cache at `cache` (default: `PATH.ufh-table`) when it
-    /// was written from this file (same size and modification time); otherwise
-    /// parses the file and writes the cache. A cache that cannot be written is
-    /// reported, not fatal.
+    /// was written from a file of exactly this content (its XXH3-64 checksum and
+    /// size, read in full each time: a few GB/s, so well under the parse time;
+    /// sizes and timestamps alone miss a changed byte); otherwise parses the file
+    /// and writes the cache. The key holds no path, so any spelling of the path
+    /// finds the cache. A cache that cannot be written is reported, not fatal.
     pub fn open_cached(
         path: impl AsRef<Path>,
         cache: Option<&Path>,
@@ -309,6 +364,9 @@ impl NasBench101 {
             record: None,
             kind,
         };
+        if path.is_dir() {
+            return Err(error(NasBenchErrorKind::IsDirectory));
+        }
         let stamp = source_stamp(path).map_err(|e| error(e.into()))?;
         if let Ok(bytes) = std::fs::read(&cache_path)
             && let Ok((table, metadata)) = ModelTable::read_binary(&bytes)
@@ -396,7 +454,11 @@ impl NasBench101 {
                 break;
             }
         }
+        if records == 0 {
+            return Err(error(None, NasBenchErrorKind::Empty));
+        }
         let table = builder.finish().map_err(|kind| error(None, kind.into()))?;
+        check_complete(&table).map_err(|kind| error(None, kind))?;
         Ok((table, records))
     }
 
@@ -413,18 +475,45 @@ impl NasBench101 {
 
 crate::tabular::delegate_tabular_benchmark!(NasBench101, table);
 
-/// What identifies a source file's version: its path, size and modification time.
+/// NAS-Bench-101's files hold every unique cell of at most V vertices: a file
+/// with fewer models than that space was cut short, even when every record in it
+/// is whole.
+fn check_complete(table: &ModelTable) -> Result<(), NasBenchErrorKind> {
+    let max_vertices = (0..table.len())
+        .map(|i| table.model_at(i).cell.num_vertices())
+        .max()
+        .unwrap_or(0);
+    let expected = MODELS_BY_MAX_VERTICES[max_vertices.min(7)];
+    if table.len() < expected {
+        return Err(NasBenchErrorKind::Incomplete {
+            models: table.len(),
+            max_vertices,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// What identifies a source file's content: its size and XXH3-64 checksum.
 fn source_stamp(path: &Path) -> io::Result<String> {
-    let metadata = std::fs::metadata(path)?;
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
+    use std::hash::Hasher as _;
+    let mut file = File::open(path)?;
+    let mut hasher = twox_hash::XxHash3_64::with_seed(0);
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.write(&buffer[..n]);
+        size += n as u64;
+    }
     Ok(format!(
-        "ufh-spaces nasbench101 cache; source {}; {} bytes; modified {modified} ns",
-        path.display(),
-        metadata.len()
+        "ufh-spaces nasbench101 cache v2; source xxh3-64 {:016x}; {size} bytes",
+        hasher.finish()
     ))
 }
 
@@ -441,8 +530,9 @@ pub(crate) fn write_atomically(
         write(&mut file)?;
         file.sync_all()
     });
-    match result {
-        Ok(()) => std::fs::rename(&temporary, path),
+    // On every failure, the write's or the rename's, the temporary goes.
+    match result.and_then(|()| std::fs::rename(&temporary, path)) {
+        Ok(()) => Ok(()),
         Err(e) => {
             let _ = std::fs::remove_file(&temporary);
             Err(e)
@@ -539,7 +629,7 @@ mod tests {
         let at = |f: f64| EpochMetrics {
             training_time: 100.0 * f + seed,
             train_accuracy: 0.5 + 0.4 * f,
-            validation_accuracy: 0.45 + 0.4 * f + seed / 1000.0,
+            validation_accuracy: 0.45 + 0.4 * f + seed / 10_000.0,
             test_accuracy: 0.44 + 0.4 * f,
         };
         RepeatMetrics {
@@ -686,5 +776,256 @@ mod tests {
                 cell.module_hash()
             )
         );
+    }
+
+    /// A temporary directory for one test, removed at the end.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ufh-nb101-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A frame that claims 2^30 bytes, with a valid length CRC, in a 16-byte file:
+    /// an error, and the buffer holds what arrived, not what was claimed.
+    #[test]
+    fn a_huge_claimed_length_is_not_allocated() {
+        let length = (1u64 << 30).to_le_bytes();
+        let mut bytes = length.to_vec();
+        bytes.extend_from_slice(&super::super::tfrecord::masked_crc32c(&length).to_le_bytes());
+        bytes.extend_from_slice(b"abcd");
+        assert_eq!(bytes.len(), 16);
+        let mut reader = TfRecordReader::new(&bytes[..]);
+        let mut payload = Vec::new();
+        let err = reader.next_record(&mut payload).unwrap_err();
+        assert!(err.to_string().contains("truncated payload"), "{err}");
+        assert!(
+            payload.capacity() <= 1 << 20,
+            "{} bytes reserved",
+            payload.capacity()
+        );
+    }
+
+    #[test]
+    fn empty_and_cut_short_files_are_rejected() {
+        let err = error_of(&[]);
+        assert_eq!(err, "test.tfrecord: holds no records");
+        // Cut exactly at a model boundary: every record whole, models missing.
+        let (bytes, _) = small_file();
+        let mut reader = TfRecordReader::new(&bytes[..]);
+        let mut payload = Vec::new();
+        for _ in 0..90 * 6 {
+            reader.next_record(&mut payload).unwrap();
+        }
+        let cut = reader.position().offset as usize;
+        let err = error_of(&bytes[..cut]);
+        assert!(
+            err.contains("holds 90 models of at most 4 vertices")
+                && err.contains("has 91: the file is incomplete"),
+            "{err}"
+        );
+        let dir = scratch("dir");
+        let err = NasBench101::open(&dir).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: is a directory, not a NAS-Bench-101 file",
+                dir.display()
+            )
+        );
+        let err = NasBench101::open_cached(&dir, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("is a directory, not a NAS-Bench-101 file"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Each error's chain (what `{:#}` prints) says every cause once.
+    #[test]
+    fn errors_say_their_cause_once() {
+        let (bytes, _) = small_file();
+        let mut flipped = bytes.clone();
+        flipped[20] ^= 0x20;
+        let mut bad_length = bytes.clone();
+        bad_length[3] ^= 1;
+        let dir = scratch("chain");
+        let missing = NasBench101::open(dir.join("missing.tfrecord")).unwrap_err();
+        let errors = [
+            load(&flipped).unwrap_err(),
+            load(&bad_length).unwrap_err(),
+            load(&bytes[..bytes.len() - 2]).unwrap_err(),
+            missing,
+        ];
+        for err in errors {
+            let mut messages = vec![err.to_string()];
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                messages.push(cause.to_string());
+                source = cause.source();
+            }
+            let chain = messages.join(": ");
+            for cause in &messages[1..] {
+                assert!(!messages[0].contains(cause.as_str()), "repeated: {chain}");
+            }
+            for part in ["CRC mismatch", "No such file"] {
+                assert!(chain.matches(part).count() <= 1, "{chain}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The cache is keyed on content: a flipped byte with size and modification time
+    /// kept is noticed, and any spelling of the path finds a fresh cache.
+    #[test]
+    fn the_cache_follows_the_content_not_the_path_or_the_clock() {
+        let dir = scratch("stale");
+        let path = dir.join("small.tfrecord");
+        let (bytes, _) = small_file();
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, report) = NasBench101::open_cached(&path, None).unwrap();
+        assert!(!report.from_cache);
+        let dotted = dir.join(".").join("small.tfrecord");
+        let (_, report) = NasBench101::open_cached(&dotted, None).unwrap();
+        assert!(report.from_cache, "another spelling of the path re-parsed");
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut flipped = bytes.clone();
+        flipped[20] ^= 0x20;
+        std::fs::write(&path, &flipped).unwrap();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let err = NasBench101::open_cached(&path, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("payload CRC mismatch"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_partial_file() {
+        let dir = scratch("partial");
+        // A non-empty directory where the file should go: the rename fails.
+        let target = dir.join("table.ufh-table");
+        std::fs::create_dir_all(target.join("occupied")).unwrap();
+        let err = write_atomically(&target, |f| f.write_all(b"data")).unwrap_err();
+        assert!(err.kind() != io::ErrorKind::NotFound, "{err}");
+        assert!(!dir.join("table.ufh-table.partial").exists());
+        // And on a failed write.
+        let err = write_atomically(&dir.join("other"), |_| Err(io::Error::other("disk full")));
+        assert!(err.is_err());
+        assert!(!dir.join("other.partial").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Values no training run can have are rejected, naming the record and field;
+    /// a binary table holding one is rejected when it is read.
+    #[test]
+    fn impossible_metric_values_are_rejected() {
+        let cell = enumerate_unique_cells(3, 9)[2].1;
+        let good = run(1.0);
+        let cases: Vec<(RepeatMetrics, u32, i32, &str)> = vec![
+            (
+                RepeatMetrics {
+                    end: EpochMetrics {
+                        validation_accuracy: f64::NAN,
+                        ..good.end
+                    },
+                    ..good
+                },
+                108,
+                5,
+                "end validation_accuracy is NaN",
+            ),
+            (
+                RepeatMetrics {
+                    end: EpochMetrics {
+                        validation_accuracy: f64::NEG_INFINITY,
+                        ..good.end
+                    },
+                    ..good
+                },
+                108,
+                5,
+                "end validation_accuracy is -inf",
+            ),
+            (
+                RepeatMetrics {
+                    halfway: EpochMetrics {
+                        test_accuracy: 7.0,
+                        ..good.halfway
+                    },
+                    ..good
+                },
+                108,
+                5,
+                "halfway test_accuracy is 7",
+            ),
+            (
+                RepeatMetrics {
+                    end: EpochMetrics {
+                        train_accuracy: -0.5,
+                        ..good.end
+                    },
+                    ..good
+                },
+                108,
+                5,
+                "end train_accuracy is -0.5",
+            ),
+            (
+                RepeatMetrics {
+                    end: EpochMetrics {
+                        training_time: -1.0,
+                        ..good.end
+                    },
+                    ..good
+                },
+                108,
+                5,
+                "end training_time is -1",
+            ),
+            (
+                RepeatMetrics {
+                    halfway: EpochMetrics {
+                        training_time: f64::NAN,
+                        ..good.halfway
+                    },
+                    ..good
+                },
+                108,
+                5,
+                "halfway training_time is NaN",
+            ),
+            (good, 0, 5, "epochs is 0"),
+            (good, 108, 0, "trainable_parameters is 0"),
+        ];
+        for (metrics, epochs, parameters, expected) in cases {
+            let payload =
+                NasBench101Writer::<Vec<u8>>::payload(&cell, epochs, parameters, &metrics);
+            let err = error_of(&file_with(&[payload]));
+            assert!(
+                err.starts_with("test.tfrecord: record 0 at byte 0: model "),
+                "{err}"
+            );
+            assert!(err.contains(expected), "expected {expected:?} in {err}");
+        }
+        // The binary cache holds the same invariants: forge a value, fix the CRC.
+        let table = load(&small_file().0).unwrap().table;
+        let mut bytes = Vec::new();
+        table.write_binary(&mut bytes, "m").unwrap();
+        let runs_start = 8 + 4 + 4 + 1 + 4 + 4 * 2 + 4 + 8 + 91 * 39;
+        let validation_end = runs_start + 6 * 8;
+        bytes[validation_end..validation_end + 8].copy_from_slice(&7.0f64.to_le_bytes());
+        let body = bytes.len() - 4;
+        let crc = crc32c::crc32c(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        let err = ModelTable::read_binary(&bytes).unwrap_err().to_string();
+        assert!(err.contains("end validation_accuracy is 7"), "{err}");
     }
 }

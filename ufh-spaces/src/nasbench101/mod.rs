@@ -25,8 +25,8 @@ pub mod tfrecord;
 
 pub use cell::{Cell, CellError, InvalidCell, MAX_EDGES, MAX_VERTICES, Op, UnknownOp};
 pub use file::{
-    EvaluationData, LoadReport, ModelMetrics, NasBench101, NasBench101Writer, NasBenchError,
-    NasBenchErrorKind, REPEATS,
+    EvaluationData, LoadReport, MODELS_BY_MAX_VERTICES, ModelMetrics, NasBench101,
+    NasBench101Writer, NasBenchError, NasBenchErrorKind, REPEATS,
 };
 pub use module_hash::{ModuleHash, ParseModuleHashError};
 pub use network::{CellNetwork, TrainConfig, TrainedRun, train_cell};

@@ -13,8 +13,8 @@ pub fn masked_crc32c(bytes: &[u8]) -> u32 {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FrameError {
-    /// Reading failed.
-    #[error("read failed: {0}")]
+    /// Reading failed (the cause is the source, not repeated in this message).
+    #[error("read failed")]
     Io(#[from] io::Error),
     /// The file ends inside a frame.
     #[error("truncated {part}: {needed} bytes needed, {available} available")]
@@ -60,6 +60,8 @@ pub struct TfRecordReader<R> {
 
 /// Longest payload accepted: NAS-Bench-101's records are about 1 KB.
 const MAX_RECORD: u64 = 1 << 30;
+/// Bytes reserved ahead of a payload before any arrive.
+const PREALLOCATE: usize = 64 << 10;
 
 impl<R: Read> TfRecordReader<R> {
     /// A reader at the start of a file.
@@ -113,10 +115,13 @@ impl<R: Read> TfRecordReader<R> {
         if length > MAX_RECORD {
             return Err(FrameError::TooLong(length));
         }
+        // The claimed length is not trusted with an allocation: the buffer grows
+        // with the bytes that actually arrive (a 16-byte file claiming 2^30 bytes
+        // allocates a few bytes, not 1 GiB).
         payload.clear();
-        payload.resize(length as usize + 4, 0);
-        let got = read_up_to(&mut self.reader, payload)?;
-        if got < payload.len() {
+        payload.reserve((length as usize + 4).min(PREALLOCATE));
+        let got = (&mut self.reader).take(length + 4).read_to_end(payload)?;
+        if got < length as usize + 4 {
             return Err(FrameError::Truncated {
                 part: "payload",
                 needed: length + 4,
