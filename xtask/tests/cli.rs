@@ -1,0 +1,86 @@
+//! The xtask binary as a user runs it: help never acts, a closed pipe is a normal
+//! end.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+fn xtask() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+}
+
+/// `nasbench synth --help` once wrote a 468 MB file named `--help`.
+#[test]
+fn help_prints_help_and_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("ufh-cli-help-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = xtask()
+        .args(["nasbench", "synth", "--help"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        help.contains("Usage:") && help.contains("--force"),
+        "{help}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "help wrote a file"
+    );
+
+    // synth refuses to overwrite an existing file without --force.
+    std::fs::write(dir.join("exists.tfrecord"), "keep me").unwrap();
+    let output = xtask()
+        .args([
+            "nasbench",
+            "synth",
+            "exists.tfrecord",
+            "--max-vertices",
+            "3",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        err.contains("exists.tfrecord exists; pass --force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("exists.tfrecord")).unwrap(),
+        b"keep me"
+    );
+
+    let output = xtask().args(["figures", "--repeat", "3"]).output().unwrap();
+    assert!(!output.status.success(), "a misspelt flag is an error");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `cargo xtask table-stats | head -1`: stdout closes after one line, and the
+/// task ends without a panic and with success.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let mut child = xtask()
+        .arg("table-stats")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
+}
