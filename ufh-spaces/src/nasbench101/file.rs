@@ -8,7 +8,12 @@
 //! NAS-Bench-101 project, then pass its path: `cargo xtask figures --nasbench
 //! PATH`, or [`NasBench101::open_cached`] from code. The first load parses the
 //! file and writes a binary cache beside it (`PATH.ufh-table`); later loads read
-//! the cache when the file's size and modification time still match. Only the full
+//! the cache when the file's content still matches (XXH3-64 and size; any
+//! spelling of the path finds it). A file with no records, or with fewer models
+//! than NAS-Bench-101's space of its vertex bound holds
+//! ([`MODELS_BY_MAX_VERTICES`]), is rejected: it was cut short. Metric values a
+//! training run cannot have (accuracies outside [0, 1], negative or non-finite
+//! times, 0 epochs or parameters) are rejected naming the record and field. Only the full
 //! file holds the 4-epoch budget that the paper's functional hash reads; with the
 //! 108-epoch-only file the hash falls back as [`crate::tabular::HashSource`] says.
 //!
