@@ -48,6 +48,7 @@ fn hashes(c: &mut Criterion) {
     let bytes = synthetic_file(5);
     let table = NasBench101::from_reader("bench.tfrecord", &bytes[..]).expect("valid file");
     let space = SpaceConfig {
+        raw_vertices: 5,
         max_vertices: 5,
         ..SpaceConfig::NASBENCH101
     }

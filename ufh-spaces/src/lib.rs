@@ -41,7 +41,7 @@
 //! let bytes = writer.into_inner()?;
 //! let table = NasBench101::from_reader("tiny.tfrecord", &bytes[..])?;
 //!
-//! let space = SpaceConfig { max_vertices: 4, max_edges: 9, mutation_rate: 1.0 }.build()?;
+//! let space = SpaceConfig { raw_vertices: 4, max_vertices: 4, max_edges: 9, mutation_rate: 1.0 }.build()?;
 //! let evaluator = TableEvaluatorConfig::PAPER.build(&table)?;
 //! let hasher = TableHasherConfig::paper().build(&table)?;
 //! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };

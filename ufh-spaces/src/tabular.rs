@@ -126,6 +126,16 @@ pub trait TabularBenchmark: Sync {
         self.model(&pruned.module_hash())
     }
 
+    /// Most vertices of a cell in the table (0 when empty): the bound a search
+    /// space over the table must keep to (see
+    /// [`SpaceConfig::max_vertices`](crate::nasbench101::SpaceConfig::max_vertices)).
+    fn vertex_bound(&self) -> usize {
+        (0..self.len())
+            .map(|i| self.model_at(i).cell.num_vertices())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Index of the budget with `epochs` epochs.
     fn budget_index(&self, epochs: u32) -> Option<usize> {
         self.budgets().iter().position(|&b| b == epochs)
@@ -1116,6 +1126,54 @@ pub(crate) mod tests {
             }
         }
         builder.finish().unwrap()
+    }
+
+    /// NAS-Bench-101's rule on a table of cells of at most 4 vertices: 7×7 raw
+    /// cells, those that prune beyond the table's bound redrawn. No candidate of
+    /// a search is outside the table; with the bound left at 7, many are.
+    #[test]
+    fn a_bounded_space_evaluates_no_cell_outside_its_table() {
+        use ufh_search::{Budget, EvolutionConfig, Replacement, Search, Techniques};
+
+        use crate::nasbench101::SpaceConfig;
+        let table = synthetic_table(&[4, 108]);
+        assert_eq!(table.vertex_bound(), 4);
+        let evaluator = TableEvaluatorConfig {
+            repeat: RepeatChoice::Fixed(0),
+            ..TableEvaluatorConfig::PAPER
+        }
+        .build(&table)
+        .unwrap();
+        let hasher = TableHasherConfig::paper().build(&table).unwrap();
+        let failures = |config: SpaceConfig| {
+            let space = config.build().unwrap();
+            let record = Search::new(&space, &evaluator, &hasher, Budget::Candidates(400), 3)
+                .techniques(Techniques::NONE)
+                .unwrap()
+                .run_serial(
+                    &mut EvolutionConfig {
+                        population_size: 20,
+                        tournament_size: 5,
+                        replacement: Replacement::Oldest,
+                    }
+                    .build()
+                    .unwrap(),
+                )
+                .unwrap();
+            assert_eq!(record.events.len(), 400);
+            record
+                .events
+                .iter()
+                .filter(|e| e.validation == f64::NEG_INFINITY)
+                .count()
+        };
+        let bounded = SpaceConfig::nasbench101_bounded(table.vertex_bound());
+        assert_eq!(bounded.raw_vertices, 7);
+        assert_eq!(failures(bounded), 0);
+        assert!(
+            failures(SpaceConfig::NASBENCH101) > 40,
+            "the unbounded space leaves the table"
+        );
     }
 
     #[test]

@@ -10,34 +10,56 @@ use super::module_hash::ModuleHash;
 /// The unchecked settings of a [`NasBench101Space`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpaceConfig {
-    /// Vertices of a raw cell, input and output included: 7 in NAS-Bench-101;
-    /// fewer for a restricted benchmark such as the embedded table.
+    /// Vertices of a raw cell, input and output included: the size of the
+    /// matrices that sampling and mutation draw. 7 in NAS-Bench-101.
+    pub raw_vertices: usize,
+    /// Most vertices a cell may have after pruning: the benchmark's bound. A raw
+    /// cell that prunes to more is rejected and redrawn, as NAS-Bench-101's
+    /// `is_valid` does, so a search never proposes a cell outside its table. 7 in
+    /// NAS-Bench-101; a table's own bound for restricted tables
+    /// ([`crate::tabular::TabularBenchmark::vertex_bound`]).
     pub max_vertices: usize,
     /// Most edges a pruned cell may have: 9 in NAS-Bench-101.
     pub max_edges: usize,
     /// The mutation rate `r`: each possible edge flips with probability
-    /// `r / max_vertices`, each interior op changes with probability
-    /// `r / (max_vertices - 2)`. 1.0 in the paper.
+    /// `r / raw_vertices`, each interior op changes with probability
+    /// `r / (raw_vertices - 2)`. 1.0 in the paper.
     pub mutation_rate: f64,
 }
 
 impl SpaceConfig {
     /// NAS-Bench-101 with the paper's mutation rate 1.0.
     pub const NASBENCH101: SpaceConfig = SpaceConfig {
+        raw_vertices: MAX_VERTICES,
         max_vertices: MAX_VERTICES,
         max_edges: MAX_EDGES,
         mutation_rate: 1.0,
     };
 
+    /// NAS-Bench-101's sampling and mutation (7×7 raw matrices, mutation rate 1)
+    /// on a table whose cells have at most `max_vertices` vertices.
+    pub const fn nasbench101_bounded(max_vertices: usize) -> SpaceConfig {
+        SpaceConfig {
+            max_vertices,
+            ..Self::NASBENCH101
+        }
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<NasBench101Space, SpaceError> {
-        if !(3..=MAX_VERTICES).contains(&self.max_vertices) {
-            return Err(SpaceError::MaxVertices(self.max_vertices));
+        if !(3..=MAX_VERTICES).contains(&self.raw_vertices) {
+            return Err(SpaceError::RawVertices(self.raw_vertices));
+        }
+        if !(3..=self.raw_vertices).contains(&self.max_vertices) {
+            return Err(SpaceError::MaxVertices {
+                max_vertices: self.max_vertices,
+                raw_vertices: self.raw_vertices,
+            });
         }
         if !(1..=MAX_EDGES).contains(&self.max_edges) {
             return Err(SpaceError::MaxEdges(self.max_edges));
         }
-        if !(self.mutation_rate > 0.0 && self.mutation_rate <= (self.max_vertices - 2) as f64) {
+        if !(self.mutation_rate > 0.0 && self.mutation_rate <= (self.raw_vertices - 2) as f64) {
             return Err(SpaceError::MutationRate(self.mutation_rate));
         }
         Ok(NasBench101Space { config: self })
@@ -48,20 +70,28 @@ impl SpaceConfig {
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpaceError {
-    /// `max_vertices` outside 3..=7.
-    #[error("max_vertices must be in 3..={MAX_VERTICES}, got {0}")]
-    MaxVertices(usize),
+    /// `raw_vertices` outside 3..=7.
+    #[error("raw_vertices must be in 3..={MAX_VERTICES}, got {0}")]
+    RawVertices(usize),
+    /// `max_vertices` outside 3..=raw_vertices.
+    #[error("max_vertices must be in 3..={raw_vertices} (raw_vertices), got {max_vertices}")]
+    MaxVertices {
+        /// The bound given.
+        max_vertices: usize,
+        /// The raw size.
+        raw_vertices: usize,
+    },
     /// `max_edges` outside 1..=9.
     #[error("max_edges must be in 1..={MAX_EDGES}, got {0}")]
     MaxEdges(usize),
     /// A mutation rate that is not a probability scale.
-    #[error("mutation_rate must be in (0, max_vertices - 2], got {0}")]
+    #[error("mutation_rate must be in (0, raw_vertices - 2], got {0}")]
     MutationRate(f64),
 }
 
 /// NAS-Bench-101's cells as a search space.
 ///
-/// Candidates are raw cells of `max_vertices` vertices, as the benchmark's own
+/// Candidates are raw cells of `raw_vertices` vertices, as the benchmark's own
 /// search code keeps them: sampling and mutation act on the raw matrix, and the
 /// evaluator and hashers prune. Two raw cells can therefore differ and still prune
 /// to the same model, which is one source of the equivalences the functional hash
@@ -112,7 +142,7 @@ impl NasBench101Space {
     }
 
     fn random_cell(&self, rng: &mut SearchRng) -> Cell {
-        let n = self.config.max_vertices;
+        let n = self.config.raw_vertices;
         let mut rows = [0u8; MAX_VERTICES];
         for (i, row) in rows.iter_mut().enumerate().take(n) {
             for j in i + 1..n {
@@ -177,7 +207,7 @@ impl DiscreteEncoding for NasBench101Space {
     /// One binary decision per possible edge (row-major above the diagonal), then
     /// one 3-way decision per interior op (in [`Op::INTERIOR`] order).
     fn cardinalities(&self) -> Vec<usize> {
-        let n = self.config.max_vertices;
+        let n = self.config.raw_vertices;
         let mut cardinalities = vec![2; n * (n - 1) / 2];
         cardinalities.extend(std::iter::repeat_n(3, n - 2));
         cardinalities
@@ -186,7 +216,7 @@ impl DiscreteEncoding for NasBench101Space {
     /// The raw cell the choices describe; it may be invalid, which the evaluator
     /// reports as a failed evaluation.
     fn decode(&self, choices: &[usize]) -> Cell {
-        let n = self.config.max_vertices;
+        let n = self.config.raw_vertices;
         let mut rows = [0u8; MAX_VERTICES];
         let mut k = 0;
         for (i, row) in rows.iter_mut().enumerate().take(n) {
@@ -266,6 +296,31 @@ mod tests {
 
     use super::*;
 
+    /// A fold of the first samples and mutations of NAS-Bench-101's space, seed 1:
+    /// separating the raw size from the vertex bound left a 7-vertex space's
+    /// trajectory exactly as it was (the value was taken before that change).
+    #[test]
+    fn nasbench101_sampling_and_mutation_are_permanent() {
+        let space = SpaceConfig::NASBENCH101.build().unwrap();
+        let mut rng = SearchRng::seed_from_u64(1);
+        // FNV-1a over the cells' 15-byte encodings: a fold fixed by this code.
+        let mut fold = 0xcbf2_9ce4_8422_2325u64;
+        let mut cell = space.sample(&mut rng);
+        for i in 0..500 {
+            cell = if i % 5 == 0 {
+                space.sample(&mut rng)
+            } else {
+                space.mutate(&cell, &mut rng)
+            };
+            for byte in cell.to_bytes() {
+                fold = (fold ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        assert_eq!(fold, PERMANENT_FOLD);
+    }
+
+    const PERMANENT_FOLD: u64 = 1_285_742_486_339_104_083;
+
     #[test]
     fn unique_model_counts_match_nasbench101() {
         let cells = enumerate_unique_cells(6, MAX_EDGES);
@@ -301,6 +356,7 @@ mod tests {
     #[test]
     fn restricted_space_stays_inside_its_limits() {
         let space = SpaceConfig {
+            raw_vertices: 5,
             max_vertices: 5,
             max_edges: 9,
             mutation_rate: 1.0,
@@ -345,7 +401,23 @@ mod tests {
         config.max_vertices = 8;
         assert_eq!(
             config.build().unwrap_err().to_string(),
-            "max_vertices must be in 3..=7, got 8"
+            "max_vertices must be in 3..=7 (raw_vertices), got 8"
+        );
+        // A bound above the raw size can never be reached.
+        let config = SpaceConfig {
+            raw_vertices: 5,
+            max_vertices: 6,
+            ..SpaceConfig::NASBENCH101
+        };
+        assert_eq!(
+            config.build().unwrap_err().to_string(),
+            "max_vertices must be in 3..=5 (raw_vertices), got 6"
+        );
+        let mut config = SpaceConfig::NASBENCH101;
+        config.raw_vertices = 8;
+        assert_eq!(
+            config.build().unwrap_err().to_string(),
+            "raw_vertices must be in 3..=7, got 8"
         );
         config = SpaceConfig::NASBENCH101;
         config.mutation_rate = f64::NAN;
