@@ -9,7 +9,6 @@
 
 use std::f64::consts::TAU;
 use std::io::{self, Write};
-use std::sync::RwLock;
 
 use rand::Rng;
 use rustc_hash::FxHashMap;
@@ -119,11 +118,18 @@ pub trait TabularBenchmark: Sync {
         self.position(key).map(|index| self.model_at(index))
     }
 
-    /// The model a raw cell denotes: pruned, hashed, looked up. `None` when the cell
+    /// Position of the model a pruned cell is. By default through the module
+    /// hash (MD5, about 7 µs); tables with a faster structural index override it.
+    fn position_of_pruned(&self, pruned: &Cell) -> Option<usize> {
+        self.position(&pruned.module_hash())
+    }
+
+    /// The model a raw cell denotes: pruned, keyed, looked up. `None` when the cell
     /// is invalid or not in the table.
     fn lookup(&self, cell: &Cell) -> Option<ModelView<'_>> {
         let pruned = cell.prune().ok()?;
-        self.model(&pruned.module_hash())
+        self.position_of_pruned(&pruned)
+            .map(|index| self.model_at(index))
     }
 
     /// Most vertices of a cell in the table (0 when empty): the bound a search
@@ -156,6 +162,33 @@ pub struct ModelTable {
     parameters: Vec<u64>,
     runs: Vec<RepeatMetrics>,
     index: FxHashMap<ModuleHash, u32>,
+    /// Models by [`Cell::structure_key`], when no two models share one (checked
+    /// when the table is made); `None` sends look-ups through the module hash.
+    by_structure: Option<FxHashMap<u64, u32>>,
+}
+
+/// The index of models by structure key, or `None` if two models share a key.
+fn structure_index(cells: &[Cell]) -> Option<FxHashMap<u64, u32>> {
+    let mut index = FxHashMap::default();
+    index.reserve(cells.len());
+    for (position, cell) in cells.iter().enumerate() {
+        if index
+            .insert(cell.structure_key(), position as u32)
+            .is_some()
+        {
+            return None;
+        }
+    }
+    Some(index)
+}
+
+/// How many vertices carry each op.
+fn op_counts(cell: &Cell) -> [u8; 5] {
+    let mut counts = [0u8; 5];
+    for op in cell.ops() {
+        counts[op as usize] += 1;
+    }
+    counts
 }
 
 /// Why rows cannot form a [`ModelTable`].
@@ -518,6 +551,7 @@ impl ModelTable {
                 });
             }
         }
+        let by_structure = structure_index(&cells);
         Ok(Self {
             budgets,
             repeats,
@@ -526,6 +560,7 @@ impl ModelTable {
             parameters,
             runs,
             index,
+            by_structure,
         })
     }
 
@@ -684,6 +719,21 @@ impl TabularBenchmark for ModelTable {
 
     fn position(&self, key: &ModuleHash) -> Option<usize> {
         self.index.get(key).map(|&i| i as usize)
+    }
+
+    fn position_of_pruned(&self, pruned: &Cell) -> Option<usize> {
+        let Some(by_structure) = &self.by_structure else {
+            return self.position(&pruned.module_hash());
+        };
+        let index = *by_structure.get(&pruned.structure_key())? as usize;
+        // A cell of another shape whose key collides with a model's (possible
+        // only for a cell outside the table, as the table's own keys are
+        // distinct) is caught by its size and ops.
+        let model = &self.cells[index];
+        let same_shape = model.num_vertices() == pruned.num_vertices()
+            && model.num_edges() == pruned.num_edges()
+            && op_counts(model) == op_counts(pruned);
+        same_shape.then_some(index)
     }
 
     fn model_at(&self, index: usize) -> ModelView<'_> {
@@ -932,6 +982,10 @@ macro_rules! delegate_tabular_benchmark {
             fn model_at(&self, index: usize) -> $crate::tabular::ModelView<'_> {
                 self.$field.model_at(index)
             }
+
+            fn position_of_pruned(&self, pruned: &$crate::nasbench101::Cell) -> Option<usize> {
+                self.$field.position_of_pruned(pruned)
+            }
         }
     };
 }
@@ -989,12 +1043,16 @@ impl TableHasherConfig {
         } else {
             HashSource::FitnessBudgetWithoutFitness { epochs }
         };
-        Ok(TableHasher {
+        let mut hasher = TableHasher {
             table,
             config: self,
             source,
-            memo: RwLock::new(FxHashMap::default()),
-        })
+            model_hashes: Vec::new(),
+        };
+        hasher.model_hashes = (0..table.len())
+            .map(|i| hasher.hash_model(&table.model_at(i)))
+            .collect();
+        Ok(hasher)
     }
 }
 
@@ -1005,21 +1063,18 @@ impl TableHasherConfig {
 /// An invalid cell, or one the table lacks, hashes to the hash of no outputs, which
 /// no valid cell has: all such cells compute the same thing (a failure).
 ///
-/// Hashes of raw cells are memoised (up to [`TableHasher::MEMO_LIMIT`] cells): a
-/// search that keeps revisiting cells pays the structural look-up (about 7 µs) once
-/// per cell, not once per proposal.
+/// Every model's hash is computed when the hasher is built (about 50 ns a model),
+/// so hashing a candidate is its pruning and the table's structural look-up,
+/// with no lock: threads share a hasher freely.
 #[derive(Debug)]
 pub struct TableHasher<'t, T: TabularBenchmark + ?Sized> {
     table: &'t T,
     config: TableHasherConfig,
     source: HashSource,
-    memo: RwLock<FxHashMap<Cell, FunctionalHash>>,
+    model_hashes: Vec<FunctionalHash>,
 }
 
 impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
-    /// Most raw cells whose hashes are memoised.
-    pub const MEMO_LIMIT: usize = 1 << 20;
-
     /// What the hash reads.
     pub fn source(&self) -> HashSource {
         self.source
@@ -1068,25 +1123,11 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
 
 impl<T: TabularBenchmark + ?Sized> CandidateHasher<Cell> for TableHasher<'_, T> {
     fn hash(&self, candidate: &Cell) -> FunctionalHash {
-        // A poisoned lock only means another thread panicked mid-insert; the map
-        // itself is always whole, so keep using it.
-        if let Some(&hash) = self
-            .memo
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(candidate)
-        {
-            return hash;
-        }
-        let hash = match self.table.lookup(candidate) {
-            Some(model) => self.hash_model(&model),
-            None => self.failure_hash(),
-        };
-        let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
-        if memo.len() < Self::MEMO_LIMIT {
-            memo.insert(*candidate, hash);
-        }
-        hash
+        candidate
+            .prune()
+            .ok()
+            .and_then(|pruned| self.table.position_of_pruned(&pruned))
+            .map_or_else(|| self.failure_hash(), |index| self.model_hashes[index])
     }
 
     fn cost_s(&self) -> f64 {

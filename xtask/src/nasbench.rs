@@ -2,7 +2,7 @@
 
 use crate::say;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -40,6 +40,18 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Race the UFH reference implementation's own workload on a file: regularized
+    /// evolution (population 100, tournament 10, mutation rate 1), 5e6 simulated s,
+    /// 24 mantissa bits, 10 s per hash, a fresh cache per repeat; one thread.
+    /// Prints µs per candidate and the search statistics, with and without FEC.
+    Race {
+        /// A NAS-Bench-101-format file [default: `nasbench synth` of every cell of
+        /// at most 6 vertices, built in memory].
+        path: Option<PathBuf>,
+        /// Repeats per condition.
+        #[arg(long, default_value_t = 500)]
+        repeats: u64,
+    },
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -50,7 +62,99 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             max_vertices,
             force,
         } => synth(&out, usize::from(max_vertices), force),
+        Command::Race { path, repeats } => race(path.as_deref(), repeats),
     }
+}
+
+/// The UFH reference implementation's numbers for this workload, measured on a
+/// NAS-Bench-101-format table of every cell of at most 6 vertices (issue 13):
+/// µs per candidate without and with FEC.
+const REFERENCE_US: [f64; 2] = [890.0, 1149.0];
+
+fn race(path: Option<&Path>, repeats: u64) -> anyhow::Result<()> {
+    use ufh_search::{Budget, EvolutionConfig, FecConfig, Replacement, Search, Techniques};
+    use ufh_spaces::nasbench101::SpaceConfig;
+    use ufh_spaces::tabular::{TableEvaluatorConfig, TableHasherConfig};
+
+    let start = Instant::now();
+    let benchmark = match path {
+        Some(path) => NasBench101::open_cached(path, None)?.0,
+        None => {
+            let bytes = synth_bytes(6)?;
+            NasBench101::from_reader("nasbench synth (6 vertices, in memory)", &bytes[..])?
+        }
+    };
+    say!(
+        "{}: {} models, vertex bound {}, loaded in {:.2} s",
+        benchmark.source().display(),
+        benchmark.len(),
+        benchmark.vertex_bound(),
+        start.elapsed().as_secs_f64()
+    );
+    let space = SpaceConfig::nasbench101_bounded(benchmark.vertex_bound()).build()?;
+    let evaluator = TableEvaluatorConfig::PAPER.build(&benchmark)?;
+    let hasher = TableHasherConfig::paper().build(&benchmark)?;
+    let evolution = EvolutionConfig {
+        population_size: 100,
+        tournament_size: 10,
+        replacement: Replacement::Oldest,
+    };
+    for (condition, techniques) in [
+        ("FEC off", Techniques::NONE),
+        (
+            "FEC on",
+            Techniques {
+                fec: Some(FecConfig::PLAIN),
+                ..Techniques::NONE
+            },
+        ),
+    ] {
+        let mut candidates = Vec::new();
+        let mut hit_rates = Vec::new();
+        let mut validation = Vec::new();
+        let mut test = Vec::new();
+        let begin = Instant::now();
+        for repeat in 0..repeats {
+            let record = Search::new(
+                &space,
+                &evaluator,
+                &hasher,
+                Budget::SimulatedSeconds(5e6),
+                repeat,
+            )
+            .techniques(techniques)?
+            .run_serial(&mut evolution.build()?)?;
+            candidates.push(record.events.len() as f64);
+            hit_rates.push(record.hit_rate().unwrap_or(0.0));
+            let best = record.best_so_far();
+            let last = best.last().context("a search evaluated nothing")?;
+            validation.push(last.validation);
+            test.push(last.test);
+        }
+        let seconds = begin.elapsed().as_secs_f64();
+        let total: f64 = candidates.iter().sum();
+        let us = seconds * 1e6 / total;
+        let reference = REFERENCE_US[usize::from(techniques.fec.is_some())];
+        say!(
+            "{condition}: {us:.2} µs per candidate ({:.0}x the reference's {reference} µs); \
+             {repeats} repeats in {seconds:.1} s; candidates per repeat {}; hit rate {}; \
+             best validation {}; its test {}",
+            reference / us,
+            mean_sd(&candidates, 0),
+            mean_sd(&hit_rates, 4),
+            mean_sd(&validation, 5),
+            mean_sd(&test, 5),
+        );
+    }
+    Ok(())
+}
+
+/// `mean ± sd` with `digits` decimals.
+fn mean_sd(values: &[f64], digits: usize) -> String {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    format!("{mean:.digits$} ± {:.digits$}", var.sqrt())
 }
 
 /// Peak resident memory of this process, from /proc (Linux), in MiB.
@@ -98,7 +202,6 @@ fn load(path: &Path, cache: bool) -> anyhow::Result<()> {
 
 fn synth(out: &Path, max_vertices: usize, force: bool) -> anyhow::Result<()> {
     let start = Instant::now();
-    let cells = enumerate_unique_cells(max_vertices, 9);
     let file = if force {
         File::create(out)
     } else {
@@ -111,7 +214,30 @@ fn synth(out: &Path, max_vertices: usize, force: bool) -> anyhow::Result<()> {
             format!("creating {}", out.display())
         }
     })?;
-    let mut writer = NasBench101Writer::new(BufWriter::with_capacity(1 << 20, file));
+    let models = write_synth(BufWriter::with_capacity(1 << 20, file), max_vertices)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let size = std::fs::metadata(out)?.len();
+    say!(
+        "wrote {models} models × 4 budgets × 3 repeats to {} ({:.1} MB) in {:.1} s",
+        PathBuf::from(out).display(),
+        size as f64 / 1e6,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The synthetic file of `nasbench synth`, in memory.
+fn synth_bytes(max_vertices: usize) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    write_synth(&mut bytes, max_vertices)?;
+    Ok(bytes)
+}
+
+/// Writes every model of at most `max_vertices` vertices, budgets 4/12/36/108, 3
+/// repeats, with made-up accuracies derived from the key; returns the model count.
+fn write_synth(out: impl Write, max_vertices: usize) -> std::io::Result<usize> {
+    let cells = enumerate_unique_cells(max_vertices, 9);
+    let mut writer = NasBench101Writer::new(out);
     for (model, (key, cell)) in cells.iter().enumerate() {
         for epochs in [4u32, 12, 36, 108] {
             for repeat in 0..3u32 {
@@ -128,18 +254,10 @@ fn synth(out: &Path, max_vertices: usize, force: bool) -> anyhow::Result<()> {
                     halfway: at(0.5),
                     end: at(1.0),
                 };
-                writer.write_run(cell, epochs, 1_000_000 + model as i32, &run)?;
+                writer.write_keyed_run(key, cell, epochs, 1_000_000 + model as i32, &run)?;
             }
         }
     }
     writer.into_inner()?;
-    let size = std::fs::metadata(out)?.len();
-    say!(
-        "wrote {} models × 4 budgets × 3 repeats to {} ({:.1} MB) in {:.1} s",
-        cells.len(),
-        PathBuf::from(out).display(),
-        size as f64 / 1e6,
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(cells.len())
 }

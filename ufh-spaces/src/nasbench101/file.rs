@@ -568,13 +568,27 @@ impl<W: Write> NasBench101Writer<W> {
         trainable_parameters: i32,
         run: &RepeatMetrics,
     ) -> Vec<u8> {
+        Self::keyed_payload(&cell.module_hash(), cell, epochs, trainable_parameters, run)
+    }
+
+    /// [`NasBench101Writer::payload`] with the cell's structural hash already known
+    /// (as from [`crate::nasbench101::enumerate_unique_cells`]): writing a large
+    /// file then computes no MD5.
+    pub fn keyed_payload(
+        key: &ModuleHash,
+        cell: &Cell,
+        epochs: u32,
+        trainable_parameters: i32,
+        run: &RepeatMetrics,
+    ) -> Vec<u8> {
+        let checkpoint = format!("gs://bucket/{key}/model.ckpt");
         let point = |epoch: f64, m: &EpochMetrics| EvaluationData {
             current_epoch: Some(epoch),
             training_time: Some(m.training_time),
             train_accuracy: Some(m.train_accuracy),
             validation_accuracy: Some(m.validation_accuracy),
             test_accuracy: Some(m.test_accuracy),
-            checkpoint_path: Some(format!("gs://bucket/{}/model.ckpt", cell.module_hash())),
+            checkpoint_path: Some(checkpoint.clone()),
         };
         let start = EpochMetrics {
             training_time: 0.0,
@@ -592,7 +606,7 @@ impl<W: Write> NasBench101Writer<W> {
             total_time: Some(run.end.training_time * 1.1),
         };
         let row = (
-            cell.module_hash().to_string(),
+            key.to_string(),
             epochs,
             cell.matrix_string(),
             cell.ops_string(),
@@ -611,6 +625,24 @@ impl<W: Write> NasBench101Writer<W> {
     ) -> io::Result<()> {
         self.frames
             .write_record(&Self::payload(cell, epochs, trainable_parameters, run))
+    }
+
+    /// [`NasBench101Writer::write_run`] with the cell's structural hash known.
+    pub fn write_keyed_run(
+        &mut self,
+        key: &ModuleHash,
+        cell: &Cell,
+        epochs: u32,
+        trainable_parameters: i32,
+        run: &RepeatMetrics,
+    ) -> io::Result<()> {
+        self.frames.write_record(&Self::keyed_payload(
+            key,
+            cell,
+            epochs,
+            trainable_parameters,
+            run,
+        ))
     }
 
     /// Writes any payload, framed correctly (for corrupt-row fixtures).

@@ -163,6 +163,75 @@ impl Cell {
     }
 }
 
+/// One step of the fast structural key: a 64-bit multiply-fold of the running
+/// value with the next word (the folded 128-bit product of wyhash and its kin).
+#[inline(always)]
+fn fold(state: u64, word: u64) -> u64 {
+    let product =
+        u128::from(state ^ 0x9e37_79b9_7f4a_7c15) * u128::from(word ^ 0xd6e8_feb8_6659_fd93);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+impl Cell {
+    /// A fast in-memory structural key: the same Weisfeiler–Lehman refinement as
+    /// [`Cell::module_hash`] (degrees and label, then `V` rounds of sorted in- and
+    /// out-neighbour values), mixed by 64-bit multiply-folds instead of MD5 over
+    /// hex text, so about 50 times faster. Isomorphic cells share it.
+    ///
+    /// It is for look-ups within one process, never for files or across
+    /// versions: [`ModelTable`](crate::tabular::ModelTable) builds an index on it
+    /// when the table loads, checks that no two of its models share a key, and
+    /// falls back to the module hash if two do. Call it on the pruned cell.
+    pub fn structure_key(&self) -> u64 {
+        let n = self.num_vertices();
+        let rows = self.row_bits();
+        let mut columns = [0u8; MAX_VERTICES];
+        for (i, &row) in rows.iter().enumerate() {
+            for (j, column) in columns.iter_mut().enumerate().take(n) {
+                *column |= ((row >> j) & 1) << i;
+            }
+        }
+        let mut values = [0u64; MAX_VERTICES];
+        for (v, value) in values.iter_mut().enumerate().take(n) {
+            let word = u64::from(rows[v].count_ones())
+                | u64::from(columns[v].count_ones()) << 8
+                | ((self.op(v).label() + 8) as u64) << 16;
+            *value = fold(0x243f_6a88_85a3_08d3, word);
+        }
+        let mut neighbours = [0u64; MAX_VERTICES];
+        for _ in 0..n {
+            let mut next = [0u64; MAX_VERTICES];
+            for (v, new_value) in next.iter_mut().enumerate().take(n) {
+                let mut state = values[v];
+                for (mask, separator) in [(columns[v], 1u64), (rows[v], 2u64)] {
+                    let mut count = 0;
+                    let mut bits = mask;
+                    while bits != 0 {
+                        let w = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        neighbours[count] = values[w];
+                        count += 1;
+                    }
+                    neighbours[..count].sort_unstable();
+                    for &value in &neighbours[..count] {
+                        state = fold(state, value);
+                    }
+                    state = fold(state, separator);
+                }
+                *new_value = state;
+            }
+            values = next;
+        }
+        let finals = &mut values[..n];
+        finals.sort_unstable();
+        finals
+            .iter()
+            .fold(fold(0x1319_8a2e_0370_7344, n as u64), |state, &value| {
+                fold(state, value)
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::cell::Op;
@@ -319,6 +388,7 @@ mod tests {
             }
             let relabelled = permute(&cell, &permutation);
             proptest::prop_assert_eq!(relabelled.module_hash(), cell.module_hash());
+            proptest::prop_assert_eq!(relabelled.structure_key(), cell.structure_key());
             proptest::prop_assert_eq!(
                 relabelled.prune().map(|c| c.module_hash()),
                 cell.prune().map(|c| c.module_hash())
@@ -342,5 +412,18 @@ mod tests {
         );
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<ModuleHash>(&json).unwrap(), h);
+    }
+
+    /// The fast key groups cells as the module hash does: over every unique
+    /// model of at most 6 vertices no two share a key (the relabelling proptest
+    /// above shows that isomorphic cells do).
+    #[test]
+    fn structure_keys_separate_every_model_and_ignore_relabelling() {
+        let cells = crate::nasbench101::enumerate_unique_cells(6, 9);
+        let mut keys = rustc_hash::FxHashSet::default();
+        for (_, cell) in &cells {
+            assert!(keys.insert(cell.structure_key()), "collision at {cell:?}");
+        }
+        assert_eq!(keys.len(), 64_542);
     }
 }
