@@ -5,6 +5,11 @@
 //!   hasher's functional hash of the same cell (prune, structural key, look-up,
 //!   4 values through ufh-core): the structural key dominates the functional hash
 //!   of a tabular benchmark.
+//! * The UFH reference's search workload (regularized evolution, population 100,
+//!   tournament 10, 7×7 raw cells kept to the table's bound), with and without
+//!   FEC, through the table's structural index beside the same search looking
+//!   every cell up by its MD5 module hash (the path before the index), in
+//!   candidates per second.
 //! * Reading a file in NAS-Bench-101's format (frames, CRCs, JSON, base64,
 //!   protobuf, per-model hash checks) beside the TFRecord framing and CRC checks
 //!   alone, in bytes per second.
@@ -13,12 +18,18 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use rand::SeedableRng;
-use ufh_search::{CandidateHasher, SearchRng, SearchSpace};
+use ufh_search::{
+    Budget, CandidateHasher, EvolutionConfig, FecConfig, Replacement, Search, SearchRng,
+    SearchSpace, Techniques,
+};
 use ufh_spaces::nasbench101::tfrecord::TfRecordReader;
 use ufh_spaces::nasbench101::{
-    NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells,
+    ModuleHash, NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells,
 };
-use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TableHasherConfig};
+use ufh_spaces::tabular::{
+    EpochMetrics, ModelView, RepeatMetrics, TableEvaluatorConfig, TableHasherConfig,
+    TabularBenchmark,
+};
 
 fn synthetic_file(max_vertices: usize) -> Vec<u8> {
     let mut writer = NasBench101Writer::new(Vec::new());
@@ -73,6 +84,13 @@ fn hashes(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("structure_key_7_vertices", |b| {
+        b.iter(|| {
+            for cell in &sevens {
+                black_box(cell.structure_key());
+            }
+        })
+    });
     group.bench_function("functional_hash_from_table", |b| {
         b.iter(|| {
             for cell in &cells {
@@ -80,6 +98,88 @@ fn hashes(c: &mut Criterion) {
             }
         })
     });
+    group.finish();
+}
+
+/// A table looked up through the trait's default: the MD5 module hash of every
+/// cell, as every look-up went before the structural index.
+struct ByModuleHash<'t>(&'t NasBench101);
+
+impl TabularBenchmark for ByModuleHash<'_> {
+    fn budgets(&self) -> &[u32] {
+        self.0.budgets()
+    }
+    fn repeats(&self) -> usize {
+        self.0.repeats()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn position(&self, key: &ModuleHash) -> Option<usize> {
+        self.0.position(key)
+    }
+    fn model_at(&self, index: usize) -> ModelView<'_> {
+        self.0.model_at(index)
+    }
+}
+
+fn search<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64) -> usize {
+    let space = SpaceConfig::nasbench101_bounded(table.vertex_bound())
+        .build()
+        .expect("valid space");
+    let evaluator = TableEvaluatorConfig::PAPER
+        .build(table)
+        .expect("valid evaluator");
+    let hasher = TableHasherConfig::paper()
+        .build(table)
+        .expect("valid hasher");
+    let techniques = if fec {
+        Techniques {
+            fec: Some(FecConfig::PLAIN),
+            ..Techniques::NONE
+        }
+    } else {
+        Techniques::NONE
+    };
+    let mut evolution = EvolutionConfig {
+        population_size: 100,
+        tournament_size: 10,
+        replacement: Replacement::Oldest,
+    }
+    .build()
+    .expect("valid evolution");
+    Search::new(
+        &space,
+        &evaluator,
+        &hasher,
+        Budget::Candidates(candidates),
+        1,
+    )
+    .techniques(techniques)
+    .expect("valid techniques")
+    .run_serial(&mut evolution)
+    .expect("search runs")
+    .events
+    .len()
+}
+
+fn search_loop(c: &mut Criterion) {
+    let bytes = synthetic_file(5);
+    let table = NasBench101::from_reader("bench.tfrecord", &bytes[..]).expect("valid file");
+    let baseline = ByModuleHash(&table);
+    const CANDIDATES: u64 = 2_000;
+    let mut group = c.benchmark_group("nasbench101_search");
+    group.throughput(Throughput::Elements(CANDIDATES));
+    group.sample_size(20);
+    for fec in [false, true] {
+        let label = if fec { "fec" } else { "no_fec" };
+        group.bench_function(format!("structure_index_{label}"), |b| {
+            b.iter(|| black_box(search(&table, fec, CANDIDATES)))
+        });
+        group.bench_function(format!("module_hash_baseline_{label}"), |b| {
+            b.iter(|| black_box(search(&baseline, fec, CANDIDATES)))
+        });
+    }
     group.finish();
 }
 
@@ -109,4 +209,4 @@ fn reader(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hashes, reader);
+criterion_group!(benches, hashes, search_loop, reader);
