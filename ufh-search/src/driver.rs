@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use ufh_core::FunctionalHash;
 
-use crate::record::{AuditCounters, Event, Outcome, SearchRecord};
+use crate::record::{AuditCounters, Event, Outcome, SearchRecord, SharedEventSink};
 use crate::{
     Algorithm, CandidateHasher, Evaluation, Evaluator, FecConfig, Feedback,
     FunctionalEquivalenceCache, Lookup, SearchError, SearchRng, SearchSpace,
@@ -152,6 +152,20 @@ pub struct Search<'a, S, E, H> {
     /// Whether [`Search::run_parallel`] may hash a generation on the pool (off only
     /// in tests, to compare with one-at-a-time hashing).
     parallel_hashing: bool,
+    /// Whether the record keeps every event (its summaries are always kept).
+    keep_events: bool,
+    /// Where events are streamed as they happen.
+    sink: Option<SinkRef<'a>>,
+}
+
+/// A borrowed event sink, shown by name in `Debug`.
+#[derive(Clone, Copy)]
+struct SinkRef<'a>(&'a (dyn SharedEventSink + 'a));
+
+impl std::fmt::Debug for SinkRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SinkRef(..)")
+    }
 }
 
 /// A candidate whose hash and cache lookup are done and whose evaluation, if it
@@ -191,6 +205,8 @@ struct Run<'a, S: SearchSpace, E, H> {
     hits_in_a_row: u64,
     /// Whether a candidate has reached the search's target fitness.
     reached_target: bool,
+    /// The first error of the event sink; the run reports it when it finishes.
+    sink_error: Option<std::io::Error>,
 }
 
 impl<'a, S, E, H> Search<'a, S, E, H>
@@ -210,7 +226,40 @@ where
             seed,
             target: None,
             parallel_hashing: true,
+            keep_events: true,
+            sink: None,
         }
+    }
+
+    /// The same search, whose record keeps every event (`true`, the default) or
+    /// only their summaries (`false`): event count, best-so-far curve, cache and
+    /// audit counts. With `false` a search's memory no longer grows with its
+    /// length; stream the events to a sink ([`Search::stream_events`]) to keep
+    /// them elsewhere.
+    pub fn keep_events(mut self, keep: bool) -> Self {
+        self.keep_events = keep;
+        self
+    }
+
+    /// The same search, which hands every event to `sink` as it is recorded, in
+    /// completion order (for example a [`CsvEventSink`](crate::CsvEventSink) on a
+    /// file). The first error the sink returns ends the run with
+    /// [`SearchError::EventSink`] when it finishes.
+    ///
+    /// ```
+    /// # use std::sync::Mutex;
+    /// # use ufh_search::{CsvEventSink, Search, SearchSpace, Evaluator, CandidateHasher, Budget};
+    /// # fn f<S: SearchSpace, E: Evaluator<S::Candidate>, H: CandidateHasher<S::Candidate>>(
+    /// #     space: &S, evaluator: &E, hasher: &H) {
+    /// let sink = Mutex::new(CsvEventSink::new(Vec::new()));
+    /// let search = Search::new(space, evaluator, hasher, Budget::Candidates(10), 0)
+    ///     .keep_events(false)
+    ///     .stream_events(&sink);
+    /// # }
+    /// ```
+    pub fn stream_events(mut self, sink: &'a (dyn SharedEventSink + 'a)) -> Self {
+        self.sink = Some(SinkRef(sink));
+        self
     }
 
     /// The same search, which also stops starting candidates once a candidate's
@@ -253,16 +302,12 @@ where
             cache: self.techniques.fec.map(FecConfig::build).transpose()?,
             tabu: FxHashMap::default(),
             audit: self.techniques.audit.map(|_| AuditCounters::default()),
-            record: SearchRecord {
-                events: Vec::new(),
-                cache: None,
-                audit: None,
-                n_hashes: 0,
-            },
+            record: SearchRecord::new(),
             n_started: 0,
             n_evaluations: 0,
             hits_in_a_row: 0,
             reached_target: false,
+            sink_error: None,
         })
     }
 
@@ -304,7 +349,7 @@ where
                 in_flight.push(Arrival(run.evaluate(started)));
             }
         }
-        Ok(run.finish())
+        run.finish()
     }
 
     /// Real parallelism for evaluators that really compute: generations of up to
@@ -371,7 +416,7 @@ where
                 run.complete(algorithm, f);
             }
         }
-        Ok(run.finish())
+        run.finish()
     }
 }
 
@@ -583,7 +628,7 @@ where
         {
             self.reached_target = true;
         }
-        self.record.events.push(Event {
+        let event = Event {
             index: started.index,
             start_s: started.start_s,
             end_s,
@@ -591,7 +636,14 @@ where
             validation,
             test,
             outcome,
-        });
+        };
+        if let Some(SinkRef(sink)) = self.search.sink
+            && self.sink_error.is_none()
+            && let Err(e) = sink.event(&event)
+        {
+            self.sink_error = Some(e);
+        }
+        self.record.push(event, self.search.keep_events);
         algorithm.feedback(Feedback {
             proposal_index: started.index,
             candidate: started.candidate,
@@ -600,10 +652,13 @@ where
         });
     }
 
-    fn finish(mut self) -> SearchRecord {
+    fn finish(mut self) -> Result<SearchRecord, SearchError> {
+        if let Some(e) = self.sink_error {
+            return Err(SearchError::EventSink(e.to_string()));
+        }
         self.record.cache = self.cache.map(|c| c.counters());
         self.record.audit = self.audit;
-        self.record
+        Ok(self.record)
     }
 }
 
@@ -670,6 +725,90 @@ mod tests {
             .unwrap()
             .run_serial(&mut evolution(20, 5))
             .unwrap()
+    }
+
+    /// A record whose events were streamed, not kept, has the same summaries, and
+    /// the stream holds exactly the kept record's events; on one worker, on four
+    /// simulated workers, and on the pool.
+    #[test]
+    fn streamed_records_equal_kept_ones() {
+        let evaluator = PeriodicEvaluator::new(7, 100.0, 0.05);
+        let hasher = PeriodicHasher::new(7, 1.0);
+        let space = IntSpace::new(300);
+        let techniques = Techniques {
+            fec: Some(FecConfig::PLAIN),
+            ..Techniques::NONE
+        };
+        let search = || {
+            Search::new(&space, &evaluator, &hasher, Budget::Candidates(500), 11)
+                .techniques(techniques)
+                .unwrap()
+        };
+        for mode in 0..3 {
+            let run = |search: Search<'_, _, _, _>| match mode {
+                0 => search.run_serial(&mut evolution(20, 5)),
+                1 => search.run_workers(&mut evolution(20, 5), NonZeroUsize::new(4).unwrap()),
+                _ => search.run_parallel(&mut evolution(20, 5), NonZeroUsize::new(3).unwrap()),
+            };
+            let kept = run(search()).unwrap();
+            let streamed_events = std::sync::Mutex::new(Vec::new());
+            let sink = std::sync::Mutex::new(|e: &Event| {
+                streamed_events.lock().unwrap().push(*e);
+            });
+            let streamed = run(search().keep_events(false).stream_events(&sink)).unwrap();
+            let streamed_events = streamed_events.into_inner().unwrap();
+            assert!(streamed.events.is_empty(), "mode {mode}");
+            assert_eq!(streamed.n_events, kept.events.len() as u64);
+            assert_eq!(streamed.n_events, kept.n_events);
+            assert_eq!(streamed.best, kept.best);
+            assert_eq!(
+                streamed.best,
+                SearchRecord::from_events(kept.events.clone()).best
+            );
+            assert_eq!(
+                (streamed.cache, streamed.audit, streamed.n_hashes),
+                (kept.cache, kept.audit, kept.n_hashes)
+            );
+            assert_eq!(streamed_events, kept.events, "mode {mode}");
+            // The CSV sink writes what the kept record writes.
+            let csv = std::sync::Mutex::new(crate::CsvEventSink::new(Vec::new()));
+            run(search().keep_events(false).stream_events(&csv)).unwrap();
+            let mut expected = Vec::new();
+            kept.write_events_csv(&mut expected).unwrap();
+            let written = csv.into_inner().unwrap().into_inner().unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+    }
+
+    /// A sink that fails ends the run with an error that says so.
+    #[test]
+    fn a_failing_sink_is_an_error() {
+        struct Full;
+        impl crate::EventSink for Full {
+            fn event(&mut self, _: &Event) -> std::io::Result<()> {
+                Err(std::io::Error::other("no space left on device"))
+            }
+        }
+        let evaluator = PeriodicEvaluator::new(7, 100.0, 0.0);
+        let hasher = PeriodicHasher::new(7, 1.0);
+        let sink = std::sync::Mutex::new(Full);
+        let err = Search::new(
+            &IntSpace::new(50),
+            &evaluator,
+            &hasher,
+            Budget::Candidates(20),
+            1,
+        )
+        .stream_events(&sink)
+        .run_serial(&mut evolution(5, 2))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "writing search events failed: no space left on device"
+        );
     }
 
     proptest! {

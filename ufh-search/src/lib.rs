@@ -82,7 +82,10 @@ pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
 pub use ppo::{Ppo, PpoConfig};
-pub use record::{AuditCounters, BestPoint, Event, Outcome, SearchRecord};
+pub use record::{
+    AuditCounters, BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord,
+    SharedEventSink,
+};
 pub use space::{CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, SearchRng, SearchSpace};
 
 /// Errors of search configuration.
@@ -92,4 +95,7 @@ pub enum SearchError {
     /// A setting is out of range; the message names it and its value.
     #[error("invalid search configuration: {0}")]
     InvalidConfig(String),
+    /// The event sink failed to take an event (a full disk, a closed pipe).
+    #[error("writing search events failed: {0}")]
+    EventSink(String),
 }

@@ -72,10 +72,19 @@ impl AuditCounters {
 }
 
 /// Everything recorded by one search.
+///
+/// The summaries (event count, best-so-far curve, cache and audit counts) are
+/// always kept; the events themselves are kept unless the search was told to
+/// stream them to an [`EventSink`] only (`Search::keep_events(false)`), so a long
+/// search runs in memory bounded by its population, its cache and its curve.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchRecord {
-    /// Every candidate, in completion order.
+    /// Every candidate, in completion order, when events are kept; else empty.
     pub events: Vec<Event>,
+    /// Candidates recorded, kept or not.
+    pub n_events: u64,
+    /// The best-so-far curve, maintained as events arrive.
+    pub best: Vec<BestPoint>,
     /// Cache outcome counts, when a cache was used.
     pub cache: Option<CacheCounters>,
     /// Audit counts, when the audit was on.
@@ -84,27 +93,150 @@ pub struct SearchRecord {
     pub n_hashes: u64,
 }
 
+/// Where a search streams its events as they happen.
+pub trait EventSink {
+    /// Takes one event, in completion order.
+    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+}
+
+/// Streams events as the CSV rows of [`SearchRecord::write_events_csv`], header
+/// first.
+#[derive(Debug)]
+pub struct CsvEventSink<W: std::io::Write> {
+    out: W,
+    header_written: bool,
+}
+
+impl<W: std::io::Write> CsvEventSink<W> {
+    /// A sink writing to `out` (wrap files in a `BufWriter`).
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            header_written: false,
+        }
+    }
+
+    /// The writer, flushed.
+    pub fn into_inner(mut self) -> std::io::Result<W> {
+        if !self.header_written {
+            writeln!(self.out, "{CSV_HEADER}")?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: std::io::Write> EventSink for CsvEventSink<W> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if !self.header_written {
+            writeln!(self.out, "{CSV_HEADER}")?;
+            self.header_written = true;
+        }
+        write_csv_row(&mut self.out, event)
+    }
+}
+
+/// An event sink a search can hold by shared reference: a `Mutex` around any
+/// [`EventSink`].
+pub trait SharedEventSink: Sync {
+    /// Takes one event, in completion order.
+    fn event(&self, event: &Event) -> std::io::Result<()>;
+}
+
+impl<S: EventSink + Send> SharedEventSink for std::sync::Mutex<S> {
+    fn event(&self, event: &Event) -> std::io::Result<()> {
+        // A poisoned lock means another thread panicked inside the sink; its
+        // state is what that write left, so keep writing.
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .event(event)
+    }
+}
+
+/// Any `FnMut(&Event)` is a sink that cannot fail.
+impl<F: FnMut(&Event)> EventSink for F {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self(event);
+        Ok(())
+    }
+}
+
+const CSV_HEADER: &str = "index,start_s,end_s,hash,validation,test,outcome";
+
+fn write_csv_row(out: &mut impl std::io::Write, e: &Event) -> std::io::Result<()> {
+    let hash = e.hash.map(|h| h.to_string()).unwrap_or_default();
+    let outcome = match e.outcome {
+        Outcome::Evaluated => "evaluated",
+        Outcome::Miss => "miss",
+        Outcome::PartialHit => "partial_hit",
+        Outcome::Hit => "hit",
+    };
+    writeln!(
+        out,
+        "{},{:?},{:?},{hash},{:?},{:?},{outcome}",
+        e.index, e.start_s, e.end_s, e.validation, e.test
+    )
+}
+
+impl Default for SearchRecord {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SearchRecord {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self {
+            events: Vec::new(),
+            n_events: 0,
+            best: Vec::new(),
+            cache: None,
+            audit: None,
+            n_hashes: 0,
+        }
+    }
+
+    /// A record of these events, kept, with their summaries.
+    pub fn from_events(events: Vec<Event>) -> Self {
+        let mut record = Self::new();
+        for event in &events {
+            record.summarise(event);
+        }
+        record.events = events;
+        record
+    }
+
+    /// Adds one event to the summaries, and to the events when `keep`.
+    pub fn push(&mut self, event: Event, keep: bool) {
+        self.summarise(&event);
+        if keep {
+            self.events.push(event);
+        }
+    }
+
+    fn summarise(&mut self, event: &Event) {
+        self.n_events += 1;
+        if !event.validation.is_finite() {
+            return;
+        }
+        let improves = self
+            .best
+            .last()
+            .is_none_or(|best| event.validation > best.validation);
+        if improves {
+            self.best.push(BestPoint {
+                time_s: event.end_s,
+                validation: event.validation,
+                test: event.test,
+            });
+        }
+    }
+
     /// The best-so-far validation fitness over time: one point each time it
     /// improves. Failed candidates never count as best.
     pub fn best_so_far(&self) -> Vec<BestPoint> {
-        let mut points: Vec<BestPoint> = Vec::new();
-        for event in &self.events {
-            if !event.validation.is_finite() {
-                continue;
-            }
-            let improves = points
-                .last()
-                .is_none_or(|best| event.validation > best.validation);
-            if improves {
-                points.push(BestPoint {
-                    time_s: event.end_s,
-                    validation: event.validation,
-                    test: event.test,
-                });
-            }
-        }
-        points
+        self.best.clone()
     }
 
     /// Area under the best-so-far validation curve over `[0, horizon_s]`, divided by
@@ -132,20 +264,9 @@ impl SearchRecord {
     /// validation, test, outcome`. Floats are written so that they read back
     /// exactly; a missing hash is an empty field.
     pub fn write_events_csv(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
-        writeln!(out, "index,start_s,end_s,hash,validation,test,outcome")?;
+        writeln!(out, "{CSV_HEADER}")?;
         for e in &self.events {
-            let hash = e.hash.map(|h| h.to_string()).unwrap_or_default();
-            let outcome = match e.outcome {
-                Outcome::Evaluated => "evaluated",
-                Outcome::Miss => "miss",
-                Outcome::PartialHit => "partial_hit",
-                Outcome::Hit => "hit",
-            };
-            writeln!(
-                out,
-                "{},{:?},{:?},{hash},{:?},{:?},{outcome}",
-                e.index, e.start_s, e.end_s, e.validation, e.test
-            )?;
+            write_csv_row(&mut out, e)?;
         }
         Ok(())
     }
@@ -156,6 +277,12 @@ impl SearchRecord {
     /// exactly (NaN as the canonical NaN).
     pub fn write_json(&self, out: impl std::io::Write) -> serde_json::Result<()> {
         serde_json::to_writer(out, self)
+    }
+
+    /// Candidates that were evaluated: all but full cache hits.
+    pub fn n_evaluations(&self) -> u64 {
+        self.cache
+            .map_or(self.n_events, |c| c.misses + c.partial_hits)
     }
 
     /// Fraction of cache lookups answered from the cache.
@@ -228,15 +355,15 @@ mod tests {
     #[test]
     fn auc_integrates_the_best_so_far_step_function() {
         let record = SearchRecord {
-            events: vec![
+            cache: None,
+            audit: None,
+            n_hashes: 0,
+            ..SearchRecord::from_events(vec![
                 event(10.0, 0.5),
                 event(20.0, 0.4),
                 event(30.0, f64::NEG_INFINITY),
                 event(50.0, 0.9),
-            ],
-            cache: None,
-            audit: None,
-            n_hashes: 0,
+            ])
         };
         let best = record.best_so_far();
         assert_eq!(best.len(), 2);
@@ -253,10 +380,10 @@ mod tests {
         e.hash = Some(FunctionalHash(0xabc));
         e.outcome = Outcome::PartialHit;
         let record = SearchRecord {
-            events: vec![e, event(11.0, f64::NEG_INFINITY)],
             cache: None,
             audit: None,
             n_hashes: 1,
+            ..SearchRecord::from_events(vec![e, event(11.0, f64::NEG_INFINITY)])
         };
         let mut csv = Vec::new();
         record.write_events_csv(&mut csv).unwrap();
@@ -276,7 +403,6 @@ mod tests {
         let mut e = event(3.0, 0.75);
         e.hash = Some(FunctionalHash(5));
         let record = SearchRecord {
-            events: vec![e],
             cache: Some(CacheCounters {
                 misses: 1,
                 ..CacheCounters::default()
@@ -286,6 +412,7 @@ mod tests {
                 collisions: 1,
             }),
             n_hashes: 1,
+            ..SearchRecord::from_events(vec![e])
         };
         let mut json = Vec::new();
         record.write_json(&mut json).unwrap();
@@ -321,10 +448,10 @@ mod tests {
         failed.test = f64::NAN;
         failed.start_s = f64::INFINITY;
         let record = SearchRecord {
-            events: vec![failed],
             cache: None,
             audit: None,
             n_hashes: 0,
+            ..SearchRecord::from_events(vec![failed])
         };
         let mut json = Vec::new();
         record.write_json(&mut json).unwrap();
@@ -376,7 +503,7 @@ mod tests {
                         [usize::from(outcome)],
                 })
                 .collect();
-            let record = SearchRecord { events, cache: None, audit: None, n_hashes };
+            let record = SearchRecord { cache: None, audit: None, n_hashes, ..SearchRecord::from_events(events) };
             let mut json = Vec::new();
             record.write_json(&mut json).unwrap();
             let back: SearchRecord = serde_json::from_slice(&json).unwrap();

@@ -131,6 +131,7 @@ fn evolution_with_fec_rediscovers_linear_regression() {
         workers: NonZeroUsize::MIN,
         max_experiments: 1,
         hash: ProgramHashConfig::PAPER,
+        keep_events: true,
     };
     let report = LINEAR_REGRESSION_DEMO.run(&options, |_| {}).unwrap();
     let experiment = &report.experiments[0];

@@ -27,9 +27,73 @@ pub(crate) struct Args {
     /// Mantissa bits of the functional hash.
     #[arg(long)]
     mantissa_bits: Option<u32>,
+    /// Measure memory instead: one search of exactly N candidates on the demo's
+    /// first experiment (no early stop), then print its peak resident memory.
+    #[arg(long, value_name = "N")]
+    measure_memory: Option<u64>,
+    /// With --measure-memory: keep every event in memory, as records did before
+    /// they could stream.
+    #[arg(long, requires = "measure_memory")]
+    keep_events: bool,
+}
+
+/// Peak resident memory of this process, from /proc (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// One search of `candidates` candidates with the demo's settings; prints its peak
+/// resident memory.
+fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Result<()> {
+    use ufh_search::Budget;
+    use ufh_spaces::automl_zero::ProgramEvaluator;
+    let demo = LINEAR_REGRESSION_DEMO;
+    let space = demo.space().build()?;
+    let evaluator = ProgramEvaluator::new(
+        demo.search_tasks(1, 0),
+        demo.layout,
+        ProgramHashConfig::PAPER,
+    )?;
+    let techniques = if fec {
+        Techniques {
+            fec: Some(FecConfig::AUTOML_ZERO),
+            ..Techniques::NONE
+        }
+    } else {
+        Techniques::NONE
+    };
+    let before = peak_rss_mib().unwrap_or(f64::NAN);
+    let search = ufh_search::Search::new(
+        &space,
+        &evaluator,
+        &evaluator,
+        Budget::Candidates(candidates),
+        1,
+    )
+    .techniques(techniques)?
+    .keep_events(keep_events);
+    let start = std::time::Instant::now();
+    let result = ufh_spaces::automl_zero::evolve(&search, demo.evolution(), NonZeroUsize::MIN)?;
+    say!(
+        "{} candidates ({} events kept), {}: peak resident memory {:.1} MiB (before the search {before:.1}), \
+         {:.1} s, best fitness {:.6}",
+        result.record.n_events,
+        result.record.events.len(),
+        if fec { "FEC" } else { "no FEC" },
+        peak_rss_mib().unwrap_or(f64::NAN),
+        start.elapsed().as_secs_f64(),
+        result.best.fitness
+    );
+    Ok(())
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(candidates) = args.measure_memory {
+        return measure_memory(candidates, args.keep_events, !args.no_fec);
+    }
     let mut options = DemoOptions {
         seed: args.seed,
         techniques: if args.no_fec {
@@ -43,6 +107,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         workers: args.jobs,
         max_experiments: args.experiments,
         hash: ProgramHashConfig::PAPER,
+        keep_events: false,
     };
     if let Some(bits) = args.mantissa_bits {
         options.hash.mantissa_bits = bits;

@@ -124,6 +124,9 @@ pub struct DemoOptions {
     pub max_experiments: usize,
     /// Mantissa bits and examples of the functional hash.
     pub hash: ProgramHashConfig,
+    /// Whether each experiment's record keeps its events; without them a long
+    /// run's memory stays flat (the summaries and counts are kept either way).
+    pub keep_events: bool,
 }
 
 /// One experiment of the demo: a search on fresh tasks, then selection.
@@ -280,7 +283,8 @@ impl LinearRegressionDemo {
                 search_seed,
             )
             .techniques(options.techniques)?
-            .stop_at_fitness(self.sufficient_fitness)?;
+            .stop_at_fitness(self.sufficient_fitness)?
+            .keep_events(options.keep_events);
             let result = evolve(&search, self.evolution(), options.workers)?;
             let selection_fitness = selection
                 .evaluate_program(&result.best.candidate)
@@ -288,13 +292,8 @@ impl LinearRegressionDemo {
             let solved = selection_fitness > self.sufficient_fitness;
             let experiment_report = ExperimentReport {
                 experiment,
-                candidates: result.record.events.len() as u64,
-                evaluations: result
-                    .record
-                    .events
-                    .iter()
-                    .filter(|e| e.outcome != ufh_search::Outcome::Hit)
-                    .count() as u64,
+                candidates: result.record.n_events,
+                evaluations: result.record.n_evaluations(),
                 hit_rate: result.record.hit_rate().unwrap_or(0.0),
                 search_s: result.wall_s,
                 search_fitness: result.best.fitness,
