@@ -182,7 +182,7 @@ impl<W: HashWidth> fmt::Debug for FunctionalHasher<W> {
 
 impl FunctionalHasher<Bits64> {
     /// A 64-bit hasher keeping `mantissa_bits` of every float.
-    #[inline]
+    #[inline(always)]
     pub fn new(mantissa_bits: MantissaBits) -> Self {
         Self::with_width(mantissa_bits)
     }
@@ -198,7 +198,7 @@ impl FunctionalHasher<Bits128> {
 
 impl<W: HashWidth> FunctionalHasher<W> {
     /// A hasher of the width `W` keeping `mantissa_bits` of every float.
-    #[inline]
+    #[inline(always)]
     pub fn with_width(mantissa_bits: MantissaBits) -> Self {
         Self {
             masks: Masks::new(mantissa_bits),
@@ -214,9 +214,11 @@ impl<W: HashWidth> FunctionalHasher<W> {
         self.mantissa_bits
     }
 
-    /// The hash of every value pushed, in order.
-    #[inline]
-    pub fn finish(self) -> W::Hash {
+    /// The hash of every value pushed so far, in order. It takes `&self` so that
+    /// the hasher (about 370 bytes) is never moved to be finished: a move is a
+    /// `memcpy` that cost more than hashing a short stream.
+    #[inline(always)]
+    pub fn finish(&self) -> W::Hash {
         if W::WIDE {
             W::from_bits(self.state.finish_128())
         } else {
@@ -234,7 +236,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
     /// the fused bulk loop (when `lanes` offers one), the rest is truncated by
     /// `kernel` straight into the buffer, and `one` serves when the buffer is not
     /// aligned to the word (after pushes of a narrower type).
-    #[inline]
+    #[inline(always)]
     fn push_slice<'a, T: Copy, Word: bytemuck::Pod, M: Copy>(
         &mut self,
         mut values: &'a [T],
@@ -274,6 +276,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
     }
 
     /// Appends f64 values in order.
+    #[inline]
     pub fn push_f64s(&mut self, xs: &[f64]) {
         self.push_slice(
             xs,

@@ -116,6 +116,12 @@ macro_rules! slice_kernel {
         #[inline]
         pub(crate) fn $name(src: &[$src], mask: $word, dst: &mut [$word]) {
             debug_assert_eq!(dst.len(), src.len());
+            // A few values are cheaper inline than behind a feature check and a
+            // call (both loops give the same words).
+            if src.len() <= 16 {
+                $portable(src, mask, dst);
+                return;
+            }
             #[cfg(target_arch = "x86_64")]
             {
                 if std::arch::is_x86_feature_detected!("avx2") {

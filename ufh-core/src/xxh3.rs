@@ -171,17 +171,21 @@ pub(crate) struct Xxh3 {
     /// accumulated, which the last-stripe step of a short remainder reads.
     buffer: [u64; BUFFER_WORDS],
     buffered: usize,
-    total: u64,
+    /// Bytes accumulated (flushed or taken by the bulk loop); the stream's length
+    /// is this plus `buffered`, so a push updates one counter, not two.
+    accumulated: u64,
 }
 
 impl Xxh3 {
-    #[inline]
-    pub(crate) const fn new() -> Self {
+    // Not `const`: a const-evaluated state is copied out of a 350-byte constant
+    // with a `memcpy` call, which cost more than hashing a short stream.
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
         Self {
             accumulator: Accumulator::new(),
             buffer: [0; BUFFER_WORDS],
             buffered: 0,
-            total: 0,
+            accumulated: 0,
         }
     }
 
@@ -200,6 +204,13 @@ impl Xxh3 {
             self.accumulator.stripe(&lanes);
         }
         self.buffered = 0;
+        self.accumulated += BUFFER_BYTES as u64;
+    }
+
+    /// Bytes in the stream so far.
+    #[inline(always)]
+    fn total(&self) -> u64 {
+        self.accumulated + self.buffered as u64
     }
 
     /// Free bytes in the buffer, flushing it first if it is full.
@@ -220,7 +231,6 @@ impl Xxh3 {
             let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.buffer);
             bytes[start..start + N].copy_from_slice(&word);
             self.buffered += N;
-            self.total += N as u64;
             return;
         }
         self.write(&word);
@@ -229,7 +239,6 @@ impl Xxh3 {
     /// Appends raw bytes.
     #[inline]
     pub(crate) fn write(&mut self, mut bytes: &[u8]) {
-        self.total += bytes.len() as u64;
         while !bytes.is_empty() {
             let room = self.make_room();
             let take = room.min(bytes.len());
@@ -259,24 +268,28 @@ impl Xxh3 {
     /// Records that `n` words of `T` were written into [`Xxh3::free_words`].
     #[inline]
     pub(crate) fn commit_words<T>(&mut self, n: usize) {
-        let bytes = n * size_of::<T>();
-        self.buffered += bytes;
-        self.total += bytes as u64;
+        self.buffered += n * size_of::<T>();
     }
 
     /// Accumulates whole stripes of `lanes` straight from the caller's slice and
     /// returns how many values it consumed. It runs only on an empty buffer and
     /// leaves at least one value (and at most one buffer's worth of bytes) for
     /// the buffer, so that the stream's last stripe is never accumulated early.
+    #[inline(always)]
     pub(crate) fn bulk(&mut self, lanes: Lanes<'_>) -> usize {
         let per_stripe = lanes.values_per_stripe();
         let n_values = match lanes {
             Lanes::F64(v, _) => v.len(),
             Lanes::F32(v, _) => v.len(),
         };
+        // Short slices (every candidate's few outputs) never reach the bulk loop.
         if n_values * (STRIPE / per_stripe) <= BUFFER_BYTES {
             return 0;
         }
+        self.bulk_long(lanes, n_values, per_stripe)
+    }
+
+    fn bulk_long(&mut self, lanes: Lanes<'_>, n_values: usize, per_stripe: usize) -> usize {
         if self.buffered == BUFFER_BYTES {
             self.flush();
         }
@@ -293,7 +306,7 @@ impl Xxh3 {
             *word = lane.to_le();
         }
         let consumed = stripes * per_stripe;
-        self.total += (consumed * (STRIPE / per_stripe)) as u64;
+        self.accumulated += (consumed * (STRIPE / per_stripe)) as u64;
         consumed
     }
 
@@ -333,21 +346,22 @@ impl Xxh3 {
 
     #[inline]
     pub(crate) fn finish_64(&self) -> u64 {
-        if self.total as usize <= SHORT_MAX {
+        if self.total() as usize <= SHORT_MAX {
             return XxHash3_64::oneshot(&self.buffer_bytes()[..self.buffered]);
         }
         self.long_accumulator()
-            .merge(self.total.wrapping_mul(PRIME64_1), MERGE_LOW_AT)
+            .merge(self.total().wrapping_mul(PRIME64_1), MERGE_LOW_AT)
     }
 
     #[inline]
     pub(crate) fn finish_128(&self) -> u128 {
-        if self.total as usize <= SHORT_MAX {
+        if self.total() as usize <= SHORT_MAX {
             return XxHash3_128::oneshot(&self.buffer_bytes()[..self.buffered]);
         }
         let accumulator = self.long_accumulator();
-        let low = accumulator.merge(self.total.wrapping_mul(PRIME64_1), MERGE_LOW_AT);
-        let high = accumulator.merge(!self.total.wrapping_mul(PRIME64_2), MERGE_HIGH_AT);
+        let total = self.total();
+        let low = accumulator.merge(total.wrapping_mul(PRIME64_1), MERGE_LOW_AT);
+        let high = accumulator.merge(!total.wrapping_mul(PRIME64_2), MERGE_HIGH_AT);
         ((high as u128) << 64) | low as u128
     }
 }
