@@ -132,6 +132,7 @@ fn evolution_with_fec_rediscovers_linear_regression() {
         max_experiments: 1,
         hash: ProgramHashConfig::PAPER,
         keep_events: true,
+        stop_early: true,
     };
     let report = LINEAR_REGRESSION_DEMO.run(&options, |_| {}).unwrap();
     let experiment = &report.experiments[0];

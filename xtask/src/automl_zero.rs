@@ -27,6 +27,11 @@ pub(crate) struct Args {
     /// Mantissa bits of the functional hash.
     #[arg(long)]
     mantissa_bits: Option<u32>,
+    /// Run each experiment's whole budget and check its best program only at the
+    /// end, as AutoML-Zero's C++ demo does (default: stop at the first candidate
+    /// that reaches the target).
+    #[arg(long)]
+    check_at_end: bool,
     /// Measure memory instead: one search of exactly N candidates on the demo's
     /// first experiment (no early stop), then print its peak resident memory.
     #[arg(long, value_name = "N")]
@@ -108,6 +113,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         max_experiments: args.experiments,
         hash: ProgramHashConfig::PAPER,
         keep_events: false,
+        stop_early: !args.check_at_end,
     };
     if let Some(bits) = args.mantissa_bits {
         options.hash.mantissa_bits = bits;
