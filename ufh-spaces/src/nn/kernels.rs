@@ -215,6 +215,11 @@ pub(crate) fn im2col3(
 }
 
 /// The adjoint of [`im2col3`]: `input_grad += col2im(col_grad)`.
+///
+/// Rows at a time, shifted by the kernel column as [`im2col3`] shifts them: in the
+/// same `(c, ky, kx)` order as a per-pixel loop, and within one `(c, ky, kx)` each
+/// input pixel receives at most one term, so every pixel sums the same terms in
+/// the same order (bit-identical to the per-pixel loop, which a test keeps).
 pub(crate) fn col2im3(
     col: &[f32],
     channels: usize,
@@ -237,11 +242,17 @@ pub(crate) fn col2im3(
                         if sy < 0 || sy >= h as isize {
                             continue;
                         }
-                        for x in 0..w {
-                            let sx = x as isize + kx as isize - 1;
-                            if sx >= 0 && sx < w as isize {
-                                dst[sy as usize * w + sx as usize] += src[y * w + x];
-                            }
+                        let sy = sy as usize;
+                        let dst_row = &mut dst[sy * w..(sy + 1) * w];
+                        let src_row = &src[y * w..(y + 1) * w];
+                        // Pixel x of the column row lands on input column x + kx - 1.
+                        let (dst_part, src_part) = match kx {
+                            0 => (&mut dst_row[..w - 1], &src_row[1..]),
+                            1 => (&mut dst_row[..], &src_row[..]),
+                            _ => (&mut dst_row[1..], &src_row[..w - 1]),
+                        };
+                        for (d, &v) in dst_part.iter_mut().zip(src_part) {
+                            *d += v;
                         }
                     }
                 }
@@ -320,5 +331,55 @@ mod tests {
             .map(|(a, b)| f64::from(*a) * f64::from(*b))
             .sum();
         assert!((left - right).abs() < 1e-3, "{left} vs {right}");
+    }
+
+    /// The per-pixel col2im as first written; the row version must match it bit
+    /// for bit (it feeds the embedded tables' reproducible training).
+    fn col2im3_per_pixel(
+        col: &[f32],
+        channels: usize,
+        images: usize,
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+    ) {
+        let plane = h * w;
+        let n = images * plane;
+        for c in 0..channels {
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let row = &col[(c * 9 + ky * 3 + kx) * n..(c * 9 + ky * 3 + kx + 1) * n];
+                    for image in 0..images {
+                        let dst = &mut out[c * n + image * plane..c * n + (image + 1) * plane];
+                        let src = &row[image * plane..(image + 1) * plane];
+                        for y in 0..h {
+                            let sy = y as isize + ky as isize - 1;
+                            if sy < 0 || sy >= h as isize {
+                                continue;
+                            }
+                            for x in 0..w {
+                                let sx = x as isize + kx as isize - 1;
+                                if sx >= 0 && sx < w as isize {
+                                    dst[sy as usize * w + sx as usize] += src[y * w + x];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_rows_match_the_per_pixel_loop_bit_for_bit() {
+        for (channels, images, h, w) in [(3, 2, 8, 8), (2, 3, 4, 4), (1, 1, 1, 1), (2, 2, 3, 5)] {
+            let col = values(channels * 9 * images * h * w, 9);
+            let start = values(channels * images * h * w, 4);
+            let (mut rows, mut pixels) = (start.clone(), start);
+            col2im3(&col, channels, images, h, w, &mut rows);
+            col2im3_per_pixel(&col, channels, images, h, w, &mut pixels);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&rows), bits(&pixels), "{channels}x{images}x{h}x{w}");
+        }
     }
 }
