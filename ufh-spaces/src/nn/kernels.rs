@@ -248,7 +248,7 @@ pub(crate) fn col2im3(
                         // Pixel x of the column row lands on input column x + kx - 1.
                         let (dst_part, src_part) = match kx {
                             0 => (&mut dst_row[..w - 1], &src_row[1..]),
-                            1 => (&mut dst_row[..], &src_row[..]),
+                            1 => (&mut dst_row[..], src_row),
                             _ => (&mut dst_row[1..], &src_row[..w - 1]),
                         };
                         for (d, &v) in dst_part.iter_mut().zip(src_part) {
