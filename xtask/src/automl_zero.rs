@@ -42,14 +42,6 @@ pub(crate) struct Args {
     keep_events: bool,
 }
 
-/// Peak resident memory of this process, from /proc (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 /// One search of `candidates` candidates with the demo's settings; prints its peak
 /// resident memory.
 fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Result<()> {
@@ -70,7 +62,7 @@ fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Resu
     } else {
         Techniques::NONE
     };
-    let before = peak_rss_mib().unwrap_or(f64::NAN);
+    let before = crate::peak_rss_mib().unwrap_or(f64::NAN);
     let search = ufh_search::Search::new(
         &space,
         &evaluator,
@@ -88,7 +80,7 @@ fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Resu
         result.record.n_events,
         result.record.events.len(),
         if fec { "FEC" } else { "no FEC" },
-        peak_rss_mib().unwrap_or(f64::NAN),
+        crate::peak_rss_mib().unwrap_or(f64::NAN),
         start.elapsed().as_secs_f64(),
         result.best.fitness
     );

@@ -99,6 +99,14 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()>
     out.write_all(b"\n")
 }
 
+/// Peak resident memory of this process, from /proc (Linux), in MiB.
+pub(crate) fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -157,14 +157,6 @@ fn mean_sd(values: &[f64], digits: usize) -> String {
     format!("{mean:.digits$} ± {:.digits$}", var.sqrt())
 }
 
-/// Peak resident memory of this process, from /proc (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn load(path: &Path, cache: bool) -> anyhow::Result<()> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
@@ -192,7 +184,7 @@ fn load(path: &Path, cache: bool) -> anyhow::Result<()> {
             "parsed"
         },
         size as f64 / 1e6 / seconds,
-        peak_rss_mib().unwrap_or(f64::NAN)
+        crate::peak_rss_mib().unwrap_or(f64::NAN)
     );
     if let Some(error) = report.cache_write_error {
         say!("cache not written: {error}");
