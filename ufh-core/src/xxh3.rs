@@ -177,10 +177,8 @@ pub(crate) struct Xxh3 {
 }
 
 impl Xxh3 {
-    // Not `const`: a const-evaluated state is copied out of a 350-byte constant
-    // with a `memcpy` call, which cost more than hashing a short stream.
     #[inline(always)]
-    pub(crate) fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             accumulator: Accumulator::new(),
             buffer: [0; BUFFER_WORDS],

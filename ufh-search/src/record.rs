@@ -235,8 +235,8 @@ impl SearchRecord {
 
     /// The best-so-far validation fitness over time: one point each time it
     /// improves. Failed candidates never count as best.
-    pub fn best_so_far(&self) -> Vec<BestPoint> {
-        self.best.clone()
+    pub fn best_so_far(&self) -> &[BestPoint] {
+        &self.best
     }
 
     /// Area under the best-so-far validation curve over `[0, horizon_s]`, divided by
@@ -247,7 +247,7 @@ impl SearchRecord {
             return 0.0;
         }
         let mut area = 0.0;
-        let mut points = self.best_so_far().into_iter().peekable();
+        let mut points = self.best_so_far().iter().peekable();
         while let Some(point) = points.next() {
             if point.time_s >= horizon_s {
                 break;
@@ -354,17 +354,12 @@ mod tests {
 
     #[test]
     fn auc_integrates_the_best_so_far_step_function() {
-        let record = SearchRecord {
-            cache: None,
-            audit: None,
-            n_hashes: 0,
-            ..SearchRecord::from_events(vec![
-                event(10.0, 0.5),
-                event(20.0, 0.4),
-                event(30.0, f64::NEG_INFINITY),
-                event(50.0, 0.9),
-            ])
-        };
+        let record = SearchRecord::from_events(vec![
+            event(10.0, 0.5),
+            event(20.0, 0.4),
+            event(30.0, f64::NEG_INFINITY),
+            event(50.0, 0.9),
+        ]);
         let best = record.best_so_far();
         assert_eq!(best.len(), 2);
         // 0 on [0,10), 0.5 on [10,50), 0.9 on [50,100).
@@ -380,8 +375,6 @@ mod tests {
         e.hash = Some(FunctionalHash(0xabc));
         e.outcome = Outcome::PartialHit;
         let record = SearchRecord {
-            cache: None,
-            audit: None,
             n_hashes: 1,
             ..SearchRecord::from_events(vec![e, event(11.0, f64::NEG_INFINITY)])
         };
@@ -447,12 +440,7 @@ mod tests {
         let mut failed = event(4.0, f64::NEG_INFINITY);
         failed.test = f64::NAN;
         failed.start_s = f64::INFINITY;
-        let record = SearchRecord {
-            cache: None,
-            audit: None,
-            n_hashes: 0,
-            ..SearchRecord::from_events(vec![failed])
-        };
+        let record = SearchRecord::from_events(vec![failed]);
         let mut json = Vec::new();
         record.write_json(&mut json).unwrap();
         let text = String::from_utf8(json).unwrap();
@@ -503,7 +491,7 @@ mod tests {
                         [usize::from(outcome)],
                 })
                 .collect();
-            let record = SearchRecord { cache: None, audit: None, n_hashes, ..SearchRecord::from_events(events) };
+            let record = SearchRecord { n_hashes, ..SearchRecord::from_events(events) };
             let mut json = Vec::new();
             record.write_json(&mut json).unwrap();
             let back: SearchRecord = serde_json::from_slice(&json).unwrap();

@@ -138,7 +138,7 @@ fn mutated_files_never_panic_or_allocate_beyond_their_size() {
     let _ = ModelTable::read_binary(&binary);
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x5eed);
-    let (mut rejected, mut accepted) = (0, 0);
+    let mut rejected = 0;
     for round in 0..600 {
         let (source, is_tfrecord) = if round % 2 == 0 {
             (&tfrecord, true)
@@ -157,9 +157,7 @@ fn mutated_files_never_panic_or_allocate_beyond_their_size() {
                 ModelTable::read_binary(&bytes).is_ok()
             };
         });
-        if ok {
-            accepted += 1;
-        } else {
+        if !ok {
             rejected += 1;
         }
         // Parsed rows, the table and its index are proportional to the input;
@@ -175,5 +173,4 @@ fn mutated_files_never_panic_or_allocate_beyond_their_size() {
         rejected > 500,
         "most mutations must be caught: {rejected} rejected"
     );
-    let _ = accepted;
 }

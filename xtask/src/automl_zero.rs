@@ -1,13 +1,13 @@
 //! `cargo xtask automl-zero`: AutoML-Zero's demo that rediscovers linear regression,
 //! with the settings of its C++ `run_demo.sh`, on ufh's search loop.
 
-use crate::say;
 use std::num::NonZeroUsize;
 
 use anyhow::{Context, bail};
-
 use ufh_search::{FecConfig, Techniques};
 use ufh_spaces::automl_zero::{DemoOptions, LINEAR_REGRESSION_DEMO, ProgramHashConfig, live_code};
+
+use crate::say;
 
 /// `cargo xtask automl-zero`.
 #[derive(Debug, clap::Args)]

@@ -8,7 +8,6 @@
 //! several runs. When every model is in the journal, the table is written in ufh's
 //! binary format to `ufh-spaces/data/nasbench-digits.ufhtable` (or `--out`).
 
-use crate::say;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,6 +24,7 @@ use ufh_spaces::embedded::{SETTINGS, TableSettings, train_model};
 use ufh_spaces::nasbench101::{Cell, ModuleHash, enumerate_unique_cells};
 use ufh_spaces::tabular::{EpochMetrics, ModelTableBuilder, RepeatMetrics};
 
+use crate::say;
 use crate::workspace_root;
 
 /// `cargo xtask bench-table`.
@@ -89,10 +89,7 @@ fn parse(args: Args) -> Options {
         out: args
             .out
             .unwrap_or_else(|| root.join("ufh-spaces/data/nasbench-digits.ufhtable")),
-        jobs: args.jobs.map_or_else(
-            || std::thread::available_parallelism().map_or(1, |n| n.get()),
-            NonZeroUsize::get,
-        ),
+        jobs: crate::threads(args.jobs),
         limit: args.limit,
     }
 }

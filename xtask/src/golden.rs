@@ -1,8 +1,8 @@
 //! `cargo xtask golden`: ufh-core's golden hash vectors.
 
-use crate::say;
 use anyhow::{Context, bail};
 
+use crate::say;
 use crate::workspace_root;
 
 #[allow(unreachable_pub, dead_code)] // reason: the module is shared with ufh-core's golden test

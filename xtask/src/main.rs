@@ -99,6 +99,14 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()>
     out.write_all(b"\n")
 }
 
+/// The `--jobs` of a task: the number given, or every core.
+pub(crate) fn threads(jobs: Option<std::num::NonZeroUsize>) -> usize {
+    jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        std::num::NonZeroUsize::get,
+    )
+}
+
 /// Peak resident memory of this process, from /proc (Linux), in MiB.
 pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -148,7 +156,11 @@ mod tests {
             bad.extend(&task);
             bad.push("--no-such-flag");
             let err = Cli::try_parse_from(&bad).unwrap_err();
-            assert_ne!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{bad:?}");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{bad:?}"
+            );
         }
     }
 }

@@ -1,6 +1,5 @@
 //! `cargo xtask nasbench`: load NAS-Bench-101 files and write synthetic ones.
 
-use crate::say;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, enumerate_unique_cells};
 use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TabularBenchmark};
+
+use crate::say;
 
 /// `cargo xtask nasbench`.
 #[derive(Debug, clap::Args)]

@@ -2,13 +2,13 @@
 //! accuracy range, training cost, and how often the paper's functional hash puts two
 //! models in one bucket.
 
-use crate::say;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use ufh_core::MantissaBits;
 use ufh_spaces::tabular::{ModelTable, TableHasherConfig, TabularBenchmark};
 
+use crate::say;
 use crate::workspace_root;
 
 /// `cargo xtask table-stats`.

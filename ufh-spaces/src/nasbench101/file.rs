@@ -484,10 +484,7 @@ crate::tabular::delegate_tabular_benchmark!(NasBench101, table);
 /// with fewer models than that space was cut short, even when every record in it
 /// is whole.
 fn check_complete(table: &ModelTable) -> Result<(), NasBenchErrorKind> {
-    let max_vertices = (0..table.len())
-        .map(|i| table.model_at(i).cell.num_vertices())
-        .max()
-        .unwrap_or(0);
+    let max_vertices = table.vertex_bound();
     let expected = MODELS_BY_MAX_VERTICES[max_vertices.min(7)];
     if table.len() < expected {
         return Err(NasBenchErrorKind::Incomplete {

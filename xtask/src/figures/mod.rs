@@ -24,7 +24,6 @@ mod automl_zero;
 mod plot;
 mod stats;
 
-use crate::say;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::num::NonZeroUsize;
@@ -45,6 +44,7 @@ use ufh_spaces::tabular::{
     RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark,
 };
 
+use crate::say;
 use crate::workspace_root;
 use plot::{Axes, Line};
 
@@ -117,10 +117,7 @@ impl Options {
                 .transpose()
                 .context("--repeats")?,
             seed: args.seed,
-            jobs: args.jobs.map_or_else(
-                || std::thread::available_parallelism().map_or(1, |n| n.get()),
-                NonZeroUsize::get,
-            ),
+            jobs: crate::threads(args.jobs),
         })
     }
 }
@@ -303,7 +300,7 @@ const HIT_BINS: usize = 50;
 impl Run {
     fn new(record: &SearchRecord, grid: &[f64], budget_s: f64) -> Self {
         let best = record.best_so_far();
-        let (validation, test) = stats::curve_on_grid(&best, grid);
+        let (validation, test) = stats::curve_on_grid(best, grid);
         let last = best.last();
         let width = budget_s / HIT_BINS as f64;
         let mut hit_bins = vec![(0, 0); HIT_BINS];
