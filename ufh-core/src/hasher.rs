@@ -167,7 +167,10 @@ pub struct FunctionalHasher<W: HashWidth = Bits64> {
     masks: Masks,
     mantissa_bits: MantissaBits,
     state: Xxh3,
-    n_values: u64,
+    /// `8 − N` summed over the words of `N < 8` bytes pushed: the stream's
+    /// value count is `(bytes + short_fall) / 8`, so an 8-byte push updates
+    /// no counter of its own (a second chain through memory in a push loop).
+    short_fall: u64,
     width: std::marker::PhantomData<W>,
 }
 
@@ -175,7 +178,7 @@ impl<W: HashWidth> fmt::Debug for FunctionalHasher<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FunctionalHasher")
             .field("mantissa_bits", &self.mantissa_bits)
-            .field("n_values", &self.n_values)
+            .field("n_values", &self.n_values())
             .finish_non_exhaustive()
     }
 }
@@ -204,7 +207,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
             masks: Masks::new(mantissa_bits),
             mantissa_bits,
             state: Xxh3::new(),
-            n_values: 0,
+            short_fall: 0,
             width: std::marker::PhantomData,
         }
     }
@@ -229,7 +232,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
     #[inline]
     fn push_word<const N: usize>(&mut self, bytes: [u8; N]) {
         self.state.write_word(bytes);
-        self.n_values += 1;
+        self.short_fall += (8 - N) as u64;
     }
 
     /// Appends the canonical words of `values`: runs of whole stripes go through
@@ -248,7 +251,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
         while !values.is_empty() {
             if let Some(lanes) = lanes {
                 let consumed = self.state.bulk(lanes(values, mask));
-                self.n_values += consumed as u64;
+                self.short_fall += (consumed * (8 - size_of::<Word>())) as u64;
                 values = &values[consumed..];
             }
             let Some(free) = self.state.free_words::<Word>() else {
@@ -258,7 +261,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
             let take = free.len().min(values.len());
             kernel(&values[..take], mask, &mut free[..take]);
             self.state.commit_words::<Word>(take);
-            self.n_values += take as u64;
+            self.short_fall += (take * (8 - size_of::<Word>())) as u64;
             values = &values[take..];
         }
     }
@@ -266,7 +269,8 @@ impl<W: HashWidth> FunctionalHasher<W> {
     /// Appends one f64 value.
     #[inline]
     pub fn push_f64(&mut self, x: f64) {
-        self.push_word(canonical_f64(x.to_bits(), self.masks.f64).to_le_bytes());
+        self.state
+            .write_u64(canonical_f64(x.to_bits(), self.masks.f64));
     }
 
     /// Appends one f32 value.
@@ -278,6 +282,9 @@ impl<W: HashWidth> FunctionalHasher<W> {
     /// Appends f64 values in order.
     #[inline]
     pub fn push_f64s(&mut self, xs: &[f64]) {
+        if self.state.try_write_f64s(xs, self.masks.f64) {
+            return;
+        }
         self.push_slice(
             xs,
             self.masks.f64,
@@ -313,7 +320,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
     /// Appends an integer output (a predicted label, a count); never truncated.
     #[inline]
     pub fn push_u64(&mut self, x: u64) {
-        self.push_word(x.to_le_bytes());
+        self.state.write_u64(x);
     }
 
     /// Appends integer outputs in order; never truncated.
@@ -325,7 +332,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
 
     /// Number of values pushed so far.
     pub fn n_values(&self) -> u64 {
-        self.n_values
+        (self.state.total() + self.short_fall) / 8
     }
 }
 
@@ -355,7 +362,7 @@ impl<W: HashWidth> OutputSink for FunctionalHasher<W> {
         FunctionalHasher::push_u32s(self, xs);
     }
     fn n_values(&self) -> u64 {
-        self.n_values
+        FunctionalHasher::n_values(self)
     }
 }
 

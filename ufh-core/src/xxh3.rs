@@ -53,6 +53,9 @@ const SHORT_MAX: usize = 240;
 /// Buffered bytes: four stripes, more than `SHORT_MAX`.
 pub(crate) const BUFFER_BYTES: usize = 256;
 const BUFFER_WORDS: usize = BUFFER_BYTES / 8;
+/// Slices of at most this many bytes go through the buffer, a flush per 256
+/// bytes; the fused bulk loop's set-up costs more than it saves below it.
+const BULK_MIN_BYTES: usize = 4 * BUFFER_BYTES;
 
 #[inline(always)]
 fn secret_word(offset: usize) -> u64 {
@@ -187,27 +190,25 @@ impl Xxh3 {
         }
     }
 
+    #[inline(always)]
     fn buffer_bytes(&self) -> &[u8] {
         bytemuck::cast_slice(&self.buffer)
     }
 
     /// Accumulates the full buffer; called only when more bytes follow it.
+    #[inline(always)]
     fn flush(&mut self) {
         debug_assert_eq!(self.buffered, BUFFER_BYTES);
-        for stripe in self.buffer.chunks_exact(8) {
-            let mut lanes = [0u64; 8];
-            for (lane, &word) in lanes.iter_mut().zip(stripe) {
-                *lane = u64::from_le(word);
-            }
-            self.accumulator.stripe(&lanes);
-        }
+        // The counters stay out of the call, so that a loop of pushes can keep
+        // them in registers (a call given `&mut self` forces them to memory).
+        accumulate_buffer(&mut self.accumulator, &self.buffer);
         self.buffered = 0;
         self.accumulated += BUFFER_BYTES as u64;
     }
 
     /// Bytes in the stream so far.
     #[inline(always)]
-    fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.accumulated + self.buffered as u64
     }
 
@@ -218,6 +219,44 @@ impl Xxh3 {
             self.flush();
         }
         BUFFER_BYTES - self.buffered
+    }
+
+    /// Appends one 8-byte word: the path of every `push_f64` and `push_u64`,
+    /// kept to a compare, a store and an add.
+    #[inline(always)]
+    pub(crate) fn write_u64(&mut self, word: u64) {
+        if self.buffered == BUFFER_BYTES {
+            self.flush();
+        }
+        let start = self.buffered;
+        if start.is_multiple_of(8) {
+            if let Some(slot) = self.buffer.get_mut(start / 8) {
+                *slot = word.to_le();
+                self.buffered = start + 8;
+                return;
+            }
+        }
+        self.write(&word.to_le_bytes());
+    }
+
+    /// Truncates `values` into the buffer when they fit it whole after whole
+    /// words (every candidate's few outputs) and returns whether they did; the
+    /// caller takes the general path otherwise.
+    #[inline(always)]
+    pub(crate) fn try_write_f64s(&mut self, values: &[f64], mask: u64) -> bool {
+        let start = self.buffered;
+        if !start.is_multiple_of(8) || values.len() > (BUFFER_BYTES - start) / 8 {
+            return false;
+        }
+        let first = start / 8;
+        let Some(slots) = self.buffer.get_mut(first..first + values.len()) else {
+            return false;
+        };
+        for (slot, &x) in slots.iter_mut().zip(values) {
+            *slot = canonical_f64(x.to_bits(), mask).to_le();
+        }
+        self.buffered = start + 8 * values.len();
+        true
     }
 
     /// Appends one word of `N` bytes.
@@ -281,7 +320,7 @@ impl Xxh3 {
             Lanes::F32(v, _) => v.len(),
         };
         // Short slices (every candidate's few outputs) never reach the bulk loop.
-        if n_values * (STRIPE / per_stripe) <= BUFFER_BYTES {
+        if n_values * (STRIPE / per_stripe) <= BULK_MIN_BYTES {
             return 0;
         }
         self.bulk_long(lanes, n_values, per_stripe)
@@ -329,9 +368,7 @@ impl Xxh3 {
         let mut last = [0u8; STRIPE];
         if self.buffered >= STRIPE {
             let stripes = (self.buffered - 1) / STRIPE;
-            for stripe in bytes[..stripes * STRIPE].chunks_exact(STRIPE) {
-                accumulator.stripe(&lanes_of(stripe));
-            }
+            accumulate_words(&mut accumulator, &self.buffer[..stripes * (STRIPE / 8)]);
             last.copy_from_slice(&bytes[self.buffered - STRIPE..self.buffered]);
         } else {
             let from_before = STRIPE - self.buffered;
@@ -361,6 +398,34 @@ impl Xxh3 {
         let low = accumulator.merge(total.wrapping_mul(PRIME64_1), MERGE_LOW_AT);
         let high = accumulator.merge(!total.wrapping_mul(PRIME64_2), MERGE_HIGH_AT);
         ((high as u128) << 64) | low as u128
+    }
+}
+
+/// Accumulates a full buffer of little-endian words.
+#[cold]
+#[inline(never)]
+fn accumulate_buffer(accumulator: &mut Accumulator, buffer: &[u64; BUFFER_WORDS]) {
+    accumulate_words(accumulator, buffer);
+}
+
+/// Accumulates the whole stripes of little-endian `words`.
+#[inline(always)]
+fn accumulate_words(accumulator: &mut Accumulator, words: &[u64]) {
+    #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked on the line above; the
+            // words are little-endian (this is a little-endian target).
+            unsafe { avx2::accumulate_words(accumulator, words) };
+            return;
+        }
+    }
+    for stripe in words.chunks_exact(8) {
+        let mut lanes = [0u64; 8];
+        for (lane, &word) in lanes.iter_mut().zip(stripe) {
+            *lane = u64::from_le(word);
+        }
+        accumulator.stripe(&lanes);
     }
 }
 
@@ -422,6 +487,41 @@ mod avx2 {
         let low = _mm256_mul_epu32(x, prime);
         let high = _mm256_mul_epu32(_mm256_srli_epi64::<32>(x), prime);
         _mm256_add_epi64(low, _mm256_slli_epi64::<32>(high))
+    }
+
+    /// Accumulates the whole stripes of raw little-endian `words`, bit-identical
+    /// to the portable loop of `accumulate_buffer`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn accumulate_words(state: &mut Accumulator, words: &[u64]) {
+        let secret = SECRET.as_ptr();
+        let ptr = words.as_ptr().cast::<__m256i>();
+        let stripes = words.len() / 8;
+        // SAFETY: the loads read whole stripes of `words` (two 32-byte loads per
+        // 64-byte stripe) and the 192-byte secret (offsets below 128 + 64); all
+        // are unaligned loads.
+        unsafe {
+            let mut low = _mm256_loadu_si256(state.acc.as_ptr().cast());
+            let mut high = _mm256_loadu_si256(state.acc.as_ptr().add(4).cast());
+            for index in 0..stripes {
+                let d0 = _mm256_loadu_si256(ptr.add(2 * index));
+                let d1 = _mm256_loadu_si256(ptr.add(2 * index + 1));
+                let key = secret.add(8 * state.stripes_in_block).cast::<__m256i>();
+                low = accumulate4(low, d0, _mm256_loadu_si256(key));
+                high = accumulate4(high, d1, _mm256_loadu_si256(key.add(1)));
+                state.stripes_in_block += 1;
+                if state.stripes_in_block == STRIPES_PER_BLOCK {
+                    let key = secret.add(SCRAMBLE_AT).cast::<__m256i>();
+                    low = scramble(low, _mm256_loadu_si256(key));
+                    high = scramble(high, _mm256_loadu_si256(key.add(1)));
+                    state.stripes_in_block = 0;
+                }
+            }
+            _mm256_storeu_si256(state.acc.as_mut_ptr().cast(), low);
+            _mm256_storeu_si256(state.acc.as_mut_ptr().add(4).cast(), high);
+        }
     }
 
     /// Accumulates `stripes` stripes of `lanes`, bit-identical to the portable loop.

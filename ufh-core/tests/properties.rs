@@ -166,7 +166,14 @@ proptest! {
         let mut hasher = FunctionalHasher::new(m);
         let mut wide = FunctionalHasher::new_128(m);
         let mut bytes = Vec::new();
+        let mut n_values = 0u64;
         for push in &pushes {
+            n_values += match push {
+                Push::F64s(xs) => xs.len(),
+                Push::F32s(xs) => xs.len(),
+                Push::F16s(xs) => xs.len(),
+                Push::F64(_) | Push::U64(_) => 1,
+            } as u64;
             match push {
                 Push::F64s(xs) => {
                     hasher.push_f64s(xs);
@@ -195,6 +202,9 @@ proptest! {
                 }
             }
         }
+        // The count of values, whatever their widths, is what was pushed.
+        prop_assert_eq!(hasher.n_values(), n_values);
+        prop_assert_eq!(wide.n_values(), n_values);
         prop_assert_eq!(hasher.finish().0, twox_hash::XxHash3_64::oneshot(&bytes));
         prop_assert_eq!(wide.finish().0, twox_hash::XxHash3_128::oneshot(&bytes));
     }
