@@ -229,12 +229,12 @@ impl Xxh3 {
             self.flush();
         }
         let start = self.buffered;
-        if start.is_multiple_of(8) {
-            if let Some(slot) = self.buffer.get_mut(start / 8) {
-                *slot = word.to_le();
-                self.buffered = start + 8;
-                return;
-            }
+        if start.is_multiple_of(8)
+            && let Some(slot) = self.buffer.get_mut(start / 8)
+        {
+            *slot = word.to_le();
+            self.buffered = start + 8;
+            return;
         }
         self.write(&word.to_le_bytes());
     }
