@@ -277,3 +277,68 @@ fn parallel_searches_do_not_depend_on_the_thread_count() {
         assert_eq!(one.best, other.best);
     }
 }
+
+/// The hasher's memo of live codes is exact: over a search's worth of sampled and
+/// mutated programs, every memoised hash equals the hash computed by running the
+/// program, and programs that differ only in dead code or in fields their ops do
+/// not read share a key.
+#[test]
+fn memoised_hashes_equal_computed_ones() {
+    use rand::SeedableRng;
+    use ufh_search::{SearchRng, SearchSpace};
+    use ufh_spaces::automl_zero::live_code_key;
+
+    let demo = LINEAR_REGRESSION_DEMO;
+    let space = demo.space().build().unwrap();
+    let evaluator = evaluator();
+    let mut rng = SearchRng::seed_from_u64(3);
+    let mut programs = vec![space.sample(&mut rng)];
+    for i in 0..3000 {
+        let parent = programs[i / 3].clone();
+        programs.push(if i % 50 == 0 {
+            space.sample(&mut rng)
+        } else {
+            space.mutate(&parent, &mut rng)
+        });
+    }
+    let mut repeats = 0;
+    let mut seen = std::collections::HashSet::new();
+    for program in &programs {
+        let live = live_code(program).unwrap();
+        repeats += usize::from(!seen.insert(live_code_key::<4>(&live)));
+        assert_eq!(
+            evaluator.hash_program(program),
+            evaluator.hash_program_uncached(program)
+        );
+    }
+    assert!(repeats > 300, "only {repeats} live codes repeated");
+
+    // Unused fields: a unary op's second input, a scalar op's element index and
+    // data.
+    let base = sgd_program(0.05);
+    let mut noisy = base.clone();
+    for ins in noisy.learn.iter_mut().filter(|i| i.op == Op::ScalarProduct) {
+        ins.index = [3, 1];
+        ins.data = [7.0, -1.0];
+    }
+    assert_eq!(live_code_key::<4>(&noisy), live_code_key::<4>(&base));
+    // A vector constant-set's index counts modulo F.
+    let set = |index: u8| Instruction {
+        op: Op::VectorConstSet,
+        out: 1,
+        index: [index, 0],
+        data: [0.5, 0.0],
+        ..Instruction::NO_OP
+    };
+    let (mut a, mut b, mut c) = (base.clone(), base.clone(), base.clone());
+    a.setup.push(set(1));
+    b.setup.push(set(5));
+    c.setup.push(set(2));
+    assert_eq!(live_code_key::<4>(&a), live_code_key::<4>(&b));
+    assert_ne!(live_code_key::<4>(&a), live_code_key::<4>(&c));
+    // The same instruction in another component is another program.
+    let (mut d, mut e) = (base.clone(), base);
+    d.setup.push(ins(Op::ScalarSum, &[2, 2], 3));
+    e.predict.insert(0, ins(Op::ScalarSum, &[2, 2], 3));
+    assert_ne!(live_code_key::<4>(&d), live_code_key::<4>(&e));
+}

@@ -18,9 +18,15 @@ pub(crate) struct Args {
     /// Run the baseline without the functional equivalence cache.
     #[arg(long)]
     no_fec: bool,
-    /// Evaluation threads.
+    /// Candidates per generation: 1 is AutoML-Zero's steady-state evolution, run
+    /// serially; G > 1 proposes G children at a time, hashes and evaluates them
+    /// on the thread pool and feeds them back together. The record depends on G,
+    /// never on --jobs.
     #[arg(long, default_value_t = NonZeroUsize::MIN)]
-    jobs: NonZeroUsize,
+    generation: NonZeroUsize,
+    /// Threads for generations of more than one candidate [default: all cores].
+    #[arg(long)]
+    jobs: Option<NonZeroUsize>,
     /// Most search experiments (each of 2e8 training steps) before giving up.
     #[arg(long, default_value_t = 10)]
     experiments: usize,
@@ -101,7 +107,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 ..Techniques::NONE
             }
         },
-        workers: args.jobs,
+        workers: args.generation,
         max_experiments: args.experiments,
         hash: ProgramHashConfig::PAPER,
         keep_events: false,
@@ -111,9 +117,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         options.hash.mantissa_bits = bits;
     }
     let demo = LINEAR_REGRESSION_DEMO;
+    let threads = crate::threads(args.jobs);
     say!(
         "AutoML-Zero linear-regression demo: population {}, tournament {}, mutate prob {}, \
-         {} tasks of {}+{} examples, selection on {} tasks, stop at {} ({}, {} worker(s), seed {})",
+         {} tasks of {}+{} examples, selection on {} tasks, stop at {} ({}, generations of {}{}, seed {})",
         demo.population_size,
         demo.tournament_size,
         demo.mutate_prob,
@@ -128,9 +135,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "no FEC"
         },
         options.workers,
+        if options.workers.get() > 1 {
+            format!(" on {threads} thread(s)")
+        } else {
+            String::new()
+        },
         options.seed,
     );
-    let report = demo.run(&options, |e| {
+    // The whole run executes on the pool, so that the thread proposing and feeding
+    // back is one of its workers and takes its share of each generation.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let report = pool.install(|| {
+        demo.run(&options, |e| {
         // A closed stdout must not stop the search; the final report sees it.
         let _ = crate::write_stdout(format_args!(
             "experiment {}: {} candidates in {:.1} s ({:.0}/s), {} evaluated, FEC hit rate {:.1}%, \
@@ -145,6 +163,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             e.candidates_to_best,
             e.selection_fitness,
         ));
+    })
     })?;
     let best = report.program().context("the demo ran no experiment")?;
     let program = live_code(best).unwrap_or_else(|| best.without_no_ops());

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -43,8 +44,8 @@ enum Command {
     },
     /// Race the UFH reference implementation's own workload on a file: regularized
     /// evolution (population 100, tournament 10, mutation rate 1), 5e6 simulated s,
-    /// 24 mantissa bits, 10 s per hash, a fresh cache per repeat; one thread.
-    /// Prints µs per candidate and the search statistics, with and without FEC.
+    /// 24 mantissa bits, 10 s per hash, a fresh cache per repeat. Prints µs per
+    /// candidate and the search statistics, with and without FEC.
     Race {
         /// A NAS-Bench-101-format file [default: `nasbench synth` of every cell of
         /// at most 6 vertices, built in memory].
@@ -52,6 +53,10 @@ enum Command {
         /// Repeats per condition.
         #[arg(long, default_value_t = 500)]
         repeats: u64,
+        /// Threads: repeats run side by side, each seeded by its index, so the
+        /// statistics are the same for any number [default: 1, as the reference].
+        #[arg(long, default_value_t = NonZeroUsize::MIN)]
+        jobs: NonZeroUsize,
     },
 }
 
@@ -63,7 +68,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             max_vertices,
             force,
         } => synth(&out, usize::from(max_vertices), force),
-        Command::Race { path, repeats } => race(path.as_deref(), repeats),
+        Command::Race {
+            path,
+            repeats,
+            jobs,
+        } => race(path.as_deref(), repeats, jobs),
     }
 }
 
@@ -72,7 +81,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 /// µs per candidate without and with FEC.
 const REFERENCE_US: [f64; 2] = [890.0, 1149.0];
 
-fn race(path: Option<&Path>, repeats: u64) -> anyhow::Result<()> {
+fn race(path: Option<&Path>, repeats: u64, jobs: NonZeroUsize) -> anyhow::Result<()> {
+    use rayon::prelude::*;
     use ufh_search::{Budget, EvolutionConfig, FecConfig, Replacement, Search, Techniques};
     use ufh_spaces::nasbench101::SpaceConfig;
     use ufh_spaces::tabular::{TableEvaluatorConfig, TableHasherConfig};
@@ -100,6 +110,9 @@ fn race(path: Option<&Path>, repeats: u64) -> anyhow::Result<()> {
         tournament_size: 10,
         replacement: Replacement::Oldest,
     };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.get())
+        .build()?;
     for (condition, techniques) in [
         ("FEC off", Techniques::NONE),
         (
@@ -110,35 +123,41 @@ fn race(path: Option<&Path>, repeats: u64) -> anyhow::Result<()> {
             },
         ),
     ] {
-        let mut candidates = Vec::new();
-        let mut hit_rates = Vec::new();
-        let mut validation = Vec::new();
-        let mut test = Vec::new();
         let begin = Instant::now();
-        for repeat in 0..repeats {
-            let record = Search::new(
-                &space,
-                &evaluator,
-                &hasher,
-                Budget::SimulatedSeconds(5e6),
-                repeat,
-            )
-            .techniques(techniques)?
-            .run_serial(&mut evolution.build()?)?;
-            candidates.push(record.events.len() as f64);
-            hit_rates.push(record.hit_rate().unwrap_or(0.0));
-            let best = record.best_so_far();
-            let last = best.last().context("a search evaluated nothing")?;
-            validation.push(last.validation);
-            test.push(last.test);
-        }
+        let outcomes: Vec<[f64; 4]> = pool.install(|| {
+            (0..repeats)
+                .into_par_iter()
+                .map(|repeat| -> anyhow::Result<[f64; 4]> {
+                    let record = Search::new(
+                        &space,
+                        &evaluator,
+                        &hasher,
+                        Budget::SimulatedSeconds(5e6),
+                        repeat,
+                    )
+                    .techniques(techniques)?
+                    .run_serial(&mut evolution.build()?)?;
+                    let best = record.best_so_far();
+                    let last = best.last().context("a search evaluated nothing")?;
+                    Ok([
+                        record.n_events as f64,
+                        record.hit_rate().unwrap_or(0.0),
+                        last.validation,
+                        last.test,
+                    ])
+                })
+                .collect::<anyhow::Result<_>>()
+        })?;
+        let column = |i: usize| outcomes.iter().map(|o| o[i]).collect::<Vec<f64>>();
+        let (candidates, hit_rates, validation, test) =
+            (column(0), column(1), column(2), column(3));
         let seconds = begin.elapsed().as_secs_f64();
         let total: f64 = candidates.iter().sum();
         let us = seconds * 1e6 / total;
         let reference = REFERENCE_US[usize::from(techniques.fec.is_some())];
         say!(
             "{condition}: {us:.2} µs per candidate ({:.0}x the reference's {reference} µs); \
-             {repeats} repeats in {seconds:.1} s; candidates per repeat {}; hit rate {}; \
+             {repeats} repeats in {seconds:.1} s on {jobs} thread(s); candidates per repeat {}; hit rate {}; \
              best validation {}; its test {}",
             reference / us,
             mean_sd(&candidates, 0),

@@ -1,11 +1,18 @@
 //! Fitness over a set of tasks, and the functional hash of a program.
 
+use std::sync::Mutex;
+
 use rand::{Rng, SeedableRng};
-use ufh_core::{FunctionalHash, HashSpec, HashableOutputs, MantissaBits, Probe, functional_hash};
+use rustc_hash::FxHashMap;
+use ufh_core::{
+    Bits128, FunctionalHash, FunctionalHasher, HashSpec, HashableOutputs, MantissaBits, Probe,
+    functional_hash,
+};
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
 
 use super::interpreter::{Limits, Memory, TaskOutcome, run_task};
 use super::liveness::live_code;
+use super::op::{DataKind, Op};
 use super::program::{MemoryLayout, Program};
 use super::task::Task;
 
@@ -91,12 +98,91 @@ pub struct ProgramEvaluation {
 ///
 /// A program that does not fit the memory layout or the feature size is a failed
 /// evaluation; such programs all share one hash.
-#[derive(Debug, Clone)]
+///
+/// The functional hash of a program is a function of its live code alone (the
+/// probe runs nothing else), so the hasher remembers the hashes of the last live
+/// codes it ran, keyed by a 128-bit digest of the fields their ops read
+/// ([`live_code_key`]): a child whose mutation touched only dead code, or left
+/// the program as it was, gets its parent's hash without a run. This changes no
+/// hash and no record; it only skips work.
+#[derive(Debug)]
 pub struct ProgramEvaluator<const F: usize> {
     tasks: Vec<Task<F>>,
     layout: MemoryLayout,
     hash: ProgramHashConfig,
     spec: HashSpec,
+    memo: Mutex<FxHashMap<u128, FunctionalHash>>,
+    /// Memories of finished runs, reused: one is 42 KiB at F = 4, and zeroing a
+    /// fresh one cost more than a hash run of a short program.
+    memories: Mutex<Vec<Memory<F>>>,
+}
+
+impl<const F: usize> Clone for ProgramEvaluator<F> {
+    /// A copy with an empty memo.
+    fn clone(&self) -> Self {
+        Self {
+            tasks: self.tasks.clone(),
+            layout: self.layout,
+            hash: self.hash,
+            spec: self.spec.clone(),
+            memo: Mutex::default(),
+            memories: Mutex::default(),
+        }
+    }
+}
+
+/// Live codes whose hashes the evaluator remembers; the memo is emptied when it
+/// is full (about 1.5 MiB), which bounds memory and costs only repeated runs.
+const MEMO_CAPACITY: usize = 1 << 16;
+
+/// A 128-bit digest of exactly what running `program` depends on: per
+/// instruction, its op, the input and output addresses and element indices the
+/// op uses (indices modulo F) and the data it reads, bit for bit; unused fields
+/// are left out, so instructions that differ only there share the key.
+pub fn live_code_key<const F: usize>(program: &Program) -> u128 {
+    let mut digest = FunctionalHasher::<Bits128>::with_width(
+        MantissaBits::f64(52).expect("52 mantissa bits fit an f64"),
+    );
+    for (component, code) in [&program.setup, &program.predict, &program.learn]
+        .into_iter()
+        .enumerate()
+    {
+        // Component boundaries are part of the key: (a; b) in Setup differs from
+        // a in Setup and b in Predict.
+        digest.push_u64(u64::MAX - component as u64);
+        for ins in code {
+            let op = ins.op;
+            let mut word = u64::from(op.id());
+            let addresses = op.inputs().len();
+            if addresses >= 1 {
+                word |= u64::from(ins.in1) << 8;
+            }
+            if addresses >= 2 {
+                word |= u64::from(ins.in2) << 16;
+            }
+            if op.output().is_some() {
+                word |= u64::from(ins.out) << 24;
+            }
+            match op {
+                Op::VectorConstSet => word |= ((usize::from(ins.index[0]) % F) as u64) << 32,
+                Op::MatrixConstSet => {
+                    word |= ((usize::from(ins.index[0]) % F) as u64) << 32;
+                    word |= ((usize::from(ins.index[1]) % F) as u64) << 40;
+                }
+                _ => {}
+            }
+            digest.push_u64(word);
+            match op.data() {
+                DataKind::None => {}
+                DataKind::Constant => digest.push_u64(ins.data[0].to_bits()),
+                DataKind::Uniform | DataKind::Gaussian => {
+                    digest.push_u64(ins.data[0].to_bits());
+                    digest.push_u64(ins.data[1].to_bits());
+                }
+            }
+        }
+    }
+    digest.finish().0
 }
 
 /// What every program that cannot run hashes to.
@@ -134,6 +220,8 @@ impl<const F: usize> ProgramEvaluator<F> {
             layout,
             hash,
             spec,
+            memo: Mutex::default(),
+            memories: Mutex::default(),
         })
     }
 
@@ -152,7 +240,7 @@ impl<const F: usize> ProgramEvaluator<F> {
         program.check(self.layout, F).ok()?;
         let live = live_code(program);
         let program = live.as_ref().unwrap_or(program);
-        let mut memory = Memory::<F>::new(self.layout);
+        let mut memory = self.take_memory();
         let with_test = self.tasks.iter().all(|t| !t.test.is_empty());
         let tasks: Vec<TaskOutcome> = self
             .tasks
@@ -168,6 +256,7 @@ impl<const F: usize> ProgramEvaluator<F> {
                 run_task(program, task, &mut memory, &mut rng, limits)
             })
             .collect();
+        self.give_back_memory(memory);
         let n = tasks.len() as f64;
         let mean = |f: fn(&TaskOutcome) -> f64| tasks.iter().map(f).sum::<f64>() / n;
         Some(ProgramEvaluation {
@@ -184,39 +273,89 @@ impl<const F: usize> ProgramEvaluator<F> {
 
     /// The functional hash of `program`.
     pub fn hash_program(&self, program: &Program) -> FunctionalHash {
+        if program.check(self.layout, F).is_err() {
+            return FunctionalHash(UNRUNNABLE);
+        }
+        let live = live_code(program);
+        let program = live.as_ref().unwrap_or(program);
+        let key = live_code_key::<F>(program);
+        if let Some(&hash) = self.memo().get(&key) {
+            return hash;
+        }
+        let hash = self.run_hash(program);
+        let mut memo = self.memo();
+        if memo.len() >= MEMO_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(key, hash);
+        hash
+    }
+
+    /// The functional hash of `program` computed by running it, without the memo.
+    pub fn hash_program_uncached(&self, program: &Program) -> FunctionalHash {
+        if program.check(self.layout, F).is_err() {
+            return FunctionalHash(UNRUNNABLE);
+        }
+        let live = live_code(program);
+        self.run_hash(live.as_ref().unwrap_or(program))
+    }
+
+    /// Runs the probe on a checked program (its live code, when it has one).
+    fn run_hash(&self, program: &Program) -> FunctionalHash {
         let probe = HashRun {
             program,
             evaluator: self,
         };
-        functional_hash(&probe, &self.spec).unwrap_or(FunctionalHash(UNRUNNABLE))
+        match functional_hash(&probe, &self.spec) {
+            Ok(hash) => hash,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A memory for a run: a reused one, or a new one (runs wipe it first).
+    fn take_memory(&self) -> Memory<F> {
+        let reused = self
+            .memories
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        reused.unwrap_or_else(|| Memory::new(self.layout))
+    }
+
+    fn give_back_memory(&self, memory: Memory<F>) {
+        self.memories
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(memory);
+    }
+
+    /// The memo; a poisoned lock (a panic while another thread held it) still
+    /// holds only correct hashes.
+    fn memo(&self) -> std::sync::MutexGuard<'_, FxHashMap<u128, FunctionalHash>> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// A program bound to the tasks it is hashed on.
+/// A checked program bound to the tasks it is hashed on.
 struct HashRun<'a, const F: usize> {
     program: &'a Program,
     evaluator: &'a ProgramEvaluator<F>,
 }
 
-/// The program cannot run in the evaluator's layout.
-struct Unrunnable;
-
 impl<const F: usize> HashableOutputs for HashRun<'_, F> {
-    type Error = Unrunnable;
+    type Error = std::convert::Infallible;
 
     /// For each task in order: the absolute errors of the first `n` training steps
     /// and then of the first `n` validation examples, as AutoML-Zero's FEC
     /// collects them; a task that diverges stops there and pushes one NaN. The
     /// program's random ops draw from a stream seeded per task from the probe's
     /// RNG.
-    fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), Unrunnable> {
+    fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), Self::Error> {
         let evaluator = self.evaluator;
-        self.program
-            .check(evaluator.layout, F)
-            .map_err(|_| Unrunnable)?;
-        let live = live_code(self.program);
-        let program = live.as_ref().unwrap_or(self.program);
-        let mut memory = Memory::<F>::new(evaluator.layout);
+        let program = self.program;
+        let mut memory = evaluator.take_memory();
         let n = probe.n_examples();
         for task in &evaluator.tasks {
             let mut rng = SearchRng::seed_from_u64(probe.rng().random());
@@ -232,6 +371,7 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
                 probe.push_f64(f64::NAN);
             }
         }
+        evaluator.give_back_memory(memory);
         Ok(())
     }
 }

@@ -22,32 +22,49 @@ pub type Vector<const F: usize> = [f64; F];
 /// An F × F matrix, row-major: `m[i][j]` is row i, column j.
 pub type Matrix<const F: usize> = [[f64; F]; F];
 
-/// The virtual memory a program runs on, sized by a [`MemoryLayout`].
+/// Addresses are `u8`, so every address of every kind indexes one of this many
+/// slots without a bounds check.
+const SLOTS: usize = 256;
+
+/// The virtual memory a program runs on: 256 slots of each kind, so that an
+/// instruction's `u8` addresses index it without bounds checks, of which the
+/// [`MemoryLayout`]'s first addresses are in use (checked programs touch no
+/// others).
 #[derive(Debug, Clone)]
 pub struct Memory<const F: usize> {
     /// Scalar addresses.
-    pub scalars: Vec<f64>,
+    pub scalars: Box<[f64; SLOTS]>,
     /// Vector addresses.
-    pub vectors: Vec<Vector<F>>,
+    pub vectors: Box<[Vector<F>; SLOTS]>,
     /// Matrix addresses.
-    pub matrices: Vec<Matrix<F>>,
+    pub matrices: Box<[Matrix<F>; SLOTS]>,
+    layout: MemoryLayout,
+}
+
+/// A zeroed boxed array, built on the heap (a matrix array is 128 KiB at F = 8).
+fn zeroed<T: Copy>(zero: T) -> Box<[T; SLOTS]> {
+    vec![zero; SLOTS]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("the vector has SLOTS elements"))
 }
 
 impl<const F: usize> Memory<F> {
     /// Zeroed memory of `layout`.
     pub fn new(layout: MemoryLayout) -> Self {
         Self {
-            scalars: vec![0.0; usize::from(layout.scalars)],
-            vectors: vec![[0.0; F]; usize::from(layout.vectors)],
-            matrices: vec![[[0.0; F]; F]; usize::from(layout.matrices)],
+            scalars: zeroed(0.0),
+            vectors: zeroed([0.0; F]),
+            matrices: zeroed([[0.0; F]; F]),
+            layout,
         }
     }
 
-    /// Zeroes every address.
+    /// Zeroes every address of the layout.
     pub fn wipe(&mut self) {
-        self.scalars.fill(0.0);
-        self.vectors.fill([0.0; F]);
-        self.matrices.fill([[0.0; F]; F]);
+        self.scalars[..usize::from(self.layout.scalars)].fill(0.0);
+        self.vectors[..usize::from(self.layout.vectors)].fill([0.0; F]);
+        self.matrices[..usize::from(self.layout.matrices)].fill([[0.0; F]; F]);
     }
 }
 

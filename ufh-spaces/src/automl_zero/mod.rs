@@ -110,7 +110,9 @@ mod setups;
 mod space;
 mod task;
 
-pub use evaluate::{EvaluatorError, ProgramEvaluation, ProgramEvaluator, ProgramHashConfig};
+pub use evaluate::{
+    EvaluatorError, ProgramEvaluation, ProgramEvaluator, ProgramHashConfig, live_code_key,
+};
 pub use interpreter::{Divergence, MAX_ABS_ERROR, MIN_FITNESS, Memory, TaskOutcome};
 pub use liveness::live_code;
 pub use op::{DataKind, Kind, Op};
