@@ -6,7 +6,8 @@
 //! random programs, tournament 10, mutate probability 0.9, 10 tasks of 100 + 100
 //! examples) and runs 20,000 candidates: 1,000 random ones, then 19,000 children.
 //! The C++ implementation evolves about 40,000 candidates per second per core with
-//! its FEC on this demo (`../shared/REFERENCE.md` §2).
+//! its FEC on this demo (`../shared/REFERENCE.md` §2). `hash_sgd_mixing_only`
+//! beside `hash_sgd` gives the hash's own share of a candidate's probe run.
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -36,17 +37,20 @@ fn demo_search(c: &mut Criterion) {
         ..Techniques::NONE
     };
     for (name, techniques) in [("baseline", Techniques::NONE), ("fec", fec)] {
-        let search = Search::new(
-            &space,
-            &evaluator,
-            &evaluator,
-            Budget::Candidates(CANDIDATES),
-            1,
-        )
-        .techniques(techniques)
-        .expect("valid techniques");
         group.bench_function(BenchmarkId::new(name, CANDIDATES), |b| {
             b.iter(|| {
+                // A fresh evaluator each time, so that no hash is remembered from
+                // an earlier iteration.
+                let evaluator = evaluator.clone();
+                let search = Search::new(
+                    &space,
+                    &evaluator,
+                    &evaluator,
+                    Budget::Candidates(CANDIDATES),
+                    1,
+                )
+                .techniques(techniques)
+                .expect("valid techniques");
                 let evolution = demo
                     .evolution()
                     .build()
@@ -71,7 +75,24 @@ fn demo_search(c: &mut Criterion) {
         b.iter(|| black_box(evaluator.evaluate_program(black_box(&sgd))))
     });
     group.bench_function("hash_sgd", |b| {
+        b.iter(|| black_box(evaluator.hash_program_uncached(black_box(&sgd))))
+    });
+    // A child whose live code was hashed before: the memo's lookup.
+    group.bench_function("hash_sgd_remembered", |b| {
         b.iter(|| black_box(evaluator.hash_program(black_box(&sgd))))
+    });
+    // The hash's own share of `hash_sgd`: truncating and mixing its 200 errors
+    // (10 tasks × 20 examples), pushed one at a time as the probe pushes them.
+    let errors: Vec<f64> = (0..200).map(|i| 0.01 * f64::from(i) + 0.003).collect();
+    let m = ufh_core::MantissaBits::f64(24).expect("24 bits fit an f64");
+    group.bench_function("hash_sgd_mixing_only", |b| {
+        b.iter(|| {
+            let mut hasher = ufh_core::FunctionalHasher::new(m);
+            for &e in black_box(&errors) {
+                hasher.push_f64(e);
+            }
+            hasher.finish()
+        })
     });
     group.finish();
 }
