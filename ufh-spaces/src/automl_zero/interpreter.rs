@@ -335,7 +335,8 @@ pub(crate) fn run_task<const F: usize>(
         if let Some(sink) = limits.errors.as_mut() {
             sink(error);
         }
-        mem.vectors[x] = *features;
+        // The features are still in v0: a checked program never writes it (nor
+        // s0), so Learn sees them as Predict did.
         mem.scalars[l] = label;
         run(&program.learn, mem, rng);
     }

@@ -60,6 +60,7 @@ macro_rules! ops {
             pub const ALL: [Op; 65] = [$(Op::$name),*];
 
             /// The kinds of the op's inputs, in order (none, one or two).
+            #[inline]
             pub fn inputs(self) -> &'static [Kind] {
                 match self {
                     $(Op::$name => &[$(Kind::$input),*],)*
@@ -67,6 +68,7 @@ macro_rules! ops {
             }
 
             /// The kind of the op's output; `None` for the no-op only.
+            #[inline]
             pub fn output(self) -> Option<Kind> {
                 match self {
                     $(Op::$name => ops!(@output $output),)*
@@ -74,6 +76,7 @@ macro_rules! ops {
             }
 
             /// What the instruction's data fields mean for this op.
+            #[inline]
             pub fn data(self) -> DataKind {
                 match self {
                     $(Op::$name => DataKind::$data,)*
