@@ -9,6 +9,16 @@
 //! `hash_f64`). The rest of the gap is the canonicalisation itself: five vector
 //! operations per four values beside XXH3's own six. Streams of at most
 //! 240 bytes, which XXH3 hashes with other formulas, go to `twox-hash` whole.
+//!
+//! Short streams are what candidates produce (NAS-Bench-101 4 values, AutoML-Zero
+//! about 200, pushed one at a time), so their paths are kept short: a single word
+//! is one compare, one store and one add into the buffer; a slice that fits the
+//! buffer is truncated into it in one loop; slices up to `BULK_MIN_BYTES` go
+//! through the buffer, flushed by a cold call that is given only the accumulator
+//! and the words, so that a loop of pushes keeps its position in a register. In
+//! `hash_f64` (December 2026, this project's 2-core VM): 4 values 18 ns against
+//! XXH3's 6.5 ns over the same bytes, 64 values 75 ns against 32 ns, a value
+//! pushed alone about 3 ns.
 
 use twox_hash::{XxHash3_64, XxHash3_128};
 
