@@ -19,8 +19,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group};
 use rand::SeedableRng;
 use ufh_search::{
-    Budget, CandidateHasher, EvolutionConfig, FecConfig, Replacement, Search, SearchRng,
-    SearchSpace, Techniques,
+    Budget, CandidateHasher, EvolutionConfig, FecConfig, LocalSearchConfig, Replacement, Search,
+    SearchRng, SearchSpace, Techniques,
 };
 use ufh_spaces::nasbench101::tfrecord::TfRecordReader;
 use ufh_spaces::nasbench101::{
@@ -123,7 +123,18 @@ impl TabularBenchmark for ByModuleHash<'_> {
     }
 }
 
+/// The search algorithm of a bench.
+#[derive(Clone, Copy)]
+enum Algo {
+    Evolution,
+    LocalSearch,
+}
+
 fn search<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64) -> usize {
+    search_with(table, fec, candidates, Algo::Evolution)
+}
+
+fn search_with<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64, algo: Algo) -> usize {
     let space = SpaceConfig::nasbench101_bounded(table.vertex_bound())
         .build()
         .expect("valid space");
@@ -141,14 +152,7 @@ fn search<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64) -> usize {
     } else {
         Techniques::NONE
     };
-    let mut evolution = EvolutionConfig {
-        population_size: 100,
-        tournament_size: 10,
-        replacement: Replacement::Oldest,
-    }
-    .build()
-    .expect("valid evolution");
-    Search::new(
+    let search = Search::new(
         &space,
         &evaluator,
         &hasher,
@@ -156,11 +160,26 @@ fn search<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64) -> usize {
         1,
     )
     .techniques(techniques)
-    .expect("valid techniques")
-    .run_serial(&mut evolution)
-    .expect("search runs")
-    .events
-    .len()
+    .expect("valid techniques");
+    let record = match algo {
+        Algo::Evolution => {
+            let mut evolution = EvolutionConfig {
+                population_size: 100,
+                tournament_size: 10,
+                replacement: Replacement::Oldest,
+            }
+            .build()
+            .expect("valid evolution");
+            search.run_serial(&mut evolution)
+        }
+        Algo::LocalSearch => {
+            let mut local = LocalSearchConfig::DEFAULT
+                .build()
+                .expect("valid local search");
+            search.run_serial(&mut local)
+        }
+    };
+    record.expect("search runs").events.len()
 }
 
 fn search_loop(c: &mut Criterion) {
@@ -178,6 +197,11 @@ fn search_loop(c: &mut Criterion) {
         });
         group.bench_function(format!("module_hash_baseline_{label}"), |b| {
             b.iter(|| black_box(search(&baseline, fec, CANDIDATES)))
+        });
+        // The loop's overhead per candidate under local search (neighbourhoods
+        // built and shuffled, the structure index as above).
+        group.bench_function(format!("local_search_{label}"), |b| {
+            b.iter(|| black_box(search_with(&table, fec, CANDIDATES, Algo::LocalSearch)))
         });
     }
     group.finish();

@@ -67,6 +67,7 @@
 mod algorithm;
 mod driver;
 mod fec;
+mod local_search;
 mod ppo;
 mod record;
 mod space;
@@ -81,12 +82,15 @@ pub use driver::{AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniq
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
+pub use local_search::{LocalSearch, LocalSearchConfig, Move};
 pub use ppo::{Ppo, PpoConfig};
 pub use record::{
     AuditCounters, BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord,
     SharedEventSink,
 };
-pub use space::{CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, SearchRng, SearchSpace};
+pub use space::{
+    CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, Neighbourhood, SearchRng, SearchSpace,
+};
 
 /// Errors of search configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

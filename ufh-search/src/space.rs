@@ -18,6 +18,14 @@ pub trait SearchSpace {
     fn mutate(&self, parent: &Self::Candidate, rng: &mut SearchRng) -> Self::Candidate;
 }
 
+/// A search space whose candidates have neighbours: the candidates one edit away,
+/// for local search.
+pub trait Neighbourhood: SearchSpace {
+    /// Every valid candidate one edit away from `candidate`, in a fixed order (the
+    /// algorithm shuffles it with the search's seed); empty if there is none.
+    fn neighbours(&self, candidate: &Self::Candidate) -> Vec<Self::Candidate>;
+}
+
 /// A search space whose candidates are built from a fixed sequence of discrete
 /// decisions, for controllers such as PPO.
 pub trait DiscreteEncoding: SearchSpace {

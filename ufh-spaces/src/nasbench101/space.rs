@@ -2,7 +2,7 @@
 
 use rand::Rng;
 use rustc_hash::FxHashSet;
-use ufh_search::{DiscreteEncoding, SearchRng, SearchSpace};
+use ufh_search::{DiscreteEncoding, Neighbourhood, SearchRng, SearchSpace};
 
 use super::cell::{Cell, MAX_EDGES, MAX_VERTICES, Op};
 use super::module_hash::ModuleHash;
@@ -203,6 +203,42 @@ impl SearchSpace for NasBench101Space {
     }
 }
 
+impl Neighbourhood for NasBench101Space {
+    /// The valid cells one edit away in the raw matrix: every single edge flip
+    /// above the diagonal, then every single change of an interior op to one of
+    /// the two others (the neighbourhood of White et al.'s local search).
+    fn neighbours(&self, cell: &Cell) -> Vec<Cell> {
+        let n = cell.num_vertices();
+        let mut interior = [Op::Conv3x3; MAX_VERTICES - 2];
+        for (k, op) in interior[..n - 2].iter_mut().enumerate() {
+            *op = cell.op(k + 1);
+        }
+        let mut rows = [0u8; MAX_VERTICES];
+        rows[..n].copy_from_slice(cell.row_bits());
+        let mut neighbours = Vec::new();
+        let mut keep = |candidate: Cell| {
+            if self.is_valid(&candidate) {
+                neighbours.push(candidate);
+            }
+        };
+        for i in 0..n {
+            for j in i + 1..n {
+                let mut flipped = rows;
+                flipped[i] ^= 1 << j;
+                keep(Cell::from_bits(n, flipped, &interior[..n - 2]));
+            }
+        }
+        for k in 0..n - 2 {
+            for &op in Op::INTERIOR.iter().filter(|&&op| op != interior[k]) {
+                let mut changed = interior;
+                changed[k] = op;
+                keep(Cell::from_bits(n, rows, &changed[..n - 2]));
+            }
+        }
+        neighbours
+    }
+}
+
 impl DiscreteEncoding for NasBench101Space {
     /// One binary decision per possible edge (row-major above the diagonal), then
     /// one 3-way decision per interior op (in [`Op::INTERIOR`] order).
@@ -320,6 +356,82 @@ mod tests {
     }
 
     const PERMANENT_FOLD: u64 = 1_285_742_486_339_104_083;
+
+    /// Every raw cell of `n` vertices, valid or not.
+    fn all_raw_cells(n: usize) -> Vec<Cell> {
+        let pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .collect();
+        let mut cells = Vec::new();
+        for edges in 0u32..1 << pairs.len() {
+            let mut rows = [0u8; MAX_VERTICES];
+            for (bit, &(i, j)) in pairs.iter().enumerate() {
+                if edges >> bit & 1 == 1 {
+                    rows[i] |= 1 << j;
+                }
+            }
+            for ops in 0..3usize.pow(n as u32 - 2) {
+                let interior: Vec<Op> = (0..n - 2)
+                    .map(|k| Op::INTERIOR[ops / 3usize.pow(k as u32) % 3])
+                    .collect();
+                cells.push(Cell::from_bits(n, rows, &interior));
+            }
+        }
+        cells
+    }
+
+    /// Edits between two raw cells of one size: differing edges plus differing ops.
+    fn edits(a: &Cell, b: &Cell) -> u32 {
+        let edges: u32 = a
+            .row_bits()
+            .iter()
+            .zip(b.row_bits())
+            .map(|(x, y)| (x ^ y).count_ones())
+            .sum();
+        edges + a.ops().zip(b.ops()).filter(|(x, y)| x != y).count() as u32
+    }
+
+    #[test]
+    fn neighbourhoods_are_every_valid_cell_one_edit_away() {
+        for (n, checked) in [(4, usize::MAX), (5, 40)] {
+            let space = SpaceConfig {
+                raw_vertices: n,
+                max_vertices: n,
+                ..SpaceConfig::NASBENCH101
+            }
+            .build()
+            .unwrap();
+            let all = all_raw_cells(n);
+            let valid: Vec<&Cell> = all.iter().filter(|c| space.is_valid(c)).collect();
+            let mut total = 0;
+            for cell in valid.iter().take(checked) {
+                let neighbours = space.neighbours(cell);
+                let expected: FxHashSet<&Cell> = valid
+                    .iter()
+                    .copied()
+                    .filter(|other| edits(cell, other) == 1)
+                    .collect();
+                let got: FxHashSet<&Cell> = neighbours.iter().collect();
+                assert_eq!(got.len(), neighbours.len(), "no neighbour twice");
+                assert_eq!(got, expected, "{n} vertices, cell {cell:?}");
+                total += neighbours.len();
+            }
+            assert!(total > 0);
+        }
+        // NAS-Bench-101's own space: at most 21 flips and 10 op changes.
+        let space = SpaceConfig::NASBENCH101.build().unwrap();
+        let mut rng = SearchRng::seed_from_u64(4);
+        for _ in 0..50 {
+            let cell = space.sample(&mut rng);
+            let neighbours = space.neighbours(&cell);
+            assert!(neighbours.len() <= 31 && !neighbours.is_empty());
+            assert!(
+                neighbours
+                    .iter()
+                    .all(|c| space.is_valid(c) && edits(&cell, c) == 1)
+            );
+        }
+    }
 
     #[test]
     fn unique_model_counts_match_nasbench101() {

@@ -35,8 +35,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_search::{
-    Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, PpoConfig, Replacement, Search,
-    SearchRecord, TabulistConfig, Techniques,
+    Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, LocalSearchConfig, PpoConfig,
+    Replacement, Search, SearchRecord, TabulistConfig, Techniques,
 };
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Space, SpaceConfig};
@@ -187,6 +187,7 @@ impl Bench {
 enum Algo {
     Evolution(EvolutionConfig),
     Ppo,
+    LocalSearch(LocalSearchConfig),
 }
 
 /// One experimental condition, run over the repeats.
@@ -212,7 +213,7 @@ impl Condition {
     fn repeats(&self, repeats: usize) -> usize {
         match self.algo {
             Algo::Ppo => 2 * repeats,
-            Algo::Evolution(_) => repeats,
+            Algo::Evolution(_) | Algo::LocalSearch(_) => repeats,
         }
     }
 
@@ -418,6 +419,9 @@ impl Experiment<'_> {
                     Algo::Evolution(config) => search.run_workers(&mut config.build()?, workers)?,
                     Algo::Ppo => {
                         search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?
+                    }
+                    Algo::LocalSearch(config) => {
+                        search.run_workers(&mut config.build()?, workers)?
                     }
                 };
                 bar.inc(1);
@@ -880,6 +884,25 @@ fn with_and_without_fec(
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
     context.curves(figure, title, &labels, &records)?;
+    let hit_rates: Vec<String> = records
+        .chunks(2)
+        .zip(labels.chunks(2))
+        .map(|(runs, names)| {
+            let (hits, started) = runs[1]
+                .iter()
+                .flat_map(|run| &run.hit_bins)
+                .fold((0, 0), |(h, s), &(bin_h, bin_s)| (h + bin_h, s + bin_s));
+            format!(
+                "{} {:.1}%",
+                names[1],
+                100.0 * hits as f64 / started.max(1) as f64
+            )
+        })
+        .collect();
+    context.notes.push(format!(
+        "{figure}: FEC hit rate over all repeats: {}.",
+        hit_rates.join(", ")
+    ));
     for (runs, names) in records.chunks(2).zip(labels.chunks(2)) {
         let (b, f) = (context.aucs(&runs[0]), context.aucs(&runs[1]));
         context.compare(
@@ -893,7 +916,8 @@ fn with_and_without_fec(
     Ok(())
 }
 
-/// Fig. 8: FEC with regularized evolution, classic tournament selection and PPO.
+/// Fig. 8: FEC with regularized evolution, classic tournament selection, PPO and
+/// local search (first improvement from one random start, issue 19).
 fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let classic = EvolutionConfig {
         replacement: Replacement::Worst,
@@ -903,6 +927,7 @@ fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         ("RE", Algo::Evolution(PAPER_EVOLUTION)),
         ("TS", Algo::Evolution(classic)),
         ("PPO", Algo::Ppo),
+        ("LS", Algo::LocalSearch(LocalSearchConfig::DEFAULT)),
     ]
     .map(|(name, algo)| Condition {
         algo,
