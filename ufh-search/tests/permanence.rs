@@ -8,7 +8,8 @@ use rand::Rng;
 use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
 use ufh_search::{
     Algorithm, Budget, CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, EvolutionConfig,
-    PpoConfig, RandomSearch, Replacement, Search, SearchRecord, SearchRng, SearchSpace, Techniques,
+    LocalSearchConfig, Move, Neighbourhood, PpoConfig, RandomSearch, Replacement, Search,
+    SearchRecord, SearchRng, SearchSpace, Techniques,
 };
 
 /// Three decisions of four options, as a vector; fitness rewards large sums.
@@ -33,6 +34,21 @@ impl DiscreteEncoding for Digits {
     }
     fn decode(&self, choices: &[usize]) -> Vec<usize> {
         choices.to_vec()
+    }
+}
+
+/// Neighbours: one decision changed to another option.
+impl Neighbourhood for Digits {
+    fn neighbours(&self, c: &Vec<usize>) -> Vec<Vec<usize>> {
+        let mut neighbours = Vec::new();
+        for position in 0..3 {
+            for option in (0..4).filter(|&o| o != c[position]) {
+                let mut n = c.clone();
+                n[position] = option;
+                neighbours.push(n);
+            }
+        }
+        neighbours
     }
 }
 
@@ -119,4 +135,19 @@ fn ppo_is_permanent() {
 #[test]
 fn distributed_regularized_evolution_is_permanent() {
     assert_eq!(run(evolution(Replacement::Oldest), 4), "29a1a3a37a75ad0b");
+}
+
+#[test]
+fn local_search_is_permanent() {
+    let first = LocalSearchConfig::DEFAULT.build().expect("valid settings");
+    assert_eq!(run(first, 1), "ca867281fc3422a4");
+    let best = LocalSearchConfig {
+        initial_samples: 3,
+        moves: Move::BestNeighbour,
+    }
+    .build()
+    .expect("valid settings");
+    assert_eq!(run(best, 1), "dd2cf65a4dc03883");
+    let on_workers = LocalSearchConfig::DEFAULT.build().expect("valid settings");
+    assert_eq!(run(on_workers, 4), "1c2a5e0fddf64f2f");
 }
