@@ -65,6 +65,7 @@
 //! ```
 
 mod algorithm;
+mod bananas;
 mod driver;
 mod fec;
 mod local_search;
@@ -78,6 +79,7 @@ pub use algorithm::{
     Algorithm, Best, Evolution, EvolutionConfig, Feedback, KeepBest, Proposal, RandomSearch,
     Replacement,
 };
+pub use bananas::{Acquisition, Bananas, BananasConfig, FeatureEncoding};
 pub use driver::{AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques};
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,

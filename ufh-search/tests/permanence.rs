@@ -7,9 +7,9 @@ use std::num::NonZeroUsize;
 use rand::Rng;
 use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
 use ufh_search::{
-    Algorithm, Budget, CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, EvolutionConfig,
-    LocalSearchConfig, Move, Neighbourhood, PpoConfig, RandomSearch, Replacement, Search,
-    SearchRecord, SearchRng, SearchSpace, Techniques,
+    Algorithm, BananasConfig, Budget, CandidateHasher, DiscreteEncoding, Evaluation, Evaluator,
+    EvolutionConfig, FeatureEncoding, LocalSearchConfig, Move, Neighbourhood, PpoConfig,
+    RandomSearch, Replacement, Search, SearchRecord, SearchRng, SearchSpace, Techniques,
 };
 
 /// Three decisions of four options, as a vector; fitness rewards large sums.
@@ -49,6 +49,19 @@ impl Neighbourhood for Digits {
             }
         }
         neighbours
+    }
+}
+
+/// One-hot features of the three decisions.
+impl FeatureEncoding for Digits {
+    fn feature_len(&self) -> usize {
+        12
+    }
+    fn encode(&self, c: &Vec<usize>, out: &mut [f64]) {
+        out.fill(0.0);
+        for (position, &option) in c.iter().enumerate() {
+            out[4 * position + option] = 1.0;
+        }
     }
 }
 
@@ -150,4 +163,16 @@ fn local_search_is_permanent() {
     assert_eq!(run(best, 1), "dd2cf65a4dc03883");
     let on_workers = LocalSearchConfig::DEFAULT.build().expect("valid settings");
     assert_eq!(run(on_workers, 4), "1c2a5e0fddf64f2f");
+}
+
+#[test]
+fn bananas_is_permanent() {
+    let mut config = BananasConfig::paper();
+    config.epochs = 20;
+    let plain = config.build(7).expect("valid settings");
+    assert_eq!(run(plain, 1), "236d9e054a1a8bd7");
+    // With the functional hash keeping equivalent candidates out of its pool and
+    // training set.
+    let deduplicated = config.build(7).expect("valid settings").dedup_by(&SumHash);
+    assert_eq!(run(deduplicated, 1), "906f369110e3729d");
 }

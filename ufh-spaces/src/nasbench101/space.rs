@@ -239,6 +239,66 @@ impl Neighbourhood for NasBench101Space {
     }
 }
 
+impl NasBench101Space {
+    /// Length of the path encoding: one feature per possible input-to-output path,
+    /// labelled by its sequence of interior ops, `Σ 3^k` for k = 0 to the most
+    /// interior vertices (364 for NAS-Bench-101's 7 vertices).
+    pub fn path_encoding_len(&self) -> usize {
+        (0..=self.config.raw_vertices - 2)
+            .map(|k| 3usize.pow(k as u32))
+            .sum()
+    }
+
+    /// BANANAS's path encoding of `cell`: 1 for every input-to-output path of its
+    /// pruned form, at the index of the path's op sequence (paths of k interior
+    /// ops come after all shorter ones, and within them the first op varies
+    /// fastest, ops in [`Op::INTERIOR`] order); all zeros if it does not prune.
+    pub fn path_encoding(&self, cell: &Cell, out: &mut [f64]) {
+        out.fill(0.0);
+        let Some(pruned) = self.prune(cell) else {
+            return;
+        };
+        let n = pruned.num_vertices();
+        let offsets: Vec<usize> = (0..n)
+            .scan(0usize, |offset, k| {
+                let at = *offset;
+                *offset += 3usize.pow(k as u32);
+                Some(at)
+            })
+            .collect();
+        // Depth-first over paths from the input: (vertex, interior ops so far, code).
+        let mut stack = vec![(0usize, 0usize, 0usize)];
+        while let Some((vertex, length, code)) = stack.pop() {
+            for next in vertex + 1..n {
+                if !pruned.has_edge(vertex, next) {
+                    continue;
+                }
+                if next == n - 1 {
+                    if let Some(slot) = out.get_mut(offsets[length] + code) {
+                        *slot = 1.0;
+                    }
+                    continue;
+                }
+                let op = Op::INTERIOR
+                    .iter()
+                    .position(|&o| o == pruned.op(next))
+                    .unwrap_or(0);
+                stack.push((next, length + 1, code + op * 3usize.pow(length as u32)));
+            }
+        }
+    }
+}
+
+impl ufh_search::FeatureEncoding for NasBench101Space {
+    fn feature_len(&self) -> usize {
+        self.path_encoding_len()
+    }
+
+    fn encode(&self, cell: &Cell, out: &mut [f64]) {
+        self.path_encoding(cell, out);
+    }
+}
+
 impl DiscreteEncoding for NasBench101Space {
     /// One binary decision per possible edge (row-major above the diagonal), then
     /// one 3-way decision per interior op (in [`Op::INTERIOR`] order).
@@ -431,6 +491,60 @@ mod tests {
                     .all(|c| space.is_valid(c) && edits(&cell, c) == 1)
             );
         }
+    }
+
+    #[test]
+    fn path_encodings_count_the_paths_of_known_cells() {
+        let space = SpaceConfig::NASBENCH101.build().unwrap();
+        assert_eq!(space.path_encoding_len(), 364);
+        let mut code = vec![0.0; 364];
+        let set = |code: &[f64]| -> Vec<usize> {
+            code.iter()
+                .enumerate()
+                .filter(|(_, v)| **v == 1.0)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        // input -> output directly: the empty path, index 0.
+        let direct = Cell::from_strings("0100", "input,output").unwrap();
+        space.path_encoding(&direct, &mut code);
+        assert_eq!(set(&code), [0]);
+        // input -> conv3x3 -> output and input -> maxpool -> output, plus the
+        // direct edge: paths (), (conv3x3) at 1 + 0 and (maxpool) at 1 + 2.
+        let fan = Cell::from_strings(
+            "0111000100010000",
+            "input,conv3x3-bn-relu,maxpool3x3,output",
+        )
+        .unwrap();
+        space.path_encoding(&fan, &mut code);
+        assert_eq!(set(&code), [0, 1, 3]);
+        // A chain input -> conv1x1 -> conv3x3 -> output: the path (conv1x1,
+        // conv3x3) of length 2 at 1 + 3 + (1 + 0·3) = 5.
+        let chain = Cell::from_strings(
+            "0100001000010000",
+            "input,conv1x1-bn-relu,conv3x3-bn-relu,output",
+        )
+        .unwrap();
+        space.path_encoding(&chain, &mut code);
+        assert_eq!(set(&code), [5]);
+        // A diamond: two paths of length 2 and one of length 1.
+        let diamond = Cell::from_strings(
+            "0110000011000100000100000",
+            "input,conv3x3-bn-relu,maxpool3x3,conv1x1-bn-relu,output",
+        )
+        .unwrap();
+        space.path_encoding(&diamond, &mut code);
+        // (conv3x3) = 1; (conv3x3, conv1x1) = 4 + 0 + 1·3 = 7; (maxpool, conv1x1)
+        // = 4 + 2 + 1·3 = 9.
+        assert_eq!(set(&code), [1, 7, 9]);
+        // The encoding counts paths of the pruned cell: a dangling vertex adds none.
+        let dangling = Cell::from_strings(
+            "0110000100000000",
+            "input,conv3x3-bn-relu,maxpool3x3,output",
+        )
+        .unwrap();
+        space.path_encoding(&dangling, &mut code);
+        assert_eq!(set(&code), [1]);
     }
 
     #[test]

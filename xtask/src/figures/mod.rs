@@ -917,7 +917,7 @@ fn with_and_without_fec(
 }
 
 /// Fig. 8: FEC with regularized evolution, classic tournament selection, PPO and
-/// local search (first improvement from one random start, issue 19).
+/// local search (first improvement from one random start).
 fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let classic = EvolutionConfig {
         replacement: Replacement::Worst,
