@@ -499,6 +499,36 @@ mod avx2 {
         _mm256_add_epi64(low, _mm256_slli_epi64::<32>(high))
     }
 
+    /// One stripe's lanes `d0`, `d1` into the accumulator halves `low`, `high`, and
+    /// the scramble at the end of a block.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn stripe(
+        stripes_in_block: &mut usize,
+        low: __m256i,
+        high: __m256i,
+        d0: __m256i,
+        d1: __m256i,
+    ) -> (__m256i, __m256i) {
+        let secret = SECRET.as_ptr();
+        // SAFETY: the key loads read the 192-byte secret at offsets below
+        // 8 · (STRIPES_PER_BLOCK - 1) + 64 = 128 and at SCRAMBLE_AT + 64 = 192;
+        // all are unaligned loads.
+        unsafe {
+            let key = secret.add(8 * *stripes_in_block).cast::<__m256i>();
+            let mut low = accumulate4(low, d0, _mm256_loadu_si256(key));
+            let mut high = accumulate4(high, d1, _mm256_loadu_si256(key.add(1)));
+            *stripes_in_block += 1;
+            if *stripes_in_block == STRIPES_PER_BLOCK {
+                let key = secret.add(SCRAMBLE_AT).cast::<__m256i>();
+                low = scramble(low, _mm256_loadu_si256(key));
+                high = scramble(high, _mm256_loadu_si256(key.add(1)));
+                *stripes_in_block = 0;
+            }
+            (low, high)
+        }
+    }
+
     /// Accumulates the whole stripes of raw little-endian `words`, bit-identical
     /// to the portable loop of `accumulate_buffer`.
     ///
@@ -506,28 +536,17 @@ mod avx2 {
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn accumulate_words(state: &mut Accumulator, words: &[u64]) {
-        let secret = SECRET.as_ptr();
         let ptr = words.as_ptr().cast::<__m256i>();
         let stripes = words.len() / 8;
         // SAFETY: the loads read whole stripes of `words` (two 32-byte loads per
-        // 64-byte stripe) and the 192-byte secret (offsets below 128 + 64); all
-        // are unaligned loads.
+        // 64-byte stripe); all are unaligned loads.
         unsafe {
             let mut low = _mm256_loadu_si256(state.acc.as_ptr().cast());
             let mut high = _mm256_loadu_si256(state.acc.as_ptr().add(4).cast());
             for index in 0..stripes {
                 let d0 = _mm256_loadu_si256(ptr.add(2 * index));
                 let d1 = _mm256_loadu_si256(ptr.add(2 * index + 1));
-                let key = secret.add(8 * state.stripes_in_block).cast::<__m256i>();
-                low = accumulate4(low, d0, _mm256_loadu_si256(key));
-                high = accumulate4(high, d1, _mm256_loadu_si256(key.add(1)));
-                state.stripes_in_block += 1;
-                if state.stripes_in_block == STRIPES_PER_BLOCK {
-                    let key = secret.add(SCRAMBLE_AT).cast::<__m256i>();
-                    low = scramble(low, _mm256_loadu_si256(key));
-                    high = scramble(high, _mm256_loadu_si256(key.add(1)));
-                    state.stripes_in_block = 0;
-                }
+                (low, high) = stripe(&mut state.stripes_in_block, low, high, d0, d1);
             }
             _mm256_storeu_si256(state.acc.as_mut_ptr().cast(), low);
             _mm256_storeu_si256(state.acc.as_mut_ptr().add(4).cast(), high);
@@ -575,9 +594,8 @@ mod avx2 {
                 )
             }
         };
-        let secret = SECRET.as_ptr();
-        // SAFETY: every load reads inside `values` (asserted above) or inside the
-        // 192-byte secret (offsets below 128 + 64); unaligned loads are used.
+        // SAFETY: every load reads inside `values` (asserted above); unaligned
+        // loads are used.
         unsafe {
             let mut low = _mm256_loadu_si256(state.acc.as_ptr().cast());
             let mut high = _mm256_loadu_si256(state.acc.as_ptr().add(4).cast());
@@ -589,16 +607,7 @@ mod avx2 {
                 } else {
                     (canonical_f32x8(x0, mask), canonical_f32x8(x1, mask))
                 };
-                let key = secret.add(8 * state.stripes_in_block).cast::<__m256i>();
-                low = accumulate4(low, d0, _mm256_loadu_si256(key));
-                high = accumulate4(high, d1, _mm256_loadu_si256(key.add(1)));
-                state.stripes_in_block += 1;
-                if state.stripes_in_block == STRIPES_PER_BLOCK {
-                    let key = secret.add(SCRAMBLE_AT).cast::<__m256i>();
-                    low = scramble(low, _mm256_loadu_si256(key));
-                    high = scramble(high, _mm256_loadu_si256(key.add(1)));
-                    state.stripes_in_block = 0;
-                }
+                (low, high) = stripe(&mut state.stripes_in_block, low, high, d0, d1);
             }
             _mm256_storeu_si256(state.acc.as_mut_ptr().cast(), low);
             _mm256_storeu_si256(state.acc.as_mut_ptr().add(4).cast(), high);
