@@ -385,18 +385,19 @@ impl Mlp {
         Self { layers }
     }
 
-    /// Activations of every layer for inputs `x` (`[n × in]`): the input first,
-    /// ReLU after every hidden layer, the linear output last.
+    /// Outputs of every layer for inputs `x` (`[n × in]`): ReLU after every
+    /// hidden layer, the linear output last. The input is not copied.
     fn forward(&self, x: &Array2<f64>) -> Vec<Array2<f64>> {
-        let mut activations = vec![x.clone()];
+        let mut outputs: Vec<Array2<f64>> = Vec::with_capacity(self.layers.len());
         for (i, (w, b)) in self.layers.iter().enumerate() {
-            let mut z = product(activations[i].view(), w.t()) + b;
+            let input = outputs.last().unwrap_or(x);
+            let mut z = product(input.view(), w.t()) + b;
             if i + 1 < self.layers.len() {
                 z.mapv_inplace(|v| v.max(0.0));
             }
-            activations.push(z);
+            outputs.push(z);
         }
-        activations
+        outputs
     }
 
     fn predict(&self, x: &Array2<f64>) -> Array1<f64> {
@@ -416,18 +417,18 @@ impl Mlp {
             .collect();
         let n = x.nrows().max(1) as f64;
         for epoch in 1..=epochs {
-            let activations = self.forward(x);
-            let output = &activations[self.layers.len()];
+            let outputs = self.forward(x);
+            let output = &outputs[self.layers.len() - 1];
             // d(mean squared error)/d(output), as an [n × 1] column.
             let residual = &output.column(0) - y;
             let mut grad: Array2<f64> = (residual * (2.0 / n)).insert_axis(Axis(1));
             for i in (0..self.layers.len()).rev() {
-                let input = &activations[i];
+                let input = if i == 0 { x } else { &outputs[i - 1] };
                 let grad_w = product(grad.t(), input.view());
                 let grad_b = grad.sum_axis(Axis(0));
                 if i > 0 {
                     let mut back = product(grad.view(), self.layers[i].0.view());
-                    back.zip_mut_with(&activations[i], |g, &a| {
+                    back.zip_mut_with(&outputs[i - 1], |g, &a| {
                         if a <= 0.0 {
                             *g = 0.0;
                         }

@@ -1,5 +1,6 @@
 //! Fitness over a set of tasks, and the functional hash of a program.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use rand::{Rng, SeedableRng};
@@ -237,9 +238,8 @@ impl<const F: usize> ProgramEvaluator<F> {
 
     /// Runs `program` on every task; `None` if it does not fit the layout.
     pub fn evaluate_program(&self, program: &Program) -> Option<ProgramEvaluation> {
-        program.check(self.layout, F).ok()?;
-        let live = live_code(program);
-        let program = live.as_ref().unwrap_or(program);
+        let program = self.runnable(program)?;
+        let program = program.as_ref();
         let mut memory = self.take_memory();
         let with_test = self.tasks.iter().all(|t| !t.test.is_empty());
         let tasks: Vec<TaskOutcome> = self
@@ -273,16 +273,14 @@ impl<const F: usize> ProgramEvaluator<F> {
 
     /// The functional hash of `program`.
     pub fn hash_program(&self, program: &Program) -> FunctionalHash {
-        if program.check(self.layout, F).is_err() {
+        let Some(program) = self.runnable(program) else {
             return FunctionalHash(UNRUNNABLE);
-        }
-        let live = live_code(program);
-        let program = live.as_ref().unwrap_or(program);
-        let key = live_code_key::<F>(program);
+        };
+        let key = live_code_key::<F>(&program);
         if let Some(&hash) = self.memo().get(&key) {
             return hash;
         }
-        let hash = self.run_hash(program);
+        let hash = self.run_hash(&program);
         let mut memo = self.memo();
         if memo.len() >= MEMO_CAPACITY {
             memo.clear();
@@ -293,11 +291,15 @@ impl<const F: usize> ProgramEvaluator<F> {
 
     /// The functional hash of `program` computed by running it, without the memo.
     pub fn hash_program_uncached(&self, program: &Program) -> FunctionalHash {
-        if program.check(self.layout, F).is_err() {
-            return FunctionalHash(UNRUNNABLE);
-        }
-        let live = live_code(program);
-        self.run_hash(live.as_ref().unwrap_or(program))
+        self.runnable(program)
+            .map_or(FunctionalHash(UNRUNNABLE), |p| self.run_hash(&p))
+    }
+
+    /// What runs of `program`: its live code (the program itself when liveness
+    /// cannot analyse it); `None` if it does not fit the layout.
+    fn runnable<'p>(&self, program: &'p Program) -> Option<Cow<'p, Program>> {
+        program.check(self.layout, F).ok()?;
+        Some(live_code(program).map_or(Cow::Borrowed(program), Cow::Owned))
     }
 
     /// Runs the probe on a checked program (its live code, when it has one).
