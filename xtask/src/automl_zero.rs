@@ -38,8 +38,9 @@ pub(crate) struct Args {
     /// that reaches the target).
     #[arg(long)]
     check_at_end: bool,
-    /// Measure memory instead: one search of exactly N candidates on the demo's
-    /// first experiment (no early stop), then print its peak resident memory.
+    /// Measure instead: one search of exactly N candidates on the demo's first
+    /// experiment (no early stop, --generation and --jobs apply), then print its
+    /// candidates per second and peak resident memory.
     #[arg(long, value_name = "N")]
     measure_memory: Option<u64>,
     /// With --measure-memory: keep every event in memory, as records did before
@@ -50,7 +51,8 @@ pub(crate) struct Args {
 
 /// One search of `candidates` candidates with the demo's settings; prints its peak
 /// resident memory.
-fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Result<()> {
+fn measure_memory(args: &Args, candidates: u64) -> anyhow::Result<()> {
+    let (keep_events, fec) = (args.keep_events, !args.no_fec);
     use ufh_search::Budget;
     use ufh_spaces::automl_zero::ProgramEvaluator;
     let demo = LINEAR_REGRESSION_DEMO;
@@ -79,15 +81,28 @@ fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Resu
     .techniques(techniques)?
     .keep_events(keep_events);
     let start = std::time::Instant::now();
-    let result = ufh_spaces::automl_zero::evolve(&search, demo.evolution(), NonZeroUsize::MIN)?;
+    let threads = crate::threads(args.jobs);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let result = pool
+        .install(|| ufh_spaces::automl_zero::evolve(&search, demo.evolution(), args.generation))?;
+    let seconds = start.elapsed().as_secs_f64();
     say!(
-        "{} candidates ({} events kept), {}: peak resident memory {:.1} MiB (before the search {before:.1}), \
-         {:.1} s, best fitness {:.6}",
+        "{} candidates ({} events kept), {}, {}: \
+         peak resident memory {:.1} MiB (before the search {before:.1}), {seconds:.1} s \
+         ({:.0} candidates/s, FEC hit rate {:.1}%), best fitness {:.6}",
         result.record.n_events,
         result.record.events.len(),
         if fec { "FEC" } else { "no FEC" },
+        if args.generation.get() == 1 {
+            "serially".to_string()
+        } else {
+            format!("generations of {} on {threads} thread(s)", args.generation)
+        },
         crate::peak_rss_mib().unwrap_or(f64::NAN),
-        start.elapsed().as_secs_f64(),
+        result.record.n_events as f64 / seconds,
+        100.0 * result.record.hit_rate().unwrap_or(0.0),
         result.best.fitness
     );
     Ok(())
@@ -95,7 +110,7 @@ fn measure_memory(candidates: u64, keep_events: bool, fec: bool) -> anyhow::Resu
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if let Some(candidates) = args.measure_memory {
-        return measure_memory(candidates, args.keep_events, !args.no_fec);
+        return measure_memory(&args, candidates);
     }
     let mut options = DemoOptions {
         seed: args.seed,
