@@ -501,6 +501,7 @@ mod tests {
         // Finite differences on one weight of each layer, against a train step of
         // epochs = 1 with a tiny learning rate: Adam's first step moves every
         // weight by -lr · sign(g) (m/√v = g/|g|), so the sign must agree.
+        let mut checked = 0;
         for layer in 0..2 {
             let mut plus = mlp.clone();
             let mut minus = mlp.clone();
@@ -514,8 +515,10 @@ mod tests {
             if numeric.abs() > 1e-9 {
                 assert_eq!(moved.signum(), -numeric.signum(), "layer {layer}");
                 assert!((moved.abs() - 1e-3).abs() < 1e-6, "layer {layer}: {moved}");
+                checked += 1;
             }
         }
+        assert_eq!(checked, 2, "a probed weight had no gradient");
     }
 
     #[test]
