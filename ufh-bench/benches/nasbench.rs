@@ -10,6 +10,9 @@
 //!   FEC, through the table's structural index beside the same search looking
 //!   every cell up by its MD5 module hash (the path before the index), in
 //!   candidates per second.
+//! * BANANAS on the same table, with and without FEC (and the functional hash
+//!   keeping its pool and training set free of equivalent candidates), in
+//!   candidates per second: the predictor updates dominate.
 //! * Reading a file in NAS-Bench-101's format (frames, CRCs, JSON, base64,
 //!   protobuf, per-model hash checks) beside the TFRecord framing and CRC checks
 //!   alone, in bytes per second.
@@ -19,8 +22,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group};
 use rand::SeedableRng;
 use ufh_search::{
-    Budget, CandidateHasher, EvolutionConfig, FecConfig, LocalSearchConfig, Replacement, Search,
-    SearchRng, SearchSpace, Techniques,
+    BananasConfig, Budget, CandidateHasher, EvolutionConfig, FecConfig, LocalSearchConfig,
+    Replacement, Search, SearchRng, SearchSpace, Techniques,
 };
 use ufh_spaces::nasbench101::tfrecord::TfRecordReader;
 use ufh_spaces::nasbench101::{
@@ -128,6 +131,7 @@ impl TabularBenchmark for ByModuleHash<'_> {
 enum Algo {
     Evolution,
     LocalSearch,
+    Bananas,
 }
 
 fn search<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64) -> usize {
@@ -178,6 +182,15 @@ fn search_with<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64, algo:
                 .expect("valid local search");
             search.run_serial(&mut local)
         }
+        Algo::Bananas => {
+            let bananas = BananasConfig::paper().build(1).expect("valid BANANAS");
+            let mut bananas = if fec {
+                bananas.dedup_by(&hasher)
+            } else {
+                bananas
+            };
+            search.run_serial(&mut bananas)
+        }
     };
     record.expect("search runs").events.len()
 }
@@ -202,6 +215,20 @@ fn search_loop(c: &mut Criterion) {
         // built and shuffled, the structure index as above).
         group.bench_function(format!("local_search_{label}"), |b| {
             b.iter(|| black_box(search_with(&table, fec, CANDIDATES, Algo::LocalSearch)))
+        });
+    }
+    group.finish();
+
+    // BANANAS: per candidate, one tenth of a predictor update (5 predictors of
+    // 200 Adam steps, a pool of 100 mutants scored) and the loop's own work.
+    const BANANAS_CANDIDATES: u64 = 300;
+    let mut group = c.benchmark_group("nasbench101_bananas");
+    group.throughput(Throughput::Elements(BANANAS_CANDIDATES));
+    group.sample_size(10);
+    for fec in [false, true] {
+        let label = if fec { "fec_dedup" } else { "no_fec" };
+        group.bench_function(format!("search_{label}"), |b| {
+            b.iter(|| black_box(search_with(&table, fec, BANANAS_CANDIDATES, Algo::Bananas)))
         });
     }
     group.finish();
