@@ -72,6 +72,7 @@ mod local_search;
 mod ppo;
 mod record;
 mod space;
+pub mod symbolic;
 #[cfg(test)]
 mod testutil;
 
