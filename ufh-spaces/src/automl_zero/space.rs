@@ -2,6 +2,7 @@
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
+use ufh_search::symbolic::{Space, SymbolicSpace, Value};
 use ufh_search::{SearchRng, SearchSpace};
 
 use super::op::{DataKind, Op};
@@ -320,6 +321,129 @@ impl ProgramSpace {
     }
 }
 
+impl ProgramSpace {
+    /// The space of this config's random first programs
+    /// ([`InitialProgram::Random`] at the initial sizes) written as a symbolic
+    /// space (`ufh_search::symbolic`): a record of `setup`, `predict` and `learn`,
+    /// each a list of instructions; an instruction is a `oneof` over its
+    /// component's ops, each op a record of its `op`, its `inputs` and `out`
+    /// addresses (`intv`s over the layout) and its `data` (a constant in
+    /// `floatv(-1, 1)` with its element indices, a uniform distribution's two
+    /// ends, or a Gaussian's mean in `floatv(-1, 1)` and deviation in
+    /// `floatv(0, 1)`). It samples the distribution [`SearchSpace::sample`]
+    /// samples with random first programs (a test compares them).
+    pub fn symbolic(&self) -> SymbolicSpace<Op> {
+        let component = |component: Component| {
+            let ops = self.config.ops(component);
+            let instruction = if ops.is_empty() {
+                Space::Fixed(Op::NoOp)
+            } else {
+                Space::oneof(ops.iter().map(|&op| self.instruction_space(op)))
+            };
+            let size = self.config.size(component).init;
+            Space::list((0..size).map(|_| instruction.clone()))
+        };
+        let space = Space::dict([
+            ("setup", component(Component::Setup)),
+            ("predict", component(Component::Predict)),
+            ("learn", component(Component::Learn)),
+        ]);
+        SymbolicSpace::new(space).expect("a well-formed definition")
+    }
+
+    fn instruction_space(&self, op: Op) -> Space<Op> {
+        let layout = &self.config.layout;
+        let inputs = op
+            .inputs()
+            .iter()
+            .map(|&kind| Space::intv(0, i64::from(layout.count(kind)) - 1));
+        let out = match op.output() {
+            Some(kind) => Space::intv(
+                i64::from(MemoryLayout::first_writable(kind)),
+                i64::from(layout.count(kind)) - 1,
+            ),
+            None => Space::list([]),
+        };
+        let index = || Space::intv(0, self.config.features as i64 - 1);
+        let data = match op.data() {
+            DataKind::None => Space::list([]),
+            DataKind::Constant => {
+                let indices = match op {
+                    Op::VectorConstSet => vec![index()],
+                    Op::MatrixConstSet => vec![index(), index()],
+                    _ => vec![],
+                };
+                Space::dict([
+                    ("value", Space::floatv(-1.0, 1.0)),
+                    ("indices", Space::list(indices)),
+                ])
+            }
+            DataKind::Uniform => Space::list([Space::floatv(-1.0, 1.0), Space::floatv(-1.0, 1.0)]),
+            DataKind::Gaussian => Space::list([Space::floatv(-1.0, 1.0), Space::floatv(0.0, 1.0)]),
+        };
+        Space::dict([
+            ("op", Space::Fixed(op)),
+            ("inputs", Space::list(inputs)),
+            ("out", out),
+            ("data", data),
+        ])
+    }
+
+    /// The program of a value of [`ProgramSpace::symbolic`]; `None` if the value
+    /// is not of that shape.
+    pub fn program_of(&self, value: &Value<Op>) -> Option<Program> {
+        let instruction = |v: &Value<Op>| -> Option<Instruction> {
+            if v.as_fixed() == Some(&Op::NoOp) {
+                return Some(Instruction::NO_OP);
+            }
+            let op = *v.field("op")?.as_fixed()?;
+            let mut instruction = Instruction {
+                op,
+                ..Instruction::NO_OP
+            };
+            for (i, address) in v.field("inputs")?.as_list()?.iter().enumerate() {
+                instruction.set_input(i, u8::try_from(address.as_int()?).ok()?);
+            }
+            if let Some(out) = v.field("out")?.as_int() {
+                instruction.out = u8::try_from(out).ok()?;
+            }
+            let data = v.field("data")?;
+            match op.data() {
+                DataKind::None => {}
+                DataKind::Constant => {
+                    instruction.data = [data.field("value")?.as_float()?, 0.0];
+                    for (slot, i) in data.field("indices")?.as_list()?.iter().enumerate() {
+                        instruction.index[slot] = u8::try_from(i.as_int()?).ok()?;
+                    }
+                }
+                DataKind::Uniform => {
+                    let ends = data.as_list()?;
+                    let (a, b) = (ends[0].as_float()?, ends[1].as_float()?);
+                    instruction.data = [a.min(b), a.max(b)];
+                }
+                DataKind::Gaussian => {
+                    let params = data.as_list()?;
+                    instruction.data = [params[0].as_float()?, params[1].as_float()?];
+                }
+            }
+            Some(instruction)
+        };
+        let component = |name: &str| -> Option<Vec<Instruction>> {
+            value
+                .field(name)?
+                .as_list()?
+                .iter()
+                .map(instruction)
+                .collect()
+        };
+        Some(Program {
+            setup: component("setup")?,
+            predict: component("predict")?,
+            learn: component("learn")?,
+        })
+    }
+}
+
 impl SearchSpace for ProgramSpace {
     type Candidate = Program;
 
@@ -360,6 +484,60 @@ mod tests {
 
     use super::*;
     use crate::automl_zero::LINEAR_REGRESSION_DEMO;
+
+    #[test]
+    fn the_symbolic_space_samples_what_the_hand_written_one_samples() {
+        use std::collections::BTreeMap;
+        let mut config = LINEAR_REGRESSION_DEMO.space();
+        config.initial = InitialProgram::Random;
+        let space = config.clone().build().unwrap();
+        let symbolic = space.symbolic();
+        // Per component and op: the op's frequency, its first input and output
+        // addresses, and its first datum in ten bins of [-1, 1).
+        let features = |program: &Program, counts: &mut BTreeMap<String, usize>| {
+            for (name, code) in [
+                ("setup", &program.setup),
+                ("predict", &program.predict),
+                ("learn", &program.learn),
+            ] {
+                for i in code {
+                    let op = format!("{name} {:?}", i.op);
+                    for key in [
+                        op.clone(),
+                        format!("{op} in1 {}", i.in1),
+                        format!("{op} out {}", i.out),
+                        format!("{op} data {}", ((i.data[0] + 1.0) * 5.0).floor()),
+                    ] {
+                        *counts.entry(key).or_insert(0) += 1;
+                    }
+                }
+            }
+        };
+        let (mut by_hand, mut by_symbol) = (BTreeMap::new(), BTreeMap::new());
+        let (mut r1, mut r2) = (SearchRng::seed_from_u64(1), SearchRng::seed_from_u64(2));
+        for _ in 0..4_000 {
+            features(&space.sample(&mut r1), &mut by_hand);
+            let value = symbolic.materialize(&symbolic.sample(&mut r2)).unwrap();
+            let program = space.program_of(&value).unwrap();
+            program
+                .check(config.layout, config.features)
+                .unwrap_or_else(|e| panic!("{e}\n{program}"));
+            features(&program, &mut by_symbol);
+        }
+        let keys: std::collections::BTreeSet<&String> =
+            by_hand.keys().chain(by_symbol.keys()).collect();
+        assert!(keys.len() > 100, "{}", keys.len());
+        // Each count against its pair: a two-sample z-score under the hypothesis
+        // of one distribution, so a shifted argument shows where it is.
+        for key in keys {
+            let (a, b) = (
+                *by_hand.get(key).unwrap_or(&0) as f64,
+                *by_symbol.get(key).unwrap_or(&0) as f64,
+            );
+            let z = (a - b) / (a + b).sqrt();
+            assert!(z.abs() < 5.0, "{key}: {a} by hand, {b} symbolic");
+        }
+    }
 
     #[test]
     fn samples_and_mutants_fit_the_space() {

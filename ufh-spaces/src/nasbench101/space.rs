@@ -2,6 +2,7 @@
 
 use rand::Rng;
 use rustc_hash::FxHashSet;
+use ufh_search::symbolic::{Space, SymbolicSpace, Value};
 use ufh_search::{DiscreteEncoding, Neighbourhood, SearchRng, SearchSpace};
 
 use super::cell::{Cell, MAX_EDGES, MAX_VERTICES, Op};
@@ -156,6 +157,59 @@ impl NasBench101Space {
             *op = Op::INTERIOR[rng.random_range(0..3u32) as usize];
         }
         Cell::from_bits(n, rows, &interior[..n - 2])
+    }
+}
+
+impl NasBench101Space {
+    /// This space written as a symbolic space (`ufh_search::symbolic`): a record
+    /// of `edges`, one `intv(0, 1)` per possible edge above the diagonal
+    /// (row-major), and `ops`, one `oneof` of [`Op::INTERIOR`] per interior
+    /// vertex, constrained to valid cells. It samples the distribution
+    /// [`SearchSpace::sample`] samples (a test compares them); its mutation changes
+    /// one decision, where this space's own flips each edge and op at rate
+    /// `r / V`.
+    pub fn symbolic(&self) -> SymbolicSpace<Op> {
+        let n = self.config.raw_vertices;
+        let space = Space::dict([
+            (
+                "edges",
+                Space::list((0..n * (n - 1) / 2).map(|_| Space::intv(0, 1))),
+            ),
+            (
+                "ops",
+                Space::list((0..n - 2).map(|_| Space::oneof_values(Op::INTERIOR))),
+            ),
+        ]);
+        let this = self.clone();
+        SymbolicSpace::new(space)
+            .expect("a well-formed definition")
+            .constrained(move |value| this.cell_of(value).is_some_and(|c| this.is_valid(&c)))
+    }
+
+    /// The raw cell of a value of [`NasBench101Space::symbolic`]; `None` if the
+    /// value is not of that shape.
+    pub fn cell_of(&self, value: &Value<Op>) -> Option<Cell> {
+        let n = self.config.raw_vertices;
+        let edges = value.field("edges")?.as_list()?;
+        let ops = value.field("ops")?.as_list()?;
+        if edges.len() != n * (n - 1) / 2 || ops.len() != n - 2 {
+            return None;
+        }
+        let mut rows = [0u8; MAX_VERTICES];
+        let mut k = 0;
+        for (i, row) in rows.iter_mut().enumerate().take(n) {
+            for j in i + 1..n {
+                if edges[k].as_int()? == 1 {
+                    *row |= 1 << j;
+                }
+                k += 1;
+            }
+        }
+        let mut interior = [Op::Conv3x3; MAX_VERTICES - 2];
+        for (slot, op) in interior.iter_mut().zip(ops) {
+            *slot = *op.as_fixed()?;
+        }
+        Some(Cell::from_bits(n, rows, &interior[..n - 2]))
     }
 }
 
@@ -391,6 +445,130 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+
+    /// Pearson's two-sample statistic for equal sample sizes, over the union of
+    /// cells, with its degrees of freedom.
+    fn two_sample_chi2<K: Ord>(
+        a: &std::collections::BTreeMap<K, usize>,
+        b: &std::collections::BTreeMap<K, usize>,
+    ) -> (f64, f64) {
+        let keys: std::collections::BTreeSet<&K> = a.keys().chain(b.keys()).collect();
+        let chi2 = keys
+            .iter()
+            .map(|k| {
+                let (x, y) = (
+                    *a.get(k).unwrap_or(&0) as f64,
+                    *b.get(k).unwrap_or(&0) as f64,
+                );
+                (x - y).powi(2) / (x + y)
+            })
+            .sum();
+        (chi2, (keys.len() - 1) as f64)
+    }
+
+    #[test]
+    fn the_symbolic_space_samples_what_the_hand_written_one_samples() {
+        use std::collections::BTreeMap;
+        // Raw cells of 4 vertices: the whole distribution, cell by cell.
+        let space = SpaceConfig {
+            raw_vertices: 4,
+            max_vertices: 4,
+            max_edges: 9,
+            mutation_rate: 1.0,
+        }
+        .build()
+        .unwrap();
+        let symbolic = space.symbolic();
+        let (mut by_hand, mut by_symbol) = (BTreeMap::new(), BTreeMap::new());
+        let (mut r1, mut r2) = (SearchRng::seed_from_u64(1), SearchRng::seed_from_u64(2));
+        for _ in 0..60_000 {
+            let cell = space.sample(&mut r1);
+            *by_hand.entry(format!("{cell:?}")).or_insert(0) += 1;
+            let point = symbolic.sample(&mut r2);
+            let value = symbolic.materialize(&point).unwrap();
+            let cell = space.cell_of(&value).unwrap();
+            assert!(space.is_valid(&cell));
+            *by_symbol.entry(format!("{cell:?}")).or_insert(0) += 1;
+        }
+        let (chi2, df) = two_sample_chi2(&by_hand, &by_symbol);
+        assert!(df > 50.0, "{df}");
+        assert!(
+            chi2 < df + 6.0 * (2.0 * df).sqrt(),
+            "chi-square {chi2:.1} on {df}"
+        );
+        // The same statistic sees a different distribution: every other cell
+        // drawn 1.5 times as often.
+        let tilted: BTreeMap<String, usize> = by_hand
+            .iter()
+            .enumerate()
+            .map(|(i, (k, &v))| (k.clone(), if i % 2 == 0 { v * 3 / 2 } else { v }))
+            .collect();
+        let tilted_total: usize = tilted.values().sum();
+        let scale = 60_000.0 / tilted_total as f64;
+        let tilted: BTreeMap<String, usize> = tilted
+            .into_iter()
+            .map(|(k, v)| (k, (v as f64 * scale).round() as usize))
+            .collect();
+        let (chi2, df) = two_sample_chi2(&tilted, &by_symbol);
+        assert!(chi2 > df + 6.0 * (2.0 * df).sqrt(), "{chi2} on {df}");
+    }
+
+    #[test]
+    fn searches_run_on_the_symbolic_cells() {
+        use ufh_search::symbolic::Decoded;
+        use ufh_search::{
+            Budget, CandidateHasher, Evaluation, Evaluator, LocalSearchConfig, Search,
+        };
+        let space = SpaceConfig::NASBENCH101.build().unwrap();
+        let symbolic = space.symbolic();
+        // Fitness: edges of the pruned cell; the hash: its structure.
+        struct Edges;
+        impl Evaluator<Cell> for Edges {
+            fn evaluate(&self, c: &Cell, _: &mut SearchRng) -> Evaluation {
+                let f = c
+                    .prune()
+                    .map_or(f64::NEG_INFINITY, |p| p.num_edges() as f64);
+                Evaluation {
+                    validation: f,
+                    test: f,
+                    cost_s: 1.0,
+                }
+            }
+        }
+        struct Structure;
+        impl CandidateHasher<Cell> for Structure {
+            fn hash(&self, c: &Cell) -> ufh_core::FunctionalHash {
+                ufh_core::FunctionalHash(c.prune().map_or(0, |p| {
+                    let key = p.module_hash().to_string();
+                    u64::from_str_radix(&key[..16], 16).unwrap()
+                }))
+            }
+            fn cost_s(&self) -> f64 {
+                0.0
+            }
+        }
+        let decode = |d: &ufh_search::symbolic::Dna| {
+            space
+                .cell_of(&symbolic.materialize(d).expect("points fit"))
+                .expect("the space's own shape")
+        };
+        let evaluator = Decoded {
+            decode: &decode,
+            inner: Edges,
+        };
+        let hasher = Decoded {
+            decode: &decode,
+            inner: Structure,
+        };
+        let record = Search::new(&symbolic, &evaluator, &hasher, Budget::Candidates(500), 1)
+            .techniques(ufh_search::Techniques::FEC)
+            .unwrap()
+            .run_serial(&mut LocalSearchConfig::DEFAULT.build().unwrap())
+            .unwrap();
+        // 9 edges is the most a valid cell has.
+        assert_eq!(record.best_so_far().last().unwrap().validation, 9.0);
+        assert!(record.hit_rate().unwrap() > 0.0);
+    }
 
     /// A fold of the first samples and mutations of NAS-Bench-101's space, seed 1:
     /// separating the raw size from the vertex bound left a 7-vertex space's
