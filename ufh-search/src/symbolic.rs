@@ -12,6 +12,31 @@
 //! turns a point into its [`Value`], from which the user builds their own type; the
 //! [`Decoded`] adapter runs any evaluator or hasher of that type on points.
 //!
+//! ```
+//! use rand::SeedableRng;
+//! use ufh_search::symbolic::{Dna, Space, SymbolicSpace};
+//! use ufh_search::{Neighbourhood, SearchRng, SearchSpace};
+//!
+//! let space = SymbolicSpace::new(Space::dict([
+//!     ("op", Space::oneof_values(["conv", "pool"])),
+//!     ("width", Space::intv(1, 4)),
+//!     ("lr", Space::floatv(0.001, 0.1)),
+//! ]))?;
+//! assert_eq!(
+//!     space.to_string(),
+//!     "{op: oneof([conv, pool]), width: intv(1, 4), lr: floatv(0.001, 0.1)}"
+//! );
+//! let mut rng = SearchRng::seed_from_u64(1);
+//! let point = space.sample(&mut rng);
+//! let child = space.mutate(&point, &mut rng);
+//! assert!(space.admits(&child));
+//! assert!(!space.neighbours(&point).is_empty());
+//! let saved = serde_json::to_string(&point)?;
+//! let back: Dna = serde_json::from_str(&saved)?;
+//! assert_eq!(space.materialize(&back)?, space.materialize(&point)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The choices made where the issue and PyGlove leave room:
 //! * **Sampling** draws every decision uniformly given those before it: a `oneof`
 //!   picks each option with equal probability (not weighted by the size of the
