@@ -3,12 +3,14 @@
 use criterion::criterion_main;
 
 mod automl_zero;
+mod autorl;
 mod hashing;
 mod nasbench;
 mod search_loop;
 
 criterion_main!(
     automl_zero::benches,
+    autorl::benches,
     hashing::benches,
     nasbench::benches,
     search_loop::benches

@@ -6,6 +6,8 @@
 //! * [`automl_zero`]: AutoML-Zero programs (Setup, Predict, Learn over a virtual
 //!   memory), their interpreter, mutations, tasks, evaluator and functional hash,
 //!   and the demo that rediscovers linear regression.
+//! * [`autorl`]: the environments of AutoRL's evolved losses: CartPole and
+//!   MiniGrid's dynamic-obstacles gridworld.
 //! * [`tabular`]: tabular benchmarks (a table of trained models), the
 //!   [`TabularBenchmark`](tabular::TabularBenchmark) trait, the evaluator that reads
 //!   fitness from a table and the hasher that reads the paper's functional hash.
@@ -54,6 +56,7 @@
 #![deny(missing_docs)]
 
 pub mod automl_zero;
+pub mod autorl;
 pub mod digits;
 pub mod embedded;
 pub mod nasbench101;

@@ -1,0 +1,40 @@
+//! AutoRL's environments: steps per second of CartPole and of the dynamic-obstacles
+//! gridworld under a fixed cycle of actions, resets included.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group};
+use ufh_spaces::autorl::{CartPole, CartPoleVersion, DynamicObstacles, Environment};
+
+const STEPS: u64 = 10_000;
+
+fn run(env: &mut dyn Environment, actions: usize) -> f64 {
+    let mut total = 0.0;
+    let mut episode = 0;
+    env.reset(episode);
+    for i in 0..STEPS as usize {
+        let step = env.step((i / 3) % actions);
+        total += step.reward + f64::from(step.observation[0]);
+        if step.done() {
+            episode += 1;
+            env.reset(episode);
+        }
+    }
+    total
+}
+
+fn environments(c: &mut Criterion) {
+    let mut group = c.benchmark_group("autorl_env");
+    group.throughput(Throughput::Elements(STEPS));
+    group.bench_function("cartpole_v0_steps", |b| {
+        let mut env = CartPole::new(CartPoleVersion::V0);
+        b.iter(|| black_box(run(&mut env, 2)))
+    });
+    group.bench_function("dynamic_obstacles_6x6_steps", |b| {
+        let mut env = DynamicObstacles::new();
+        b.iter(|| black_box(run(&mut env, 3)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, environments);
