@@ -1,9 +1,10 @@
-//! AutoRL's environments: steps per second of CartPole and of the dynamic-obstacles
-//! gridworld under a fixed cycle of actions, resets included.
+//! AutoRL: steps per second of CartPole and of the dynamic-obstacles gridworld
+//! under a fixed cycle of actions (resets included), and one DQN evaluation.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
+use ufh_spaces::autorl::dqn::{DqnConfig, DqnLoss, train_dqn};
 use ufh_spaces::autorl::{CartPole, CartPoleVersion, DynamicObstacles, Environment};
 
 const STEPS: u64 = 10_000;
@@ -37,4 +38,23 @@ fn environments(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, environments);
+/// One full evaluation of DQN's loss: a DQN run on CartPole-v0 at the scaled
+/// settings (150 episodes, a 32 × 32 network), seed 1.
+fn dqn(c: &mut Criterion) {
+    let mut group = c.benchmark_group("autorl_dqn");
+    group.sample_size(10);
+    group.bench_function("cartpole_dqn_loss_scaled", |b| {
+        b.iter(|| {
+            let run = train_dqn(
+                &mut CartPole::new(CartPoleVersion::V0),
+                &DqnLoss,
+                &DqnConfig::scaled(),
+                1,
+            );
+            black_box(run.score)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, environments, dqn);

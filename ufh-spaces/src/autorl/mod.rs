@@ -14,6 +14,7 @@
 //! distributions as gymnasium's and MiniGrid's, not the same draws.
 
 mod cartpole;
+pub mod dqn;
 mod gridworld;
 
 pub use cartpole::{CartPole, CartPoleState, CartPoleVersion};
