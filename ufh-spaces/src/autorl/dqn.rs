@@ -644,7 +644,8 @@ mod tests {
             .collect();
         net.backward(&x, 2, &activations, &w, &mut grads);
         let mut checked = 0;
-        #[allow(clippy::needless_range_loop)] // reason: l indexes the network's layers and their gradients together
+        #[allow(clippy::needless_range_loop)]
+        // reason: l indexes the network's layers and their gradients together
         for l in 0..3 {
             for k in [0, net.layers[l].weights.len() - 1] {
                 let h = 1e-3f32;

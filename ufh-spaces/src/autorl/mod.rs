@@ -15,6 +15,7 @@
 
 mod cartpole;
 pub mod dqn;
+pub mod graph;
 mod gridworld;
 
 pub use cartpole::{CartPole, CartPoleState, CartPoleVersion};
