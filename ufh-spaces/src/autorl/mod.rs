@@ -17,6 +17,7 @@ mod cartpole;
 pub mod dqn;
 pub mod graph;
 mod gridworld;
+pub mod space;
 
 pub use cartpole::{CartPole, CartPoleState, CartPoleVersion};
 pub use gridworld::{Direction, DynamicObstacles, GridAction};
