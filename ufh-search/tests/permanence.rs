@@ -176,3 +176,12 @@ fn bananas_is_permanent() {
     let deduplicated = config.build(7).expect("valid settings").dedup_by(&SumHash);
     assert_eq!(run(deduplicated, 1), "906f369110e3729d");
 }
+
+#[test]
+fn bananas_runs_deterministically_for_a_seed() {
+    let mut config = BananasConfig::paper();
+    config.steps = 20;
+    let once = |seed| run(config.build(seed).expect("valid settings"), 1);
+    assert_eq!(once(3), once(3));
+    assert_ne!(once(3), once(4));
+}
