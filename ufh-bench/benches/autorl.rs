@@ -1,10 +1,15 @@
 //! AutoRL: steps per second of CartPole and of the dynamic-obstacles gridworld
-//! under a fixed cycle of actions (resets included), and one DQN evaluation.
+//! under a fixed cycle of actions (resets included), one DQN evaluation of DQN's
+//! loss graph, and one functional hash of it with each hasher.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use ufh_spaces::autorl::dqn::{DqnConfig, DqnLoss, train_dqn};
+use ufh_core::MantissaBits;
+use ufh_search::CandidateHasher;
+use ufh_spaces::autorl::dqn::{DqnConfig, train_dqn};
+use ufh_spaces::autorl::graph::LossGraph;
+use ufh_spaces::autorl::space::{EvolvingRlHasher, UfhLossHasher};
 use ufh_spaces::autorl::{CartPole, CartPoleVersion, DynamicObstacles, Environment};
 
 const STEPS: u64 = 10_000;
@@ -38,16 +43,17 @@ fn environments(c: &mut Criterion) {
     group.finish();
 }
 
-/// One full evaluation of DQN's loss: a DQN run on CartPole-v0 at the scaled
-/// settings (150 episodes, a 32 × 32 network), seed 1.
+/// One full evaluation of DQN's loss graph: a DQN run on CartPole-v0 at the
+/// scaled settings (150 episodes, a 32 × 32 network), seed 1.
 fn dqn(c: &mut Criterion) {
     let mut group = c.benchmark_group("autorl_dqn");
     group.sample_size(10);
-    group.bench_function("cartpole_dqn_loss_scaled", |b| {
+    let graph = LossGraph::dqn();
+    group.bench_function("cartpole_dqn_graph_scaled", |b| {
         b.iter(|| {
             let run = train_dqn(
                 &mut CartPole::new(CartPoleVersion::V0),
-                &DqnLoss,
+                &graph,
                 &DqnConfig::scaled(),
                 1,
             );
@@ -57,4 +63,21 @@ fn dqn(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, environments, dqn);
+/// One functional hash of DQN's graph: the paper's (4,096 fake transitions,
+/// 16 mantissa bits of an f32) beside evolving-RL's (10 transitions, a rounded
+/// sum).
+fn hash(c: &mut Criterion) {
+    let graph = LossGraph::dqn();
+    let ufh = UfhLossHasher::new(MantissaBits::f32(16).expect("16 bits fit an f32"), 0.0);
+    let evolving = EvolvingRlHasher::new(0.0);
+    let mut group = c.benchmark_group("autorl_hash");
+    group.bench_function("ufh_4096_transitions", |b| {
+        b.iter(|| black_box(ufh.hash(&graph)))
+    });
+    group.bench_function("evolving_rl_10_transitions", |b| {
+        b.iter(|| black_box(evolving.hash(&graph)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, environments, dqn, hash);

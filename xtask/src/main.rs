@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod automl_zero;
+mod autorl;
 mod bench_table;
 mod figures;
 mod golden;
@@ -43,6 +44,9 @@ enum Task {
     /// AutoML-Zero's demo: evolve linear regression from random code; prints
     /// candidates/s, the FEC hit rate and the individuals needed.
     AutomlZero(automl_zero::Args),
+    /// AutoRL: evolve RL loss graphs trained by DQN on CartPole and a gridworld;
+    /// prints the FEC hit rate, the audit's collisions and the best graph.
+    Autorl(autorl::Args),
     /// Check (or rewrite) ufh-core's golden hash vectors.
     Golden(golden::Args),
     /// Train an embedded NAS benchmark (resumable; see ufh_spaces::embedded).
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Figures(args) => figures::run(args),
         Task::AutomlZero(args) => automl_zero::run(args),
+        Task::Autorl(args) => autorl::run(args),
         Task::Golden(args) => golden::golden(args),
         Task::BenchTable(args) => bench_table::run(args),
         Task::TableStats(args) => table_stats::run(args),
@@ -140,6 +145,7 @@ mod tests {
         for task in [
             vec!["figures"],
             vec!["automl-zero"],
+            vec!["autorl"],
             vec!["golden"],
             vec!["bench-table"],
             vec!["table-stats"],

@@ -83,3 +83,40 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status:?}: {stderr}");
 }
+
+/// A short AutoRL search reports its hit rate and best graph; a bad setting is an
+/// error that names the flag.
+#[test]
+fn autorl_searches_and_reports() {
+    let output = xtask()
+        .args([
+            "autorl",
+            "--candidates",
+            "24",
+            "--population",
+            "8",
+            "--tournament",
+            "3",
+            "--jobs",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(out.contains("24 candidates"), "{out}");
+    assert!(out.contains("FEC hit rate"), "{out}");
+    assert!(out.contains("best fitness"), "{out}");
+
+    let output = xtask()
+        .args(["autorl", "--mantissa-bits", "40"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(err.contains("--mantissa-bits"), "{err}");
+}

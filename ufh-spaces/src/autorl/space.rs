@@ -305,6 +305,10 @@ pub struct LossEvaluator {
     pub dqn: DqnConfig,
     /// CartPole score needed before the gridworld runs (0.6).
     pub hurdle: f64,
+    /// Train every candidate at this seed instead of one drawn from the
+    /// evaluator's stream: fitness becomes a function of the graph, so the
+    /// counterfactual audit can tell a collision from training noise.
+    pub fixed_seed: Option<u64>,
 }
 
 impl LossEvaluator {
@@ -313,6 +317,7 @@ impl LossEvaluator {
         Self {
             dqn: DqnConfig::scaled(),
             hurdle: 0.6,
+            fixed_seed: None,
         }
     }
 
@@ -342,7 +347,7 @@ impl LossEvaluator {
 
 impl Evaluator<LossGraph> for LossEvaluator {
     fn evaluate(&self, graph: &LossGraph, rng: &mut SearchRng) -> Evaluation {
-        let seed: u64 = rng.random();
+        let seed: u64 = self.fixed_seed.unwrap_or_else(|| rng.random());
         let (validation, steps) = self.fitness(graph, seed);
         let (test, _) = self.fitness(graph, seed ^ 0x7E57);
         Evaluation {

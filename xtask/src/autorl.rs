@@ -1,0 +1,163 @@
+//! `cargo xtask autorl`: evolve RL loss graphs (the paper's Setup C) with
+//! regularized evolution, DQN on CartPole-v0 and the dynamic-obstacles gridworld,
+//! and report what the functional hash did.
+
+use std::num::NonZeroUsize;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use ufh_core::MantissaBits;
+use ufh_search::{
+    AuditConfig, Budget, CandidateHasher, Event, EvolutionConfig, FecConfig, KeepBest, Replacement,
+    Search, SearchRecord, SharedEventSink, Techniques,
+};
+use ufh_spaces::autorl::graph::LossGraph;
+use ufh_spaces::autorl::space::{
+    EvolvingRlHasher, LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher,
+};
+
+use crate::say;
+
+/// Candidates proposed, hashed and evaluated together: the record depends on it,
+/// never on the thread count.
+const GENERATION: NonZeroUsize = NonZeroUsize::new(16).expect("non-zero");
+
+/// Advances the progress bar as events complete.
+struct Progress(ProgressBar);
+
+impl SharedEventSink for Progress {
+    fn event(&self, _: &Event) -> std::io::Result<()> {
+        self.0.inc(1);
+        Ok(())
+    }
+}
+
+/// Which functional hash keys the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Hasher {
+    /// The paper's: outputs on 4,096 fake transitions, mantissa-truncated.
+    Ufh,
+    /// evolving-RL's: the rounded sum of the outputs on 10 random transitions.
+    EvolvingRl,
+}
+
+/// `cargo xtask autorl`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Candidates of the search.
+    #[arg(long, default_value_t = 300)]
+    candidates: u64,
+    /// Population (the paper: 300, scaled to this machine).
+    #[arg(long, default_value_t = 50)]
+    population: usize,
+    /// Tournament (the paper: 25).
+    #[arg(long, default_value_t = 10)]
+    tournament: usize,
+    /// Seed of the search.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The functional hash.
+    #[arg(long, value_enum, default_value_t = Hasher::Ufh)]
+    hasher: Hasher,
+    /// Mantissa bits of the paper's hash (of an f32).
+    #[arg(long, default_value_t = 16)]
+    mantissa_bits: u32,
+    /// Run without the cache (the baseline).
+    #[arg(long)]
+    no_fec: bool,
+    /// Evaluate every cache hit anyway and count those whose fitness differs by
+    /// more than this (training then uses one fixed seed, so that fitness is a
+    /// function of the graph).
+    #[arg(long, value_name = "TOLERANCE")]
+    audit: Option<f64>,
+    /// Evaluation threads [default: all cores]; the record does not depend on it.
+    #[arg(long)]
+    jobs: Option<NonZeroUsize>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let space = LossGraphSpace::new(LossSpaceConfig::PAPER);
+    let mut evaluator = LossEvaluator::scaled();
+    if args.audit.is_some() {
+        evaluator.fixed_seed = Some(args.seed);
+    }
+    let bits = MantissaBits::f32(args.mantissa_bits).context("--mantissa-bits")?;
+    // The simulated clock counts environment steps. One hash of a graph on 4,096
+    // transitions takes 111 µs and one DQN step with training about 53 µs
+    // (criterion groups autorl_hash and autorl_dqn), so a hash costs 2 steps.
+    let ufh = UfhLossHasher::new(bits, 2.0);
+    let evolving = EvolvingRlHasher::new(1.0);
+    match args.hasher {
+        Hasher::Ufh => search(&args, &space, &evaluator, &ufh),
+        Hasher::EvolvingRl => search(&args, &space, &evaluator, &evolving),
+    }
+}
+
+fn search<H: CandidateHasher<LossGraph> + Sync>(
+    args: &Args,
+    space: &LossGraphSpace,
+    evaluator: &LossEvaluator,
+    hasher: &H,
+) -> anyhow::Result<()> {
+    let techniques = Techniques {
+        fec: (!args.no_fec).then_some(FecConfig::PLAIN),
+        audit: args.audit.map(|tolerance| AuditConfig { tolerance }),
+        ..Techniques::NONE
+    };
+    let evolution = EvolutionConfig {
+        population_size: args.population,
+        tournament_size: args.tournament,
+        replacement: Replacement::Oldest,
+    };
+    say!(
+        "AutoRL: regularized evolution (population {}, tournament {}), {} candidates, DQN {:?}, \
+         hash {:?}{}, seed {}",
+        args.population,
+        args.tournament,
+        args.candidates,
+        evaluator.dqn.hidden,
+        args.hasher,
+        if args.no_fec { " (no FEC)" } else { "" },
+        args.seed
+    );
+    let bar = ProgressBar::new(args.candidates).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} candidates")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let progress = Progress(bar.clone());
+    let search = Search::new(
+        space,
+        evaluator,
+        hasher,
+        Budget::Candidates(args.candidates),
+        args.seed,
+    )
+    .techniques(techniques)?
+    .stream_events(&progress);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(crate::threads(args.jobs))
+        .build()?;
+    let start = Instant::now();
+    let mut algorithm = KeepBest::new(evolution.build()?);
+    let record: SearchRecord = pool.install(|| search.run_parallel(&mut algorithm, GENERATION))?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    say!("{:.1} s, {} candidates", seconds, record.n_events);
+    if let Some(rate) = record.hit_rate() {
+        say!("FEC hit rate {:.1}%", 100.0 * rate);
+    }
+    if let Some(audit) = record.audit {
+        say!(
+            "audit: {} hits re-evaluated, {} collisions ({:.1}%)",
+            audit.audited,
+            audit.collisions,
+            100.0 * audit.collision_rate().unwrap_or(0.0)
+        );
+    }
+    if let Some(best) = algorithm.best() {
+        say!("best fitness {:.3}: {}", best.fitness, best.candidate);
+    }
+    Ok(())
+}
