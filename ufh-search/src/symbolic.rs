@@ -1255,7 +1255,7 @@ impl<T: Clone> SearchSpace for SymbolicSpace<T> {
 
     /// One mutable decision, drawn uniformly, changed to another admissible value
     /// uniformly; under a constraint, retried from the parent (the parent itself
-    /// after [`MAX_MUTATION_TRIES`] failures, or when nothing is mutable).
+    /// after 1,000 failures, or when nothing is mutable).
     fn mutate(&self, parent: &Dna, rng: &mut SearchRng) -> Dna {
         let sites = mutable_sites(&self.space, parent);
         if sites == 0 {

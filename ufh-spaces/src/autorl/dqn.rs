@@ -127,6 +127,36 @@ pub struct LossInputs<'a> {
     pub discount: &'a [f32],
 }
 
+/// A batch's loss inputs held by value: the fake batches of the hashes, and
+/// test batches.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedInputs {
+    pub(crate) batch: usize,
+    pub(crate) actions: usize,
+    /// Online at s_{t−1}, online at s_t, target at s_{t−1}, target at s_t.
+    pub(crate) q: [Vec<f32>; 4],
+    pub(crate) action: Vec<usize>,
+    pub(crate) reward: Vec<f32>,
+    pub(crate) discount: Vec<f32>,
+}
+
+impl OwnedInputs {
+    /// The batch as a loss sees it.
+    pub(crate) fn inputs(&self) -> LossInputs<'_> {
+        LossInputs {
+            batch: self.batch,
+            actions: self.actions,
+            q_prev: &self.q[0],
+            q_next: &self.q[1],
+            target_prev: &self.q[2],
+            target_next: &self.q[3],
+            action: &self.action,
+            reward: &self.reward,
+            discount: &self.discount,
+        }
+    }
+}
+
 /// The gradient a loss gives back, shaped as the differentiated inputs.
 #[derive(Debug, Clone)]
 pub struct LossGradient {

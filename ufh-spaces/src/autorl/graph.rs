@@ -873,56 +873,30 @@ mod tests {
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     use super::*;
-    use crate::autorl::dqn::{DqnConfig, DqnLoss, train_dqn};
+    use crate::autorl::dqn::{DqnConfig, DqnLoss, OwnedInputs, train_dqn};
     use crate::autorl::{CartPole, CartPoleVersion};
 
-    struct Batch {
-        b: usize,
-        a: usize,
-        q: [Vec<f32>; 4],
-        action: Vec<usize>,
-        reward: Vec<f32>,
-        discount: Vec<f32>,
-    }
-
-    impl Batch {
-        fn random(seed: u64, b: usize, a: usize) -> Self {
-            let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
-            let mut v =
-                |n: usize| -> Vec<f32> { (0..n).map(|_| r.random_range(-2.0..2.0)).collect() };
-            let q = [v(b * a), v(b * a), v(b * a), v(b * a)];
-            let reward = v(b);
-            let mut r = Xoshiro256PlusPlus::seed_from_u64(seed + 1);
-            Self {
-                b,
-                a,
-                q,
-                action: (0..b).map(|_| r.random_range(0..a)).collect(),
-                reward,
-                discount: (0..b)
-                    .map(|i| if i % 3 == 0 { 0.0 } else { 0.99 })
-                    .collect(),
-            }
-        }
-
-        fn inputs(&self) -> LossInputs<'_> {
-            LossInputs {
-                batch: self.b,
-                actions: self.a,
-                q_prev: &self.q[0],
-                q_next: &self.q[1],
-                target_prev: &self.q[2],
-                target_next: &self.q[3],
-                action: &self.action,
-                reward: &self.reward,
-                discount: &self.discount,
-            }
+    fn random_batch(seed: u64, b: usize, a: usize) -> OwnedInputs {
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut v = |n: usize| -> Vec<f32> { (0..n).map(|_| r.random_range(-2.0..2.0)).collect() };
+        let q = [v(b * a), v(b * a), v(b * a), v(b * a)];
+        let reward = v(b);
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(seed + 1);
+        OwnedInputs {
+            batch: b,
+            actions: a,
+            q,
+            action: (0..b).map(|_| r.random_range(0..a)).collect(),
+            reward,
+            discount: (0..b)
+                .map(|i| if i % 3 == 0 { 0.0 } else { 0.99 })
+                .collect(),
         }
     }
 
     #[test]
     fn dqns_graph_is_dqns_loss() {
-        let batch = Batch::random(1, 8, 3);
+        let batch = random_batch(1, 8, 3);
         let (graph_value, graph_grad) = LossGraph::dqn().loss(&batch.inputs());
         let (value, grad) = DqnLoss.loss(&batch.inputs());
         assert!((graph_value - value).abs() < 1e-6 * value.abs().max(1.0));
@@ -1013,13 +987,13 @@ mod tests {
         let mut checked = Vec::new();
         for op in Op::ALL {
             let Some(graph) = probe(op) else { continue };
-            let batch = Batch::random(3, 5, 3);
+            let batch = random_batch(3, 5, 3);
             let (_, grad) = graph.loss(&batch.inputs());
             for (which, analytic) in [(0, &grad.q_prev), (1, &grad.q_next)] {
                 for j in [0, 4, 7, 14] {
                     let h = 1e-2f32;
                     let value = |delta: f32| {
-                        let mut b = Batch::random(3, 5, 3);
+                        let mut b = random_batch(3, 5, 3);
                         b.q[which][j] += delta;
                         f64::from(graph.loss(&b.inputs()).0)
                     };

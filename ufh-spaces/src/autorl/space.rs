@@ -5,7 +5,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng, SearchSpace};
 
-use super::dqn::{DqnConfig, LossInputs, QNetwork, train_dqn};
+use super::dqn::{DqnConfig, OwnedInputs, QNetwork, train_dqn};
 use super::graph::{INPUT_TYPES, LossGraph, Node, Op, Ty, input};
 use super::{CartPole, CartPoleVersion, DynamicObstacles};
 
@@ -171,64 +171,40 @@ impl SearchSpace for LossGraphSpace {
 
 /// Fake transitions for hashing: states and rewards uniform in [−100, 100],
 /// actions uniform, discount 0.99, and the Q-values of fixed random online and
-/// target networks.
-#[derive(Debug, Clone)]
-struct FakeBatch {
-    batch: usize,
-    actions: usize,
-    q: [Vec<f32>; 4],
-    action: Vec<usize>,
-    reward: Vec<f32>,
-    discount: Vec<f32>,
-}
-
-impl FakeBatch {
-    fn new(batch: usize, observation: usize, actions: usize, seed: u64) -> Self {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let online = QNetwork::new(observation, &[32, 32], actions, &mut rng);
-        let target = QNetwork::new(observation, &[32, 32], actions, &mut rng);
-        let mut uniform =
-            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-100.0f32..100.0)).collect() };
-        let prev = uniform(batch * observation);
-        let next = uniform(batch * observation);
-        let reward = uniform(batch);
-        let action = (0..batch).map(|_| rng.random_range(0..actions)).collect();
-        Self {
-            batch,
-            actions,
-            q: [
-                online.q_values(&prev, batch),
-                online.q_values(&next, batch),
-                target.q_values(&prev, batch),
-                target.q_values(&next, batch),
-            ],
-            action,
-            reward,
-            discount: vec![0.99; batch],
-        }
-    }
-
-    fn inputs(&self) -> LossInputs<'_> {
-        LossInputs {
-            batch: self.batch,
-            actions: self.actions,
-            q_prev: &self.q[0],
-            q_next: &self.q[1],
-            target_prev: &self.q[2],
-            target_next: &self.q[3],
-            action: &self.action,
-            reward: &self.reward,
-            discount: &self.discount,
-        }
+/// target networks (32 × 32, Glorot-uniform).
+fn fake_batch(batch: usize, observation: usize, actions: usize, seed: u64) -> OwnedInputs {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let online = QNetwork::new(observation, &[32, 32], actions, &mut rng);
+    let target = QNetwork::new(observation, &[32, 32], actions, &mut rng);
+    let mut uniform =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-100.0f32..100.0)).collect() };
+    let prev = uniform(batch * observation);
+    let next = uniform(batch * observation);
+    let reward = uniform(batch);
+    let action = (0..batch).map(|_| rng.random_range(0..actions)).collect();
+    OwnedInputs {
+        batch,
+        actions,
+        q: [
+            online.q_values(&prev, batch),
+            online.q_values(&next, batch),
+            target.q_values(&prev, batch),
+            target.q_values(&next, batch),
+        ],
+        action,
+        reward,
+        discount: vec![0.99; batch],
     }
 }
 
 /// The paper's functional hash of a loss graph: its per-transition outputs on
-/// 4,096 fake CartPole transitions ([`FakeBatch`]: 4-value states, 2 actions),
+/// 4,096 fake CartPole transitions (4-value states and rewards uniform in
+/// [−100, 100], actions uniform over 2, discount 0.99, the Q-values of fixed
+/// random 32 × 32 networks),
 /// truncated to `mantissa_bits` of an f32 and mixed by `ufh-core`.
 #[derive(Debug, Clone)]
 pub struct UfhLossHasher {
-    batch: FakeBatch,
+    batch: OwnedInputs,
     mantissa_bits: MantissaBits,
     cost_steps: f64,
 }
@@ -238,7 +214,7 @@ impl UfhLossHasher {
     /// environment steps per hash.
     pub fn new(mantissa_bits: MantissaBits, cost_steps: f64) -> Self {
         Self {
-            batch: FakeBatch::new(4_096, 4, 2, 0x0A17_0E12),
+            batch: fake_batch(4_096, 4, 2, 0x0A17_0E12),
             mantissa_bits,
             cost_steps,
         }
@@ -262,7 +238,7 @@ impl CandidateHasher<LossGraph> for UfhLossHasher {
 /// (one scalar per graph; every non-finite sum shares one key).
 #[derive(Debug, Clone)]
 pub struct EvolvingRlHasher {
-    batch: FakeBatch,
+    batch: OwnedInputs,
     cost_steps: f64,
 }
 
@@ -270,7 +246,7 @@ impl EvolvingRlHasher {
     /// The hash, charging `cost_steps` per hash.
     pub fn new(cost_steps: f64) -> Self {
         Self {
-            batch: FakeBatch::new(10, 4, 2, 0x0E70_1E12),
+            batch: fake_batch(10, 4, 2, 0x0E70_1E12),
             cost_steps,
         }
     }
