@@ -21,6 +21,7 @@
 //! a training as in the paper.
 
 mod automl_zero;
+mod autorl;
 mod plot;
 mod stats;
 
@@ -54,7 +55,7 @@ const NASBENCH_MEAN_TRAINING_S: f64 = 2300.0;
 const GRID: usize = 200;
 
 /// Every figure, in the order they run.
-const FIGURES: [&str; 10] = [
+const FIGURES: [&str; 11] = [
     "fig5",
     "fig6",
     "fig7",
@@ -65,6 +66,7 @@ const FIGURES: [&str; 10] = [
     "fig12",
     "fig13",
     "automl-zero",
+    "autorl",
 ];
 
 /// `cargo xtask figures`.
@@ -658,6 +660,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "fig12" => fig12(&mut context)?,
             "fig13" => fig13(&mut context)?,
             "automl-zero" => automl_zero::figure(&mut context)?,
+            "autorl" => autorl::figure(&mut context)?,
             _ => unreachable!("FIGURES lists only these"),
         }
         say!(
@@ -1283,6 +1286,9 @@ fn expected_files(out: &Path) -> Vec<PathBuf> {
         "fig5_automl_zero_validation",
         "fig5_automl_zero_test",
         "fig5_automl_zero_held_out",
+        "fig5_autorl_validation",
+        "fig5_autorl_test",
+        "fig11_autorl",
     ] {
         files.push(out.join(format!("{stem}.png")));
         files.push(out.join(format!("{stem}.svg")));
@@ -1300,6 +1306,9 @@ fn expected_files(out: &Path) -> Vec<PathBuf> {
         "fig13",
         "fig5_automl_zero",
         "fig5_automl_zero_auc",
+        "fig5_autorl",
+        "fig5_autorl_auc",
+        "fig11_autorl",
     ] {
         files.push(out.join(format!("{csv}.csv")));
     }

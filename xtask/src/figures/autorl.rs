@@ -1,0 +1,166 @@
+//! The AutoRL panel of Fig. 5 and Supplementary S4 (baseline against FEC, FCM and
+//! the tabulist) and the left of Fig. 11 (the evaluation noise: fitness of the
+//! same graphs over repeated trainings), for the paper's Setup C
+//! (`ufh_spaces::autorl`).
+//!
+//! Searches: regularized evolution (population 50, tournament 10: the paper's 300
+//! and 25, scaled to a figure run) from random loss graphs, DQN at
+//! `DqnConfig::scaled` on CartPole-v0 and then Dynamic-Obstacles past the 0.6
+//! hurdle, fitness the sum of the normalised scores, each evaluation at a seed of
+//! its own (the paper's noise). Time is environment steps; the paper's hash costs
+//! 2 steps. Budget 5e5 steps per search (`--quick`: 1e5), 6 repeats per
+//! condition (`--quick`: 2; at most `--repeats`); repeat `r` uses seed
+//! `--seed + r`. Fig. 11: DQN, DQNReg and DQNClipped, each trained at 12 seeds
+//! (`--quick`: 4). A quick run of this panel takes about 40 s on 2 cores.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use ufh_core::MantissaBits;
+use ufh_search::{Budget, EvolutionConfig, Replacement, Search, Techniques};
+use ufh_spaces::autorl::graph::LossGraph;
+use ufh_spaces::autorl::space::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
+
+use super::plot::{self, Axes};
+use super::{Experiment, GRID, Run, TimeAxis, fcm, tabulist, write_file};
+
+pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let quick = context.options.quick;
+    let budget = if quick { 1e5 } else { 5e5 };
+    let repeats = context.repeats.min(if quick { 2 } else { 6 });
+    let space = LossGraphSpace::new(LossSpaceConfig::PAPER);
+    let evaluator = LossEvaluator::scaled();
+    let hasher = UfhLossHasher::new(MantissaBits::f32(16)?, 2.0);
+    let evolution = EvolutionConfig {
+        population_size: 50,
+        tournament_size: 10,
+        replacement: Replacement::Oldest,
+    };
+    let conditions = [
+        ("baseline", Techniques::NONE),
+        ("FEC", Techniques::FEC),
+        ("FCM", fcm()),
+        ("tabulist", tabulist()),
+    ];
+    let grid: Vec<f64> = (1..=GRID)
+        .map(|i| budget * i as f64 / GRID as f64)
+        .collect();
+    let bar = context.bar("autorl", conditions.len() * repeats);
+    let records: Vec<Vec<Run>> = conditions
+        .iter()
+        .map(|(label, techniques)| {
+            (0..repeats)
+                .into_par_iter()
+                .map(|r| {
+                    let seed = context.options.seed.wrapping_add(r as u64);
+                    let search = Search::new(
+                        &space,
+                        &evaluator,
+                        &hasher,
+                        Budget::SimulatedSeconds(budget),
+                        seed,
+                    )
+                    .techniques(*techniques)?
+                    .keep_events(true);
+                    let record = search
+                        .run_serial(&mut evolution.build()?)
+                        .with_context(|| format!("AutoRL {label}, repeat {r}"))?;
+                    bar.inc(1);
+                    Ok(Run::new(&record, &grid, budget))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
+    let time = TimeAxis {
+        grid: &grid,
+        x: "environment steps (simulated time)",
+        metric: "fitness",
+        column: "environment_steps",
+    };
+    context.curves_on(
+        "fig5_autorl",
+        "AutoRL (DQN loss graphs, CartPole then Dynamic-Obstacles)",
+        &labels,
+        &records,
+        &time,
+    )?;
+    let mut csv = String::from("condition,repeat,auc_validation,final_validation,final_test\n");
+    for (label, runs) in labels.iter().zip(&records) {
+        for (r, run) in runs.iter().enumerate() {
+            writeln!(
+                csv,
+                "{label},{r},{},{},{}",
+                run.auc, run.final_validation, run.final_test
+            )?;
+        }
+    }
+    write_file(context.out.join("fig5_autorl_auc.csv"), csv)?;
+    context.notes.push(format!(
+        "fig5 AutoRL rows: regularized evolution of loss graphs (population 50, tournament 10), \
+         DQN at the scaled settings, {budget:e} environment steps per search, {repeats} repeats \
+         per condition."
+    ));
+    let baseline = context.aucs(&records[0]);
+    for (i, label) in labels.iter().enumerate().skip(1) {
+        let auc = context.aucs(&records[i]);
+        context.compare(
+            "fig5 AutoRL",
+            &format!("{label} vs baseline"),
+            "AUC of best fitness",
+            &auc,
+            &baseline,
+        );
+    }
+    noise(context, &evaluator)
+}
+
+/// Fig. 11 (left): the fitness of fixed graphs over repeated evaluations.
+fn noise(context: &mut Experiment<'_>, evaluator: &LossEvaluator) -> anyhow::Result<()> {
+    let seeds: u64 = if context.options.quick { 4 } else { 12 };
+    let graphs = [
+        ("DQN", LossGraph::dqn()),
+        ("DQNReg", LossGraph::dqn_reg()),
+        ("DQNClipped", LossGraph::dqn_clipped()),
+    ];
+    let mut groups = Vec::new();
+    let mut csv = String::from("graph,seed,fitness\n");
+    for (name, graph) in &graphs {
+        let fitness: Vec<f64> = (0..seeds)
+            .into_par_iter()
+            .map(|s| {
+                evaluator
+                    .fitness(graph, context.options.seed.wrapping_add(s))
+                    .0
+            })
+            .collect();
+        for (s, f) in fitness.iter().enumerate() {
+            writeln!(csv, "{name},{s},{f}")?;
+        }
+        groups.push(((*name).to_string(), fitness));
+    }
+    write_file(context.out.join("fig11_autorl.csv"), csv)?;
+    plot::groups(
+        &context.out.join("fig11_autorl"),
+        &Axes {
+            title: "AutoRL: fitness of one graph over repeated trainings",
+            x: "loss graph",
+            y: "fitness (CartPole + gridworld)",
+        },
+        &groups,
+    )?;
+    let summary: Vec<String> = groups
+        .iter()
+        .map(|(name, f)| {
+            let (mean, sem) = super::stats::mean_sem(f);
+            format!("{name} {mean:.3} ± {sem:.3}")
+        })
+        .collect();
+    context.notes.push(format!(
+        "fig11 AutoRL: fitness over {seeds} trainings of each graph (mean ± SEM): {}.",
+        summary.join(", ")
+    ));
+    Ok(())
+}
