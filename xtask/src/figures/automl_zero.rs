@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use rayon::prelude::*;
 use std::num::NonZeroUsize;
-use ufh_search::{Budget, Techniques};
+use ufh_search::Budget;
 
 use ufh_search::Search;
 use ufh_spaces::automl_zero::{
@@ -32,7 +32,7 @@ use ufh_spaces::automl_zero::{
 };
 
 use super::plot::{self, Axes};
-use super::{Experiment, GRID, Run, TimeAxis, fcm, tabulist, write_file};
+use super::{Experiment, Run, TimeAxis, fig5_conditions, time_grid, write_file};
 
 /// One search: what the curves need, and its best program with its meta-validation.
 struct AmzRun {
@@ -52,15 +52,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         demo.layout,
         ProgramHashConfig::PAPER,
     )?;
-    let conditions = [
-        ("baseline", Techniques::NONE),
-        ("FEC", Techniques::FEC),
-        ("FCM", fcm()),
-        ("tabulist", tabulist()),
-    ];
-    let grid: Vec<f64> = (1..=GRID)
-        .map(|i| budget * i as f64 / GRID as f64)
-        .collect();
+    let conditions = fig5_conditions();
+    let grid = time_grid(budget);
     let bar = context.bar("amz", conditions.len() * repeats);
     let runs: Vec<Vec<AmzRun>> = conditions
         .iter()

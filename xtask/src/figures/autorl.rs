@@ -18,12 +18,12 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use rayon::prelude::*;
 use ufh_core::MantissaBits;
-use ufh_search::{Budget, EvolutionConfig, Replacement, Search, Techniques};
+use ufh_search::{Budget, EvolutionConfig, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::space::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
 
 use super::plot::{self, Axes};
-use super::{Experiment, GRID, Run, TimeAxis, fcm, tabulist, write_file};
+use super::{Experiment, Run, TimeAxis, auc_csv, fig5_conditions, time_grid, write_file};
 
 pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let quick = context.options.quick;
@@ -37,15 +37,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         tournament_size: 10,
         replacement: Replacement::Oldest,
     };
-    let conditions = [
-        ("baseline", Techniques::NONE),
-        ("FEC", Techniques::FEC),
-        ("FCM", fcm()),
-        ("tabulist", tabulist()),
-    ];
-    let grid: Vec<f64> = (1..=GRID)
-        .map(|i| budget * i as f64 / GRID as f64)
-        .collect();
+    let conditions = fig5_conditions();
+    let grid = time_grid(budget);
     let bar = context.bar("autorl", conditions.len() * repeats);
     let records: Vec<Vec<Run>> = conditions
         .iter()
@@ -87,17 +80,10 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         &records,
         &time,
     )?;
-    let mut csv = String::from("condition,repeat,auc_validation,final_validation,final_test\n");
-    for (label, runs) in labels.iter().zip(&records) {
-        for (r, run) in runs.iter().enumerate() {
-            writeln!(
-                csv,
-                "{label},{r},{},{},{}",
-                run.auc, run.final_validation, run.final_test
-            )?;
-        }
-    }
-    write_file(context.out.join("fig5_autorl_auc.csv"), csv)?;
+    write_file(
+        context.out.join("fig5_autorl_auc.csv"),
+        auc_csv(&labels, &records)?,
+    )?;
     context.notes.push(format!(
         "fig5 AutoRL rows: regularized evolution of loss graphs (population 50, tournament 10), \
          DQN at the scaled settings, {budget:e} environment steps per search, {repeats} repeats \

@@ -743,17 +743,10 @@ fn fig5(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let labels: Vec<String> = conditions.iter().map(|c| c.label.clone()).collect();
     context.curves("fig5", "Regularized evolution", &labels, &records)?;
     let baseline = context.aucs(&records[0]);
-    let mut csv = String::from("condition,repeat,auc_validation,final_validation,final_test\n");
-    for (label, runs) in labels.iter().zip(&records) {
-        for (r, run) in runs.iter().enumerate() {
-            writeln!(
-                csv,
-                "{label},{r},{},{},{}",
-                run.auc, run.final_validation, run.final_test
-            )?;
-        }
-    }
-    write_file(context.out.join("fig5_auc.csv"), csv)?;
+    write_file(
+        context.out.join("fig5_auc.csv"),
+        auc_csv(&labels, &records)?,
+    )?;
     for (label, runs) in labels.iter().zip(&records).skip(1) {
         let treatment = context.aucs(runs);
         context.compare(
@@ -941,6 +934,38 @@ fn with_and_without_fec(
         );
     }
     Ok(())
+}
+
+/// The techniques of Fig. 5's panels, each against the baseline first.
+fn fig5_conditions() -> [(&'static str, Techniques); 4] {
+    [
+        ("baseline", Techniques::NONE),
+        ("FEC", Techniques::FEC),
+        ("FCM", fcm()),
+        ("tabulist", tabulist()),
+    ]
+}
+
+/// [`GRID`] evenly spaced times up to `budget`.
+fn time_grid(budget: f64) -> Vec<f64> {
+    (1..=GRID)
+        .map(|i| budget * i as f64 / GRID as f64)
+        .collect()
+}
+
+/// Per condition and repeat: AUC, final validation and final test.
+fn auc_csv(labels: &[String], records: &[Vec<Run>]) -> anyhow::Result<String> {
+    let mut csv = String::from("condition,repeat,auc_validation,final_validation,final_test\n");
+    for (label, runs) in labels.iter().zip(records) {
+        for (r, run) in runs.iter().enumerate() {
+            writeln!(
+                csv,
+                "{label},{r},{},{},{}",
+                run.auc, run.final_validation, run.final_test
+            )?;
+        }
+    }
+    Ok(csv)
 }
 
 /// Fig. 8: FEC with regularized evolution, classic tournament selection, PPO,
