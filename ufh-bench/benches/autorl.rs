@@ -1,13 +1,14 @@
 //! AutoRL: steps per second of CartPole and of the dynamic-obstacles gridworld
 //! under a fixed cycle of actions (resets included), one DQN evaluation of DQN's
-//! loss graph, and one functional hash of it with each hasher.
+//! loss graph, one functional hash of it with each hasher, and one batch's loss
+//! and gradient through the graph beside DQN's loss by hand.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use ufh_core::MantissaBits;
 use ufh_search::CandidateHasher;
-use ufh_spaces::autorl::dqn::{DqnConfig, train_dqn};
+use ufh_spaces::autorl::dqn::{DqnConfig, DqnLoss, LossInputs, TdLoss, train_dqn};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::space::{EvolvingRlHasher, UfhLossHasher};
 use ufh_spaces::autorl::{CartPole, CartPoleVersion, DynamicObstacles, Environment};
@@ -80,4 +81,45 @@ fn hash(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, environments, dqn, hash);
+/// The loss of one training batch (32 transitions, 2 actions) with its gradient:
+/// DQN's graph through the generic evaluator and reverse pass, beside DQN's loss
+/// written by hand, so the graph machinery's overhead per DQN step shows.
+fn loss(c: &mut Criterion) {
+    let (b, a) = (32, 2);
+    let values = |k: usize| -> Vec<f32> {
+        (0..k)
+            .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+            .collect()
+    };
+    let (q_prev, q_next, target_prev, target_next) = (
+        values(b * a),
+        values(b * a + 1)[1..].to_vec(),
+        values(b * a),
+        values(b * a),
+    );
+    let action: Vec<usize> = (0..b).map(|i| i % a).collect();
+    let reward = values(b);
+    let discount = vec![0.99f32; b];
+    let inputs = LossInputs {
+        batch: b,
+        actions: a,
+        q_prev: &q_prev,
+        q_next: &q_next,
+        target_prev: &target_prev,
+        target_next: &target_next,
+        action: &action,
+        reward: &reward,
+        discount: &discount,
+    };
+    let graph = LossGraph::dqn();
+    let mut group = c.benchmark_group("autorl_loss_batch32");
+    group.bench_function("dqn_graph", |bench| {
+        bench.iter(|| black_box(graph.loss(&inputs)))
+    });
+    group.bench_function("dqn_by_hand", |bench| {
+        bench.iter(|| black_box(DqnLoss.loss(&inputs)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, environments, dqn, hash, loss);
