@@ -379,13 +379,16 @@ impl LossGraph {
 
     /// DQN's loss: `l2(select(Q(θ, s_prev), a), r + γ · max_a Q(θ_target, s))`.
     pub fn dqn() -> Self {
-        Self::new(dqn_nodes(&mut Vec::new())).expect("DQN's graph is valid")
+        let mut nodes = Vec::new();
+        let (q, y, _) = dqn_parts(&mut nodes);
+        push(&mut nodes, Op::L2Distance, [q, y]);
+        Self::new(nodes).expect("DQN's graph is valid")
     }
 
     /// DQNReg (evolving-RL's discovery): `0.1 · Q(s, a) + δ²`, δ = Q(s, a) − Y.
     pub fn dqn_reg() -> Self {
         let mut nodes = Vec::new();
-        let (q, y) = dqn_parts(&mut nodes);
+        let (q, y, _) = dqn_parts(&mut nodes);
         let delta = push(&mut nodes, Op::Sub, [q, y]);
         let square = push(&mut nodes, Op::Mul, [delta, delta]);
         let reg = push(&mut nodes, Op::Scale01, [q, 0]);
@@ -397,10 +400,7 @@ impl LossGraph {
     /// (max_a' Q_target(s', a'))²)`.
     pub fn dqn_clipped() -> Self {
         let mut nodes = Vec::new();
-        let (q, y) = dqn_parts(&mut nodes);
-        // dqn_parts pushed: Q(θ_target, s), its max, γ · max, Y, Q(θ, s_prev),
-        // select; the max is the node two after the first.
-        let best = input::COUNT + 1;
+        let (q, y, best) = dqn_parts(&mut nodes);
         let delta = push(&mut nodes, Op::Sub, [q, y]);
         let square = push(&mut nodes, Op::Mul, [delta, delta]);
         let left_in = push(&mut nodes, Op::Add, [square, y]);
@@ -482,22 +482,16 @@ fn push(nodes: &mut Vec<Node>, op: Op, inputs: [usize; 2]) -> usize {
     input::COUNT + nodes.len() - 1
 }
 
-/// Pushes Y = r + γ · max_a Q(θ_target, s) and Q(θ, s_prev)[a]; returns
-/// (Q(s, a), Y).
-fn dqn_parts(nodes: &mut Vec<Node>) -> (usize, usize) {
+/// Pushes Y = r + γ · max_a Q(θ_target, s) and Q(θ, s_prev)[a]; returns the
+/// nodes of Q(s, a), Y and max_a Q(θ_target, s).
+fn dqn_parts(nodes: &mut Vec<Node>) -> (usize, usize, usize) {
     let target = push(nodes, Op::QValues, [input::TARGET_PARAMS, input::STATE]);
     let best = push(nodes, Op::MaxList, [target, 0]);
     let discounted = push(nodes, Op::Mul, [input::DISCOUNT, best]);
     let y = push(nodes, Op::Add, [input::REWARD, discounted]);
     let q_all = push(nodes, Op::QValues, [input::PARAMS, input::PREV_STATE]);
     let q = push(nodes, Op::Select, [q_all, input::ACTION]);
-    (q, y)
-}
-
-fn dqn_nodes(nodes: &mut Vec<Node>) -> Vec<Node> {
-    let (q, y) = dqn_parts(nodes);
-    push(nodes, Op::L2Distance, [q, y]);
-    std::mem::take(nodes)
+    (q, y, best)
 }
 
 fn add_into(into: &mut [f32], g: &[f32]) {
@@ -515,19 +509,15 @@ fn constant(op: Op) -> f32 {
     }
 }
 
-fn forward(node: &Node, values: &[Value], x: &LossInputs<'_>, b: usize, a: usize) -> Value {
+fn forward<'v>(node: &Node, values: &'v [Value], x: &LossInputs<'_>, b: usize, a: usize) -> Value {
     let arg = |i: usize| &values[node.inputs[i]];
     let float = |data: Vec<f32>| Value {
         ty: Ty::Float,
         data,
         q: None,
     };
-    let rows = |v: &Value| {
-        v.data
-            .chunks_exact(a)
-            .map(<[f32]>::to_vec)
-            .collect::<Vec<_>>()
-    };
+    // Per-transition rows of a list, borrowed (no copy per row).
+    let rows = |v: &'v Value| v.data.chunks_exact(a);
     let op = node.op;
     match op {
         Op::QValues => {
@@ -555,14 +545,12 @@ fn forward(node: &Node, values: &[Value], x: &LossInputs<'_>, b: usize, a: usize
         }
         Op::MaxList => float(
             rows(arg(0))
-                .iter()
                 .map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max))
                 .collect(),
         ),
-        Op::SumList => float(rows(arg(0)).iter().map(|r| r.iter().sum()).collect()),
+        Op::SumList => float(rows(arg(0)).map(|r| r.iter().sum()).collect()),
         Op::LogSumExp => float(
             rows(arg(0))
-                .iter()
                 .map(|r| {
                     let m = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                     m + r.iter().map(|v| (v - m).exp()).sum::<f32>().ln()
@@ -572,27 +560,24 @@ fn forward(node: &Node, values: &[Value], x: &LossInputs<'_>, b: usize, a: usize
         Op::ArgMax => Value {
             ty: Ty::Action,
             data: rows(arg(0))
-                .iter()
                 .map(|r| (0..a).fold(0, |best, i| if r[i] > r[best] { i } else { best }) as f32)
                 .collect(),
             q: None,
         },
         Op::Softmax => Value {
             ty: Ty::Prob,
-            data: rows(arg(0)).iter().flat_map(|r| softmax(r)).collect(),
+            data: rows(arg(0)).flat_map(softmax).collect(),
             q: None,
         },
         Op::Entropy => float(
             rows(arg(0))
-                .iter()
                 .map(|p| -p.iter().map(|&p| p * (p + EPS_LOG).ln()).sum::<f32>())
                 .collect(),
         ),
         Op::Kl => {
             let (p, q) = (rows(arg(0)), rows(arg(1)));
             float(
-                p.iter()
-                    .zip(&q)
+                p.zip(q)
                     .map(|(p, q)| {
                         p.iter()
                             .zip(q)
@@ -604,15 +589,13 @@ fn forward(node: &Node, values: &[Value], x: &LossInputs<'_>, b: usize, a: usize
         }
         Op::L2Norm => float(
             rows(arg(0))
-                .iter()
                 .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
                 .collect(),
         ),
         Op::Dot => {
             let (p, q) = (rows(arg(0)), rows(arg(1)));
             float(
-                p.iter()
-                    .zip(&q)
+                p.zip(q)
                     .map(|(p, q)| p.iter().zip(q).map(|(x, y)| x * y).sum())
                     .collect(),
             )
@@ -765,7 +748,7 @@ fn backward(
             }
         }
         Op::Dot => {
-            let x1 = values[i1].data.clone();
+            let x1 = &values[i1].data;
             for i in 0..b {
                 for k in 0..a {
                     let j = i * a + k;
@@ -775,8 +758,7 @@ fn backward(
             }
         }
         Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Max | Op::Min | Op::L2Distance => {
-            let x1 = values[i1].data.clone();
-            let x0 = x0.clone();
+            let x1 = &values[i1].data;
             for j in 0..g.len() {
                 let (x, y, gj) = (x0[j], x1[j], g[j]);
                 let (dx, dy) = match node.op {
