@@ -126,6 +126,7 @@ impl BananasConfig {
             proposed: 0,
             predictor_s: 0.0,
             updates: 0,
+            encoded: SparseRows::default(),
         })
     }
 }
@@ -157,6 +158,9 @@ pub struct Bananas<'h, C> {
     proposed: usize,
     predictor_s: f64,
     updates: u64,
+    /// Sparse encodings of `evaluated`, in order (those added since the last
+    /// update are encoded by the next).
+    encoded: SparseRows,
 }
 
 impl<C> std::fmt::Debug for Bananas<'_, C> {
@@ -203,12 +207,14 @@ impl<'h, C: Clone> Bananas<'h, C> {
         let width = space.feature_len();
         let n = self.evaluated.len();
         let mut dense = vec![0.0; width];
-        let mut x = SparseRows::default();
-        for observation in &self.evaluated {
+        // The training set only grows: encode the candidates added since the last
+        // update, not the whole set again.
+        for observation in &self.evaluated[self.encoded.len()..] {
             dense.fill(0.0);
             space.encode(&observation.candidate, &mut dense);
-            x.push_dense(&dense);
+            self.encoded.push_dense(&dense);
         }
+        let x = &self.encoded;
         // Failed candidates train as the worst fitness seen.
         let finite_min = self
             .evaluated
@@ -236,7 +242,7 @@ impl<'h, C: Clone> Bananas<'h, C> {
             .map(|_| {
                 let mut mlp = Mlp::new(width, &self.config.hidden, &mut self.rng);
                 mlp.train(
-                    &x,
+                    x,
                     &y,
                     self.config.steps,
                     self.config.minibatch,
