@@ -988,8 +988,12 @@ fn fig8(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         ..Condition::new(name, Techniques::NONE)
     });
     with_and_without_fec(context, "fig8", "FEC across algorithms", bases.to_vec())?;
+    let bananas = bases
+        .iter()
+        .find(|c| matches!(c.algo, Algo::Bananas(_)))
+        .expect("Fig. 8 runs BANANAS");
     for fec in [false, true] {
-        let mut condition = bases[4].clone();
+        let mut condition = bananas.clone();
         if fec {
             condition.techniques = Techniques::FEC;
         }
