@@ -112,8 +112,8 @@ impl TabularBenchmark for ByModuleHash<'_> {
     fn budgets(&self) -> &[u32] {
         self.0.budgets()
     }
-    fn repeats(&self) -> usize {
-        self.0.repeats()
+    fn repeats(&self, budget_index: usize) -> usize {
+        self.0.repeats(budget_index)
     }
     fn len(&self) -> usize {
         self.0.len()

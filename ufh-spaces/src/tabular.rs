@@ -68,9 +68,9 @@ pub struct ModelView<'a> {
     pub cell: Cell,
     /// Trainable parameters of the network built from the cell.
     pub trainable_parameters: u64,
-    /// Runs, budget-major: `runs[budget_index * repeats + repeat]`.
+    /// Runs, budget-major: budget `b`'s repeats are `runs[offsets[b]..offsets[b + 1]]`.
     runs: &'a [RepeatMetrics],
-    repeats: usize,
+    offsets: &'a [usize],
 }
 
 impl<'a> ModelView<'a> {
@@ -80,12 +80,14 @@ impl<'a> ModelView<'a> {
     /// # Panics
     /// If `budget_index` is out of range.
     pub fn runs(&self, budget_index: usize) -> &'a [RepeatMetrics] {
-        &self.runs[budget_index * self.repeats..(budget_index + 1) * self.repeats]
+        &self.runs[self.offsets[budget_index]..self.offsets[budget_index + 1]]
     }
 }
 
-/// A table of trained models: every model trained at every epoch budget, the same
-/// number of repeats each.
+/// A table of trained models: every model trained at every epoch budget, with the
+/// same number of repeats per budget for every model (a budget may have fewer
+/// repeats than another: ufh's large embedded table trains its short, hashed budget
+/// once and its fitness budget three times).
 ///
 /// Required methods give the table's shape and its rows by position; lookup by cell
 /// is provided.
@@ -93,8 +95,12 @@ pub trait TabularBenchmark: Sync {
     /// Epoch budgets, ascending (NAS-Bench-101: 4, 12, 36, 108, or 108 alone).
     fn budgets(&self) -> &[u32];
 
-    /// Repeats per model and budget (3 in NAS-Bench-101).
-    fn repeats(&self) -> usize;
+    /// Repeats per model at the budget with index `budget_index` (3 in
+    /// NAS-Bench-101).
+    ///
+    /// # Panics
+    /// If `budget_index` is out of range.
+    fn repeats(&self, budget_index: usize) -> usize;
 
     /// Number of models.
     fn len(&self) -> usize;
@@ -150,13 +156,17 @@ pub trait TabularBenchmark: Sync {
 
 /// The in-memory rows of a tabular benchmark, struct-of-arrays.
 ///
-/// Memory per model: 16 (key) + 16 (cell) + 8 (parameters) + 64 × budgets ×
-/// repeats bytes, plus about 24 for the index: 256 bytes with one budget and 3
-/// repeats, 832 with four budgets.
+/// Memory per model: 16 (key) + 16 (cell) + 8 (parameters) + 64 bytes per run
+/// (the sum of the budgets' repeats), plus about 24 for the index: 256 bytes with
+/// one budget and 3 repeats, 832 with four budgets.
 #[derive(Debug, Clone)]
 pub struct ModelTable {
     budgets: Vec<u32>,
-    repeats: usize,
+    /// Repeats per budget.
+    repeats: Vec<usize>,
+    /// Start of each budget's runs within a model's block, and the block's length
+    /// last (`budgets.len() + 1` entries).
+    offsets: Vec<usize>,
     keys: Vec<ModuleHash>,
     cells: Vec<Cell>,
     parameters: Vec<u64>,
@@ -310,7 +320,11 @@ fn check_run(key: ModuleHash, epochs: u32, run: &RepeatMetrics) -> Result<(), Ta
 #[derive(Debug)]
 pub struct ModelTableBuilder {
     repeats: usize,
+    /// Budgets with their own repeat count.
+    repeat_overrides: Vec<(u32, usize)>,
     budgets: Vec<u32>,
+    /// Repeats of each budget slot.
+    slot_repeats: Vec<usize>,
     keys: Vec<ModuleHash>,
     cells: Vec<Cell>,
     parameters: Vec<u64>,
@@ -336,7 +350,9 @@ impl ModelTableBuilder {
     pub fn new(repeats: usize) -> Self {
         Self {
             repeats,
+            repeat_overrides: Vec::new(),
             budgets: Vec::new(),
+            slot_repeats: Vec::new(),
             keys: Vec::new(),
             cells: Vec::new(),
             parameters: Vec::new(),
@@ -344,6 +360,22 @@ impl ModelTableBuilder {
             counts: Vec::new(),
             index: FxHashMap::default(),
         }
+    }
+
+    /// Gives the budget of `epochs` epochs `repeats` runs per model instead of the
+    /// builder's default; call it before adding that budget's first run.
+    #[must_use]
+    pub fn repeats_at(mut self, epochs: u32, repeats: usize) -> Self {
+        self.repeat_overrides.retain(|&(e, _)| e != epochs);
+        self.repeat_overrides.push((epochs, repeats));
+        self
+    }
+
+    fn repeats_for(&self, epochs: u32) -> usize {
+        self.repeat_overrides
+            .iter()
+            .find(|&&(e, _)| e == epochs)
+            .map_or(self.repeats, |&(_, r)| r)
     }
 
     /// Number of distinct models added so far.
@@ -372,9 +404,10 @@ impl ModelTableBuilder {
         let slot = match self.budgets.iter().position(|&b| b == epochs) {
             Some(slot) => slot,
             None => {
+                let repeats = self.repeats_for(epochs);
                 self.budgets.push(epochs);
-                self.runs
-                    .push(vec![EMPTY_RUN; self.keys.len() * self.repeats]);
+                self.slot_repeats.push(repeats);
+                self.runs.push(vec![EMPTY_RUN; self.keys.len() * repeats]);
                 self.counts.push(vec![0; self.keys.len()]);
                 self.budgets.len() - 1
             }
@@ -404,58 +437,70 @@ impl ModelTableBuilder {
                 self.keys.push(key);
                 self.cells.push(cell);
                 self.parameters.push(trainable_parameters);
-                for (runs, counts) in self.runs.iter_mut().zip(&mut self.counts) {
-                    runs.extend(std::iter::repeat_n(EMPTY_RUN, self.repeats));
+                for ((runs, counts), &repeats) in self
+                    .runs
+                    .iter_mut()
+                    .zip(&mut self.counts)
+                    .zip(&self.slot_repeats)
+                {
+                    runs.extend(std::iter::repeat_n(EMPTY_RUN, repeats));
                     counts.push(0);
                 }
                 model
             }
         };
+        let repeats = self.slot_repeats[slot];
         let count = &mut self.counts[slot][model];
-        if usize::from(*count) >= self.repeats {
+        if usize::from(*count) >= repeats {
             return Err(TableError::ExtraRepeat {
                 key,
                 epochs,
-                expected: self.repeats,
+                expected: repeats,
             });
         }
-        self.runs[slot][model * self.repeats + usize::from(*count)] = run;
+        self.runs[slot][model * repeats + usize::from(*count)] = run;
         *count += 1;
         Ok(())
     }
 
     /// The table, if every model has every repeat at every budget.
     pub fn finish(self) -> Result<ModelTable, TableError> {
-        if self.repeats == 0 || self.repeats > usize::from(u8::MAX) {
-            return Err(TableError::Shape(format!("{} repeats", self.repeats)));
+        let all_repeats = std::iter::once(self.repeats).chain(self.slot_repeats.iter().copied());
+        for repeats in all_repeats {
+            if repeats == 0 || repeats > usize::from(u8::MAX) {
+                return Err(TableError::Shape(format!("{repeats} repeats")));
+            }
         }
         let mut order: Vec<usize> = (0..self.budgets.len()).collect();
         order.sort_by_key(|&slot| self.budgets[slot]);
         for &slot in &order {
+            let repeats = self.slot_repeats[slot];
             if let Some(model) = self.counts[slot]
                 .iter()
-                .position(|&c| usize::from(c) != self.repeats)
+                .position(|&c| usize::from(c) != repeats)
             {
                 return Err(TableError::Incomplete {
                     key: self.keys[model],
                     epochs: self.budgets[slot],
                     found: usize::from(self.counts[slot][model]),
-                    expected: self.repeats,
+                    expected: repeats,
                 });
             }
         }
-        let n_budgets = self.budgets.len();
-        let mut runs = Vec::with_capacity(self.keys.len() * n_budgets * self.repeats);
+        let per_model: usize = self.slot_repeats.iter().sum();
+        let mut runs = Vec::with_capacity(self.keys.len() * per_model);
         for model in 0..self.keys.len() {
             for &slot in &order {
-                let start = model * self.repeats;
-                runs.extend_from_slice(&self.runs[slot][start..start + self.repeats]);
+                let repeats = self.slot_repeats[slot];
+                let start = model * repeats;
+                runs.extend_from_slice(&self.runs[slot][start..start + repeats]);
             }
         }
         let budgets = order.iter().map(|&slot| self.budgets[slot]).collect();
+        let repeats = order.iter().map(|&slot| self.slot_repeats[slot]).collect();
         ModelTable::from_parts(
             budgets,
-            self.repeats,
+            repeats,
             self.keys,
             self.cells,
             self.parameters,
@@ -466,8 +511,23 @@ impl ModelTableBuilder {
 
 /// Magic bytes of the binary table format.
 const MAGIC: &[u8; 8] = b"UFHTABLE";
-/// Version of the binary table format.
+/// Version of the binary table format with `f64` runs ([`ModelTable::write_binary`]).
 const FORMAT_VERSION: u32 = 1;
+/// Version of the compact format with counted accuracies ([`ModelTable::write_compact`]).
+const COMPACT_VERSION: u32 = 2;
+
+/// Examples in the sets a table's accuracies are measured on: every accuracy of a
+/// table ufh trains is a count of correct examples over one of these, which
+/// [`ModelTable::write_compact`] stores exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExampleCounts {
+    /// Training examples.
+    pub train: u32,
+    /// Validation examples.
+    pub validation: u32,
+    /// Test examples.
+    pub test: u32,
+}
 
 /// Why a binary table could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -477,7 +537,7 @@ pub enum BinaryTableError {
     #[error("reading the table failed")]
     Io(#[from] io::Error),
     /// Not a ufh table, or a version this build cannot read.
-    #[error("not a ufh table of format version {FORMAT_VERSION}: {0}")]
+    #[error("not a ufh table of format version {FORMAT_VERSION} or {COMPACT_VERSION}: {0}")]
     Format(String),
     /// The checksum does not match: the file is corrupt or truncated.
     #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
@@ -511,7 +571,7 @@ pub enum BinaryTableError {
 impl ModelTable {
     fn from_parts(
         budgets: Vec<u32>,
-        repeats: usize,
+        repeats: Vec<usize>,
         keys: Vec<ModuleHash>,
         cells: Vec<Cell>,
         parameters: Vec<u64>,
@@ -520,9 +580,28 @@ impl ModelTable {
         if budgets.is_empty() && !keys.is_empty() {
             return Err(TableError::Shape("models without budgets".into()));
         }
-        if runs.len() != keys.len() * budgets.len() * repeats {
+        if repeats.len() != budgets.len() {
             return Err(TableError::Shape(format!(
-                "{} runs for {} models × {} budgets × {repeats} repeats",
+                "{} repeat counts for {} budgets",
+                repeats.len(),
+                budgets.len()
+            )));
+        }
+        if let Some(zero) = repeats.iter().position(|&r| r == 0) {
+            return Err(TableError::Shape(format!(
+                "0 repeats at {} epochs",
+                budgets[zero]
+            )));
+        }
+        let mut offsets = Vec::with_capacity(budgets.len() + 1);
+        offsets.push(0);
+        for &r in &repeats {
+            offsets.push(offsets.last().copied().unwrap_or(0) + r);
+        }
+        let per_model = *offsets.last().expect("at least the 0");
+        if Some(runs.len()) != keys.len().checked_mul(per_model) {
+            return Err(TableError::Shape(format!(
+                "{} runs for {} models × {per_model} runs ({} budgets, repeats {repeats:?})",
                 runs.len(),
                 keys.len(),
                 budgets.len()
@@ -537,8 +616,8 @@ impl ModelTable {
                 parameters[model],
             )?;
             for (b, &epochs) in budgets.iter().enumerate() {
-                let start = (model * budgets.len() + b) * repeats;
-                for run in &runs[start..start + repeats] {
+                let start = model * per_model + offsets[b];
+                for run in &runs[start..start + repeats[b]] {
                     check_run(*key, epochs, run)?;
                 }
             }
@@ -557,6 +636,7 @@ impl ModelTable {
         Ok(Self {
             budgets,
             repeats,
+            offsets,
             keys,
             cells,
             parameters,
@@ -591,7 +671,16 @@ impl ModelTable {
         for budget in &self.budgets {
             out.write_all(&budget.to_le_bytes())?;
         }
-        out.write_all(&(self.repeats as u32).to_le_bytes())?;
+        let repeats = self.uniform_repeats().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "format version 1 holds one repeat count for every budget, not {:?}: write_compact",
+                    self.repeats
+                ),
+            )
+        })?;
+        out.write_all(&(repeats as u32).to_le_bytes())?;
         out.write_all(&(self.keys.len() as u64).to_le_bytes())?;
         for ((key, cell), parameters) in self.keys.iter().zip(&self.cells).zip(&self.parameters) {
             out.write_all(&key.0)?;
@@ -608,9 +697,111 @@ impl ModelTable {
         out.inner.flush()
     }
 
-    /// Reads a table written by [`ModelTable::write_binary`], returning it and its
-    /// metadata. Every byte is checksummed and every cell re-checked; the keys are
-    /// trusted (the checksum guards them), so reading is fast.
+    /// Writes the table in ufh's compact binary format (version 2), with
+    /// `metadata` in the header: about 20 bytes per run instead of 64, for tables
+    /// whose accuracies are counts of correct examples over the sets `examples`
+    /// describes, as every table ufh trains has. Accuracies are stored as those
+    /// counts, so they read back bit for bit; training times are stored as `f32`.
+    ///
+    /// Format, little-endian: `UFHTABLE`, format version 2 (u32), metadata length
+    /// (u32) and UTF-8 bytes, budget count (u32), budgets (u32 each), repeats per
+    /// budget (u32 each), train, validation and test example counts (u32 each),
+    /// model count (u64); per model the key (16 bytes), the cell (15 bytes, as in
+    /// version 1) and the parameter count (u32); then every run, model-major, then
+    /// budget, then repeat, as halfway then end, each the training time (f32) and
+    /// the train, validation and test counts (u16 each); and last the CRC32C of
+    /// everything before it (u32).
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the model and field where an accuracy is not a count
+    /// over its set's examples, a time is not finite, a count does not fit 16 bits
+    /// or a parameter count does not fit 32 bits; and any error of `writer`.
+    pub fn write_compact<W: Write>(
+        &self,
+        writer: W,
+        metadata: &str,
+        examples: ExampleCounts,
+    ) -> io::Result<()> {
+        let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
+        let mut out = CrcWriter {
+            inner: io::BufWriter::new(writer),
+            crc: 0,
+        };
+        out.write_all(MAGIC)?;
+        out.write_all(&COMPACT_VERSION.to_le_bytes())?;
+        let metadata_len =
+            u32::try_from(metadata.len()).map_err(|_| invalid("metadata over 4 GiB".into()))?;
+        out.write_all(&metadata_len.to_le_bytes())?;
+        out.write_all(metadata.as_bytes())?;
+        out.write_all(&(self.budgets.len() as u32).to_le_bytes())?;
+        for budget in &self.budgets {
+            out.write_all(&budget.to_le_bytes())?;
+        }
+        for &repeats in &self.repeats {
+            out.write_all(&(repeats as u32).to_le_bytes())?;
+        }
+        let sets = [examples.train, examples.validation, examples.test];
+        for n in sets {
+            if n == 0 || n > u32::from(u16::MAX) {
+                return Err(invalid(format!(
+                    "example counts {examples:?}: each must be in 1..=65535"
+                )));
+            }
+            out.write_all(&n.to_le_bytes())?;
+        }
+        out.write_all(&(self.keys.len() as u64).to_le_bytes())?;
+        for ((key, cell), &parameters) in self.keys.iter().zip(&self.cells).zip(&self.parameters) {
+            let parameters = u32::try_from(parameters)
+                .map_err(|_| invalid(format!("model {key}: {parameters} parameters exceed u32")))?;
+            out.write_all(&key.0)?;
+            out.write_all(&cell.to_bytes())?;
+            out.write_all(&parameters.to_le_bytes())?;
+        }
+        let per_model = *self.offsets.last().expect("offsets are never empty");
+        for (index, run) in self.runs.iter().enumerate() {
+            let key = self.keys[index / per_model];
+            for (point, metrics) in [("halfway", run.halfway), ("end", run.end)] {
+                let time = metrics.training_time as f32;
+                if !time.is_finite() {
+                    return Err(invalid(format!(
+                        "model {key}, {point} training_time {} is not a finite f32",
+                        metrics.training_time
+                    )));
+                }
+                out.write_all(&time.to_le_bytes())?;
+                let accuracies = [
+                    ("train_accuracy", metrics.train_accuracy),
+                    ("validation_accuracy", metrics.validation_accuracy),
+                    ("test_accuracy", metrics.test_accuracy),
+                ];
+                for ((field, accuracy), n) in accuracies.into_iter().zip(sets) {
+                    let count = (accuracy * f64::from(n)).round();
+                    if !(0.0..=f64::from(n)).contains(&count) || count / f64::from(n) != accuracy {
+                        return Err(invalid(format!(
+                            "model {key}, {point} {field} {accuracy} is not a count over {n} examples"
+                        )));
+                    }
+                    out.write_all(&(count as u16).to_le_bytes())?;
+                }
+            }
+        }
+        let crc = out.crc;
+        out.inner.write_all(&crc.to_le_bytes())?;
+        out.inner.flush()
+    }
+
+    /// The one repeat count of every budget, if they agree.
+    fn uniform_repeats(&self) -> Option<usize> {
+        match self.repeats.split_first() {
+            None => Some(1),
+            Some((&first, rest)) => rest.iter().all(|&r| r == first).then_some(first),
+        }
+    }
+
+    /// Reads a table written by [`ModelTable::write_binary`] (format version 1) or
+    /// [`ModelTable::write_compact`] (version 2), returning it and its metadata.
+    /// Every byte is checksummed and every cell re-checked; the keys are trusted
+    /// (the checksum guards them), so reading is fast.
     pub fn read_binary(bytes: &[u8]) -> Result<(ModelTable, String), BinaryTableError> {
         if bytes.len() < MAGIC.len() + 4 || &bytes[..8] != MAGIC {
             return Err(BinaryTableError::Format("missing UFHTABLE magic".into()));
@@ -626,11 +817,12 @@ impl ModelTable {
             offset: 8,
         };
         let version = reader.u32()?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != COMPACT_VERSION {
             return Err(BinaryTableError::Format(format!(
                 "file has version {version}"
             )));
         }
+        let compact = version == COMPACT_VERSION;
         let metadata_len = reader.u32()? as usize;
         let metadata = String::from_utf8(reader.take(metadata_len)?.to_vec())
             .map_err(|_| BinaryTableError::Format("metadata is not UTF-8".into()))?;
@@ -644,10 +836,29 @@ impl ModelTable {
                 "budgets {budgets:?} are not strictly ascending"
             )));
         }
-        let repeats = reader.u32()? as usize;
+        let (repeats, sets) = if compact {
+            let mut repeats = Vec::with_capacity(n_budgets);
+            for _ in 0..n_budgets {
+                repeats.push(reader.u32()? as usize);
+            }
+            let mut sets = [0u32; 3];
+            for n in &mut sets {
+                *n = reader.u32()?;
+                if *n == 0 {
+                    return Err(BinaryTableError::Format(
+                        "an example count is 0 (train, validation and test must each have examples)"
+                            .into(),
+                    ));
+                }
+            }
+            (repeats, sets)
+        } else {
+            (vec![reader.u32()? as usize; n_budgets], [0; 3])
+        };
         let n_models = usize::try_from(reader.u64()?)
             .map_err(|_| BinaryTableError::Format("model count overflows".into()))?;
-        let per_model = 16 + 15 + 8;
+        let parameter_bytes = if compact { 4 } else { 8 };
+        let per_model = 16 + 15 + parameter_bytes;
         reader.check(n_models.saturating_mul(per_model))?;
         let mut keys = Vec::with_capacity(n_models);
         let mut cells = Vec::with_capacity(n_models);
@@ -662,25 +873,53 @@ impl ModelTable {
                 },
             )?;
             cells.push(cell);
-            parameters.push(u64::from_le_bytes(
-                record[31..39].try_into().expect("8 bytes"),
-            ));
+            parameters.push(if compact {
+                u64::from(u32::from_le_bytes(
+                    record[31..35].try_into().expect("4 bytes"),
+                ))
+            } else {
+                u64::from_le_bytes(record[31..39].try_into().expect("8 bytes"))
+            });
         }
-        let n_runs = n_models
-            .checked_mul(n_budgets)
-            .and_then(|x| x.checked_mul(repeats))
+        let n_runs = repeats
+            .iter()
+            .try_fold(0usize, |total, &r| total.checked_add(r))
+            .and_then(|per_model| n_models.checked_mul(per_model))
             .ok_or_else(|| BinaryTableError::Format("run count overflows".into()))?;
-        let run_bytes = reader.take(n_runs.saturating_mul(64))?;
+        let run_size = if compact { 20 } else { 64 };
+        let run_bytes = reader.take(n_runs.saturating_mul(run_size))?;
         let runs = run_bytes
-            .chunks_exact(64)
+            .chunks_exact(run_size)
             .map(|chunk| {
-                let mut values = [0f64; 8];
-                for (value, bytes) in values.iter_mut().zip(chunk.chunks_exact(8)) {
-                    *value = f64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-                }
-                RepeatMetrics {
-                    halfway: EpochMetrics::from_array(values[..4].try_into().expect("4")),
-                    end: EpochMetrics::from_array(values[4..].try_into().expect("4")),
+                if compact {
+                    let point = |bytes: &[u8]| {
+                        let count = |at: usize| {
+                            f64::from(u16::from_le_bytes(
+                                bytes[at..at + 2].try_into().expect("2 bytes"),
+                            ))
+                        };
+                        EpochMetrics {
+                            training_time: f64::from(f32::from_le_bytes(
+                                bytes[..4].try_into().expect("4 bytes"),
+                            )),
+                            train_accuracy: count(4) / f64::from(sets[0]),
+                            validation_accuracy: count(6) / f64::from(sets[1]),
+                            test_accuracy: count(8) / f64::from(sets[2]),
+                        }
+                    };
+                    RepeatMetrics {
+                        halfway: point(&chunk[..10]),
+                        end: point(&chunk[10..]),
+                    }
+                } else {
+                    let mut values = [0f64; 8];
+                    for (value, bytes) in values.iter_mut().zip(chunk.chunks_exact(8)) {
+                        *value = f64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                    }
+                    RepeatMetrics {
+                        halfway: EpochMetrics::from_array(values[..4].try_into().expect("4")),
+                        end: EpochMetrics::from_array(values[4..].try_into().expect("4")),
+                    }
                 }
             })
             .collect();
@@ -711,8 +950,8 @@ impl TabularBenchmark for ModelTable {
         &self.budgets
     }
 
-    fn repeats(&self) -> usize {
-        self.repeats
+    fn repeats(&self, budget_index: usize) -> usize {
+        self.repeats[budget_index]
     }
 
     fn len(&self) -> usize {
@@ -739,13 +978,13 @@ impl TabularBenchmark for ModelTable {
     }
 
     fn model_at(&self, index: usize) -> ModelView<'_> {
-        let per_model = self.budgets.len() * self.repeats;
+        let per_model = *self.offsets.last().expect("offsets are never empty");
         ModelView {
             key: self.keys[index],
             cell: self.cells[index],
             trainable_parameters: self.parameters[index],
             runs: &self.runs[index * per_model..(index + 1) * per_model],
-            repeats: self.repeats,
+            offsets: &self.offsets,
         }
     }
 }
@@ -855,11 +1094,11 @@ impl TableEvaluatorConfig {
             }
         };
         if let RepeatChoice::Fixed(repeat) = self.repeat
-            && repeat >= table.repeats()
+            && repeat >= table.repeats(budget_index)
         {
             return Err(TableConfigError::Repeat {
                 repeat,
-                repeats: table.repeats(),
+                repeats: table.repeats(budget_index),
             });
         }
         if !(self.noise_sd >= 0.0 && self.noise_sd.is_finite()) {
@@ -969,8 +1208,8 @@ macro_rules! delegate_tabular_benchmark {
                 self.$field.budgets()
             }
 
-            fn repeats(&self) -> usize {
-                self.$field.repeats()
+            fn repeats(&self, budget_index: usize) -> usize {
+                self.$field.repeats(budget_index)
             }
 
             fn len(&self) -> usize {
@@ -1290,6 +1529,144 @@ pub(crate) mod tests {
             ModelTable::read_binary(b"not a table at all"),
             Err(BinaryTableError::Format(_))
         ));
+    }
+
+    /// A table whose accuracies are counts over 400 / 397 / 400 examples, with one
+    /// repeat at the short budget and three at the long one, as the large embedded
+    /// table has.
+    fn counted_table() -> ModelTable {
+        let mut builder = ModelTableBuilder::new(3).repeats_at(2, 1);
+        for (model, (key, cell)) in enumerate_unique_cells(4, 9).into_iter().enumerate() {
+            for (epochs, repeats) in [(4, 3), (2, 1)] {
+                for repeat in 0..repeats {
+                    let correct = (model * 7 + repeat * 3 + epochs as usize) % 397;
+                    let at = |fraction: f64| EpochMetrics {
+                        training_time: f64::from(epochs) * fraction * 0.037 + repeat as f64,
+                        train_accuracy: (correct as f64 + fraction).floor() / 400.0,
+                        validation_accuracy: correct as f64 / 397.0,
+                        test_accuracy: (400 - correct) as f64 / 400.0,
+                    };
+                    let run = RepeatMetrics {
+                        halfway: at(0.5),
+                        end: at(1.0),
+                    };
+                    builder
+                        .add_run(key, cell, 100 + model as u64, epochs, run)
+                        .unwrap();
+                }
+            }
+        }
+        builder.finish().unwrap()
+    }
+
+    const COUNTED: ExampleCounts = ExampleCounts {
+        train: 400,
+        validation: 397,
+        test: 400,
+    };
+
+    #[test]
+    fn budgets_may_have_their_own_repeat_counts() {
+        let table = counted_table();
+        assert_eq!(table.budgets(), &[2, 4]);
+        assert_eq!((table.repeats(0), table.repeats(1)), (1, 3));
+        let model = table.model_at(9);
+        assert_eq!(model.runs(0).len(), 1);
+        assert_eq!(model.runs(1).len(), 3);
+        assert_eq!(model.runs(1)[2].end.training_time, 4.0 * 0.037 + 2.0);
+        let fixed = |repeat| TableEvaluatorConfig {
+            repeat: RepeatChoice::Fixed(repeat),
+            ..TableEvaluatorConfig::PAPER
+        };
+        assert!(
+            fixed(2).build(&table).is_ok(),
+            "the long budget has 3 repeats"
+        );
+        let short = TableEvaluatorConfig {
+            budget_epochs: Some(2),
+            ..fixed(1)
+        };
+        assert_eq!(
+            short.build(&table).unwrap_err(),
+            TableConfigError::Repeat {
+                repeat: 1,
+                repeats: 1
+            }
+        );
+        let mut bytes = Vec::new();
+        let error = table.write_binary(&mut bytes, "v1").unwrap_err();
+        assert!(error.to_string().contains("write_compact"), "{error}");
+    }
+
+    #[test]
+    fn compact_round_trip_keeps_accuracies_bit_for_bit_and_rejects_damage() {
+        let table = counted_table();
+        let mut bytes = Vec::new();
+        table
+            .write_compact(&mut bytes, "counted v2", COUNTED)
+            .unwrap();
+        let mut wide = Vec::new();
+        synthetic_table(&[4, 108])
+            .write_binary(&mut wide, "")
+            .unwrap();
+        assert!(
+            bytes.len() * 2 < wide.len(),
+            "{} compact bytes, {} in version 1",
+            bytes.len(),
+            wide.len()
+        );
+        let (back, metadata) = ModelTable::read_binary(&bytes).unwrap();
+        assert_eq!(metadata, "counted v2");
+        assert_eq!(back.budgets(), table.budgets());
+        assert_eq!((back.repeats(0), back.repeats(1)), (1, 3));
+        for i in 0..table.len() {
+            let (a, b) = (table.model_at(i), back.model_at(i));
+            assert_eq!(
+                (a.key, a.cell, a.trainable_parameters),
+                (b.key, b.cell, b.trainable_parameters)
+            );
+            for budget in 0..2 {
+                for (x, y) in a.runs(budget).iter().zip(b.runs(budget)) {
+                    for (p, q) in [(x.halfway, y.halfway), (x.end, y.end)] {
+                        let bits = |e: EpochMetrics| {
+                            [e.train_accuracy, e.validation_accuracy, e.test_accuracy]
+                                .map(f64::to_bits)
+                        };
+                        assert_eq!(bits(p), bits(q), "model {i}");
+                        assert_eq!(p.training_time as f32, q.training_time as f32);
+                    }
+                }
+            }
+        }
+        // Damage anywhere is caught by the checksum; a cut file too.
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 4;
+        assert!(matches!(
+            ModelTable::read_binary(&flipped),
+            Err(BinaryTableError::Checksum { .. })
+        ));
+        for cut in [bytes.len() - 1, bytes.len() / 3, 12] {
+            assert!(
+                ModelTable::read_binary(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        // A file with a consistent checksum but too few run bytes names the shortfall.
+        let mut short = bytes[..bytes.len() - 4 - 20].to_vec();
+        let crc = crc32c::crc32c(&short);
+        short.extend_from_slice(&crc.to_le_bytes());
+        let error = ModelTable::read_binary(&short).unwrap_err();
+        assert!(
+            matches!(error, BinaryTableError::Truncated { needed: 20, .. }),
+            "{error}"
+        );
+        // An accuracy that is not a count over its set cannot be written.
+        let error = synthetic_table(&[4])
+            .write_compact(&mut Vec::new(), "", COUNTED)
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("is not a count over"), "{message}");
+        assert!(message.contains("model "), "{message}");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! so a killed run loses only the models in flight; the next run reads the journal
 //! and continues. `--limit N` trains at most N more models, to spread the work over
 //! several runs. When every model is in the journal, the table is written in ufh's
-//! binary format to `ufh-spaces/data/nasbench-digits.ufhtable` (or `--out`).
+//! compact binary format to `ufh-spaces/data/` (`nasbench-digits-6v.ufhtable` for
+//! `--table large`, the default; `nasbench-digits.ufhtable` for `--table small`)
+//! or to `--out`.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -20,9 +22,9 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use ufh_spaces::digits;
-use ufh_spaces::embedded::{SETTINGS, TableSettings, train_model};
+use ufh_spaces::embedded::{TableSettings, TableSpec, train_model};
 use ufh_spaces::nasbench101::{Cell, ModuleHash, enumerate_unique_cells};
-use ufh_spaces::tabular::{EpochMetrics, ModelTableBuilder, RepeatMetrics};
+use ufh_spaces::tabular::{EpochMetrics, ExampleCounts, ModelTableBuilder, RepeatMetrics};
 
 use crate::say;
 use crate::workspace_root;
@@ -30,7 +32,11 @@ use crate::workspace_root;
 /// `cargo xtask bench-table`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The journal of finished models [default: ~/.ufh/bench-table/journal.tsv,
+    /// Which embedded table: `large` (every cell of at most 6 vertices, the
+    /// figures' default) or `small` (at most 5 vertices).
+    #[arg(long, default_value = "large", value_parser = ["large", "small"])]
+    table: String,
+    /// The journal of finished models [default: ~/.ufh/bench-table/TABLE.tsv,
     /// outside the work tree so that a fresh checkout resumes it].
     #[arg(long, value_name = "PATH")]
     journal: Option<PathBuf>,
@@ -68,6 +74,9 @@ pub(crate) struct Args {
     /// With --probe: training runs at the short budget.
     #[arg(long, requires = "probe")]
     short_repeats: Option<usize>,
+    /// With --probe: side of the images the network sees (8, or 4 for 2×2 means).
+    #[arg(long, requires = "probe", value_parser = ["4", "8"])]
+    input_side: Option<String>,
 }
 
 struct Options {
@@ -77,18 +86,19 @@ struct Options {
     limit: Option<usize>,
 }
 
-fn parse(args: Args) -> Options {
+fn parse(args: Args, spec: &TableSpec) -> Options {
     let root = workspace_root();
+    let journal = format!("{}.tsv", spec.name);
     Options {
         journal: args.journal.unwrap_or_else(|| {
             std::env::var_os("HOME").map_or_else(
-                || root.join("target/bench-table/journal.tsv"),
-                |home| PathBuf::from(home).join(".ufh/bench-table/journal.tsv"),
+                || root.join("target/bench-table").join(&journal),
+                |home| PathBuf::from(home).join(".ufh/bench-table").join(&journal),
             )
         }),
         out: args
             .out
-            .unwrap_or_else(|| root.join("ufh-spaces/data/nasbench-digits.ufhtable")),
+            .unwrap_or_else(|| root.join("ufh-spaces/data").join(spec.file_name)),
         jobs: crate::threads(args.jobs),
         limit: args.limit,
     }
@@ -277,8 +287,9 @@ fn probe(n: usize, settings: &TableSettings, jobs: usize) -> anyhow::Result<()> 
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let spec = TableSpec::named(&args.table).expect("clap checks the table name");
     if let Some(n) = args.probe {
-        let mut settings = SETTINGS;
+        let mut settings = spec.settings;
         if let Some(v) = args.max_vertices {
             settings.max_vertices = v;
         }
@@ -288,6 +299,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         if let Some(b) = args.batch_size {
             settings.train.batch_size = b;
         }
+        if let Some(side) = &args.input_side {
+            settings.train.input_side = side.parse()?;
+        }
         if let Some(lr) = args.learning_rate {
             settings.train.learning_rate = lr;
         }
@@ -296,11 +310,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             settings.budgets = [e[0], e[1]];
         }
         settings.train_images = args.train_images.or(settings.train_images);
-        let jobs = parse(args).jobs;
+        let jobs = parse(args, &spec).jobs;
         return probe(n, &settings, jobs);
     }
-    let options = parse(args);
-    let settings = SETTINGS;
+    let options = parse(args, &spec);
+    let settings = spec.settings;
     let expected_runs = settings.runs_per_model();
     let cells: Vec<(ModuleHash, Cell)> =
         enumerate_unique_cells(settings.max_vertices, settings.max_edges);
@@ -363,7 +377,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         say!("{missing} models still to train; run again to continue");
         return Ok(());
     }
-    let mut builder = ModelTableBuilder::new(settings.repeats);
+    let mut builder = ModelTableBuilder::new(settings.repeats)
+        .repeats_at(settings.budgets[0], settings.repeats_at(0));
     for (key, cell) in &cells {
         let row = &done[key];
         for (epochs, run) in &row.runs {
@@ -376,7 +391,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     let file = File::create(&options.out)
         .with_context(|| format!("creating {}", options.out.display()))?;
-    table.write_binary(file, &settings.metadata())?;
+    let examples = ExampleCounts {
+        train: data.train.len() as u32,
+        validation: data.validation.len() as u32,
+        test: data.test.len() as u32,
+    };
+    table.write_compact(file, &spec.metadata(), examples)?;
     say!(
         "wrote {} models to {} ({} bytes)",
         cells.len(),

@@ -76,8 +76,12 @@ pub(crate) struct Args {
     #[arg(long)]
     quick: bool,
     /// Search NAS-Bench-101 from its data file instead of an embedded table.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "table")]
     nasbench: Option<PathBuf>,
+    /// Which embedded table: `large` (every cell of at most 6 vertices, in
+    /// NAS-Bench-101's regime) or `small` (the 2,532 cells of at most 5).
+    #[arg(long, default_value = "large", value_parser = ["large", "small"])]
+    table: String,
     /// Directory the figures are written to [default: figures/ in the workspace].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -99,6 +103,7 @@ pub(crate) struct Args {
 struct Options {
     quick: bool,
     nasbench: Option<PathBuf>,
+    table: String,
     out: PathBuf,
     only: Vec<String>,
     repeats: Option<usize>,
@@ -111,6 +116,7 @@ impl Options {
         Ok(Self {
             quick: args.quick,
             nasbench: args.nasbench,
+            table: args.table,
             out: args.out.unwrap_or_else(|| workspace_root().join("figures")),
             only: args.only,
             repeats: args
@@ -144,23 +150,21 @@ impl Bench {
     fn load(options: &Options) -> anyhow::Result<Self> {
         match &options.nasbench {
             None => {
-                let table = EmbeddedTable::load();
-                let full = table.budgets().len() - 1;
-                let mut total = 0.0;
-                let mut count = 0usize;
-                for i in 0..table.len() {
-                    for run in table.model_at(i).runs(full) {
-                        total += run.end.training_time;
-                        count += 1;
-                    }
-                }
-                let scale = total / count as f64 / NASBENCH_MEAN_TRAINING_S;
+                let table = EmbeddedTable::named(&options.table).context("--table")?;
+                let (budget_s, hash_cost_s) = scaled_budget(&table);
+                let settings = table.spec().settings;
                 Ok(Self {
-                    space: EmbeddedTable::space(),
+                    space: table.space(),
+                    name: format!(
+                        "embedded {} table (digits at {side}x{side}, the {} cells of at most {} vertices)",
+                        options.table,
+                        table.len(),
+                        settings.max_vertices,
+                        side = settings.train.input_side,
+                    ),
                     table: Box::new(table),
-                    name: "embedded table (8x8 digits, cells of at most 5 vertices)".into(),
-                    budget_s: 5e6 * scale,
-                    hash_cost_s: 10.0 * scale,
+                    budget_s,
+                    hash_cost_s,
                 })
             }
             Some(path) => {
@@ -182,6 +186,23 @@ impl Bench {
             }
         }
     }
+}
+
+/// The paper's budget (5e6 s) and hashing cost (10 s) scaled to `table`: both
+/// multiplied by the table's mean full-budget training time over NAS-Bench-101's,
+/// so a search buys as many trainings as in the paper.
+pub(crate) fn scaled_budget(table: &dyn TabularBenchmark) -> (f64, f64) {
+    let full = table.budgets().len() - 1;
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for i in 0..table.len() {
+        for run in table.model_at(i).runs(full) {
+            total += run.end.training_time;
+            count += 1;
+        }
+    }
+    let scale = total / count as f64 / NASBENCH_MEAN_TRAINING_S;
+    (5e6 * scale, 10.0 * scale)
 }
 
 /// The search algorithm of a condition.
@@ -210,7 +231,7 @@ struct Condition {
     workers: usize,
 }
 
-const PAPER_EVOLUTION: EvolutionConfig = EvolutionConfig {
+pub(crate) const PAPER_EVOLUTION: EvolutionConfig = EvolutionConfig {
     population_size: 100,
     tournament_size: 10,
     replacement: Replacement::Oldest,
