@@ -110,6 +110,7 @@ fn loss(c: &mut Criterion) {
         action: &action,
         reward: &reward,
         discount: &discount,
+        noise_seed: 0,
     };
     let graph = LossGraph::dqn();
     let mut group = c.benchmark_group("autorl_loss_batch32");

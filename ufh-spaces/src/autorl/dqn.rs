@@ -125,6 +125,10 @@ pub struct LossInputs<'a> {
     pub reward: &'a [f32],
     /// γ, or 0 where s_t is terminal.
     pub discount: &'a [f32],
+    /// Seed of the batch's noise ([`Op::Noise`](super::graph::Op::Noise)): the
+    /// training loop derives one per gradient step from its run's seed and the
+    /// step's number (drawing nothing from the run's stream), the hashes fix it.
+    pub noise_seed: u64,
 }
 
 /// A batch's loss inputs held by value: the fake batches of the hashes, and
@@ -138,6 +142,7 @@ pub(crate) struct OwnedInputs {
     pub(crate) action: Vec<usize>,
     pub(crate) reward: Vec<f32>,
     pub(crate) discount: Vec<f32>,
+    pub(crate) noise_seed: u64,
 }
 
 impl OwnedInputs {
@@ -153,6 +158,7 @@ impl OwnedInputs {
             action: &self.action,
             reward: &self.reward,
             discount: &self.discount,
+            noise_seed: self.noise_seed,
         }
     }
 }
@@ -514,6 +520,8 @@ pub fn train_dqn(
                     action: &action,
                     reward: &reward,
                     discount: &discount,
+                    noise_seed: seed
+                        .wrapping_add((updates as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                 });
                 if !value.is_finite() {
                     diverged = true;
@@ -645,6 +653,7 @@ mod tests {
             action: &[1, 0],
             reward: &[1.0, -1.0],
             discount: &[0.5, 0.0],
+            noise_seed: 0,
         };
         let (value, grad) = DqnLoss.loss(&inputs);
         // δ₀ = 2 − (1 + 0.5·3) = −0.5; δ₁ = 0.5 − (−1 + 0) = 1.5.

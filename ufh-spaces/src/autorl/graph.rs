@@ -86,6 +86,11 @@ pub enum Op {
     BatchMean,
     /// The batch standard deviation of a float, for every transition.
     BatchStd,
+    /// `x + ε`, ε ~ N(0, 0.1²) drawn per element from the batch's noise seed
+    /// ([`LossInputs::noise_seed`]) and the op's rank among the graph's noise
+    /// ops: seeded, so a batch and a graph give the same values every time.
+    /// Its gradient with respect to `x` is 1.
+    Noise,
     /// The constant 0.5.
     Const05,
     /// The constant 0.2.
@@ -98,7 +103,7 @@ pub enum Op {
 
 impl Op {
     /// Every op, in a fixed order (sampling draws from it).
-    pub const ALL: [Op; 28] = [
+    pub const ALL: [Op; 29] = [
         Op::QValues,
         Op::Select,
         Op::MaxList,
@@ -123,6 +128,7 @@ impl Op {
         Op::L2Distance,
         Op::BatchMean,
         Op::BatchStd,
+        Op::Noise,
         Op::Const05,
         Op::Const02,
         Op::Const01,
@@ -144,6 +150,7 @@ impl Op {
             | Op::Log
             | Op::Exp
             | Op::Scale01
+            | Op::Noise
             | Op::BatchMean
             | Op::BatchStd => 1,
             _ => 2,
@@ -170,7 +177,7 @@ impl Op {
             {
                 Some(*a)
             }
-            (Op::Abs | Op::Log | Op::Exp | Op::Scale01, [a]) if numeric(*a) => Some(*a),
+            (Op::Abs | Op::Log | Op::Exp | Op::Scale01 | Op::Noise, [a]) if numeric(*a) => Some(*a),
             (Op::BatchMean | Op::BatchStd, [Float]) => Some(Float),
             (Op::Const05 | Op::Const02 | Op::Const01 | Op::Const001, []) => Some(Float),
             _ => None,
@@ -204,6 +211,7 @@ impl Op {
             Op::L2Distance => "l2",
             Op::BatchMean => "batch_mean",
             Op::BatchStd => "batch_std",
+            Op::Noise => "noise",
             Op::Const05 => "0.5",
             Op::Const02 => "0.2",
             Op::Const01 => "0.1",
@@ -426,8 +434,17 @@ impl LossGraph {
             };
             values.push(Value { ty, data, q: None });
         }
+        let mut noise_rank = 0u64;
         for node in &self.nodes {
-            let v = forward(node, &values, x, b, a);
+            let v = if node.op == Op::Noise {
+                noise_rank += 1;
+                let mut v = values[node.inputs[0]].clone();
+                v.q = None;
+                add_noise(&mut v.data, x.noise_seed, noise_rank);
+                v
+            } else {
+                forward(node, &values, x, b, a)
+            };
             values.push(v);
         }
         let out = values.last().expect("a node").data.clone();
@@ -506,6 +523,20 @@ fn constant(op: Op) -> f32 {
         Op::Const02 => 0.2,
         Op::Const01 => 0.1,
         _ => 0.01,
+    }
+}
+
+/// Standard deviation of [`Op::Noise`].
+const NOISE_SD: f32 = 0.1;
+
+/// Adds N(0, NOISE_SD²) to every element, drawn from a stream seeded by the
+/// batch's seed and the noise op's rank (1 for the graph's first noise op).
+fn add_noise(data: &mut [f32], seed: u64, rank: u64) {
+    use rand::SeedableRng;
+    let stream = seed ^ rank.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut rng = ufh_search::SearchRng::seed_from_u64(stream);
+    for v in data {
+        *v += NOISE_SD * crate::tabular::standard_normal(&mut rng) as f32;
     }
 }
 
@@ -655,6 +686,9 @@ fn forward<'v>(node: &Node, values: &'v [Value], x: &LossInputs<'_>, b: usize, a
             float(vec![out; b])
         }
         Op::Const05 | Op::Const02 | Op::Const01 | Op::Const001 => float(vec![constant(op); b]),
+        // Its draws depend on the op's rank in the graph, which only the graph's
+        // pass knows.
+        Op::Noise => unreachable!("LossGraph::run draws the noise op's values"),
     }
 }
 
@@ -789,6 +823,7 @@ fn backward(
                 grads[i1][j] += dy;
             }
         }
+        Op::Noise => add_into(&mut grads[i0], g),
         Op::Abs | Op::Log | Op::Exp | Op::Scale01 => {
             for j in 0..g.len() {
                 let v = x0[j];
@@ -873,6 +908,7 @@ mod tests {
             discount: (0..b)
                 .map(|i| if i % 3 == 0 { 0.0 } else { 0.99 })
                 .collect(),
+            noise_seed: seed,
         }
     }
 
@@ -962,6 +998,58 @@ mod tests {
             return LossGraph::new(nodes).ok();
         }
         None
+    }
+
+    /// The noise op draws the same values for the same batch seed, others for
+    /// another seed, with the documented spread; two noise ops draw apart.
+    #[test]
+    fn noise_is_seeded_and_has_its_spread() {
+        let mut nodes = Vec::new();
+        let reward_noise = push(&mut nodes, Op::Noise, [input::REWARD, 0]);
+        let twice = push(&mut nodes, Op::Noise, [reward_noise, 0]);
+        // r + noise, plus 0·Q(s, a) so that the graph depends on the Q-network.
+        let q_all = push(&mut nodes, Op::QValues, [input::PARAMS, input::PREV_STATE]);
+        let q = push(&mut nodes, Op::Select, [q_all, input::ACTION]);
+        let zero = push(&mut nodes, Op::Mul, [q, input::DISCOUNT]);
+        let z = push(&mut nodes, Op::Sub, [zero, zero]);
+        push(&mut nodes, Op::Add, [reward_noise, z]);
+        let graph = LossGraph::new(nodes.clone()).unwrap();
+        nodes.push(Node {
+            op: Op::Add,
+            inputs: [twice, z],
+        });
+        let second = LossGraph::new(nodes).unwrap();
+        let batch = random_batch(5, 4000, 2);
+        let values = graph.outputs(&batch.inputs());
+        assert_eq!(
+            values,
+            graph.outputs(&batch.inputs()),
+            "same seed, same draws"
+        );
+        let mut other = batch.clone();
+        other.noise_seed += 1;
+        assert_ne!(values, graph.outputs(&other.inputs()));
+        let eps: Vec<f64> = values
+            .iter()
+            .zip(&batch.reward)
+            .map(|(v, r)| f64::from(v - r))
+            .collect();
+        let mean = eps.iter().sum::<f64>() / eps.len() as f64;
+        let sd =
+            (eps.iter().map(|e| (e - mean) * (e - mean)).sum::<f64>() / eps.len() as f64).sqrt();
+        assert!(
+            mean.abs() < 0.01 && (sd - 0.1).abs() < 0.01,
+            "mean {mean}, sd {sd}"
+        );
+        // The second noise op adds draws of its own: r + ε₁ + ε₂, not r + 2ε₁.
+        let both = second.outputs(&batch.inputs());
+        let doubled = values.iter().zip(&batch.reward).map(|(v, r)| 2.0 * v - r);
+        let differ = both
+            .iter()
+            .zip(doubled)
+            .filter(|(a, b)| (**a - b).abs() > 1e-3)
+            .count();
+        assert!(differ > 3900, "{differ} of 4000 differ");
     }
 
     #[test]

@@ -194,6 +194,7 @@ fn fake_batch(batch: usize, observation: usize, actions: usize, seed: u64) -> Ow
         action,
         reward,
         discount: vec![0.99; batch],
+        noise_seed: seed,
     }
 }
 
