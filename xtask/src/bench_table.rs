@@ -247,6 +247,7 @@ fn probe(n: usize, settings: &TableSettings, jobs: usize) -> anyhow::Result<()> 
     let rows: Vec<Vec<(u32, ufh_spaces::nasbench101::TrainedRun)>> = pool.install(|| {
         sample
             .par_iter()
+            .with_max_len(1)
             .map(|(key, cell)| train_model(key, cell, &data, settings))
             .collect()
     });
@@ -348,7 +349,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .num_threads(options.jobs)
         .build()?;
     pool.install(|| {
+        // One model per rayon job: with rayon's default splitting a thread can be
+        // left with a long run of models that no idle thread may steal, and the
+        // first generation spent its last quarter on one core.
         todo.par_iter()
+            .with_max_len(1)
             .try_for_each(|(key, cell)| -> anyhow::Result<()> {
                 let runs = train_model(key, cell, &data, &settings);
                 let line = format_line(key, &runs);

@@ -168,9 +168,11 @@ fn search_fraction(table: &ModelTable, searches: u64, jobs: usize) -> anyhow::Re
         ("with FEC", Techniques::FEC),
     ] {
         let trainings: Vec<usize> = pool.install(|| {
-            (0..searches)
+            (0..searches as usize)
                 .into_par_iter()
+                .with_max_len(1)
                 .map(|seed| -> anyhow::Result<usize> {
+                    let seed = seed as u64;
                     let record = Search::new(
                         &space,
                         &evaluator,

@@ -60,6 +60,7 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         .map(|(label, techniques)| {
             (0..repeats)
                 .into_par_iter()
+                .with_max_len(1)
                 .map(|r| {
                     let seed = context.options.seed.wrapping_add(r as u64);
                     // The demo's tasks, with 100 test examples each drawn after its

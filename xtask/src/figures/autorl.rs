@@ -45,6 +45,7 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         .map(|(label, techniques)| {
             (0..repeats)
                 .into_par_iter()
+                .with_max_len(1)
                 .map(|r| {
                     let seed = context.options.seed.wrapping_add(r as u64);
                     let search = Search::new(
@@ -114,11 +115,12 @@ fn noise(context: &mut Experiment<'_>, evaluator: &LossEvaluator) -> anyhow::Res
     let mut groups = Vec::new();
     let mut csv = String::from("graph,seed,fitness\n");
     for (name, graph) in &graphs {
-        let fitness: Vec<f64> = (0..seeds)
+        let fitness: Vec<f64> = (0..seeds as usize)
             .into_par_iter()
+            .with_max_len(1)
             .map(|s| {
                 evaluator
-                    .fitness(graph, context.options.seed.wrapping_add(s))
+                    .fitness(graph, context.options.seed.wrapping_add(s as u64))
                     .0
             })
             .collect();

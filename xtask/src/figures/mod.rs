@@ -439,6 +439,7 @@ impl Experiment<'_> {
         .build(bench.table.as_ref())?;
         (0..repeats)
             .into_par_iter()
+            .with_max_len(1)
             .map(|r| {
                 let seed = self.options.seed.wrapping_add(r as u64);
                 let search = Search::new(
