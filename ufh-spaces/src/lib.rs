@@ -15,6 +15,19 @@
 //! The crate knows no concrete search algorithm: it implements `ufh-search`'s
 //! traits, and any algorithm and technique runs on it.
 //!
+//! # Features
+//!
+//! Each setup is a cargo feature, all on by default, so that a user of one setup
+//! compiles only its code and dependencies
+//! (`default-features = false, features = ["autorl"]`):
+//!
+//! * `nasbench101`: [`nasbench101`] and [`tabular`] (the data-file reader, the
+//!   structural hash and the CNN trainer);
+//! * `embedded`: the two embedded tables of [`embedded`] (about 8.5 MB compiled
+//!   in; implies `nasbench101`);
+//! * `automl-zero`: [`automl_zero`];
+//! * `autorl`: [`autorl`].
+//!
 //! # Example
 //!
 //! A regularized-evolution search with FEC on a tiny table written and read back in
@@ -55,10 +68,18 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "automl-zero")]
 pub mod automl_zero;
+#[cfg(feature = "autorl")]
 pub mod autorl;
+#[cfg(any(feature = "nasbench101", feature = "automl-zero"))]
 pub mod digits;
+#[cfg(feature = "embedded")]
 pub mod embedded;
+mod gaussian;
+#[cfg(feature = "nasbench101")]
 pub mod nasbench101;
+#[cfg(any(feature = "nasbench101", feature = "autorl"))]
 mod nn;
+#[cfg(feature = "nasbench101")]
 pub mod tabular;

@@ -7,7 +7,6 @@
 //! itself. Both store their rows in a [`ModelTable`], which also has a compact,
 //! checksummed binary form ([`ModelTable::write_binary`]).
 
-use std::f64::consts::TAU;
 use std::io::{self, Write};
 
 use rand::Rng;
@@ -15,6 +14,7 @@ use rustc_hash::FxHashMap;
 use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
 
+use crate::gaussian::standard_normal;
 use crate::nasbench101::{Cell, ModuleHash};
 
 /// Accuracies and training time at one point of one training run.
@@ -1189,14 +1189,6 @@ impl<T: TabularBenchmark + ?Sized> Evaluator<Cell> for TableEvaluator<'_, T> {
             cost_s: run.training_time,
         }
     }
-}
-
-/// A standard normal draw (Box–Muller), portable and seeded: the one Gaussian
-/// of this crate (evaluation noise here, weight initialisation in `nn`).
-pub(crate) fn standard_normal(rng: &mut SearchRng) -> f64 {
-    // 1 - U is in (0, 1], so its logarithm is finite.
-    let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
-    radius * (TAU * rng.random::<f64>()).cos()
 }
 
 /// Implements [`TabularBenchmark`] for a type by delegating to its [`ModelTable`]

@@ -56,6 +56,18 @@ fn help_prints_help_and_writes_nothing() {
 
     let output = xtask().args(["figures", "--repeat", "3"]).output().unwrap();
     assert!(!output.status.success(), "a misspelt flag is an error");
+    // Only the two embedded tables exist, and a table and a data file exclude
+    // each other.
+    for args in [
+        &["figures", "--table", "medium"][..],
+        &["figures", "--table", "small", "--nasbench", "x.tfrecord"][..],
+        &["table-stats", "--table", "small", "x.ufhtable"][..],
+    ] {
+        let output = xtask().args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8(output.stderr).unwrap();
+        assert!(err.contains("--table"), "{args:?}: {err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -7,7 +7,7 @@ use ufh_search::SearchRng;
 use super::op::Op;
 use super::program::{FEATURES, Instruction, LABEL, MemoryLayout, PREDICTION, Program};
 use super::task::{EvalType, Task};
-use crate::tabular::standard_normal;
+use crate::gaussian::standard_normal;
 
 /// AutoML-Zero's early-stopping threshold: an example whose absolute error is NaN
 /// or above this ends the task's training as diverged.

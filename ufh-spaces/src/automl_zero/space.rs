@@ -7,7 +7,7 @@ use ufh_search::{SearchRng, SearchSpace};
 
 use super::op::{DataKind, Op};
 use super::program::{Component, Instruction, MemoryLayout, Program};
-use crate::tabular::standard_normal;
+use crate::gaussian::standard_normal;
 
 /// One of AutoML-Zero's mutation types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,7 @@ use rand::{Rng, SeedableRng};
 
 use super::interpreter::Vector;
 use crate::digits::{self, Digits};
-use crate::tabular::standard_normal;
+use crate::gaussian::standard_normal;
 use ufh_search::SearchRng;
 
 /// How a task turns validation errors into fitness.

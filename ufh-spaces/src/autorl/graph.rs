@@ -536,7 +536,7 @@ fn add_noise(data: &mut [f32], seed: u64, rank: u64) {
     let stream = seed ^ rank.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut rng = ufh_search::SearchRng::seed_from_u64(stream);
     for v in data {
-        *v += NOISE_SD * crate::tabular::standard_normal(&mut rng) as f32;
+        *v += NOISE_SD * crate::gaussian::standard_normal(&mut rng) as f32;
     }
 }
 

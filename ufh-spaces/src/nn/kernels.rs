@@ -147,6 +147,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `Σ x` with eight partial sums in a fixed order.
+#[cfg(feature = "nasbench101")]
 #[inline]
 pub(crate) fn sum(x: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
@@ -165,6 +166,7 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
         + tail
 }
 
+#[cfg(feature = "nasbench101")]
 /// im2col of a 3×3 convolution with stride 1 and zero padding 1, for activations
 /// laid out `[channels][images × h × w]`: `col[(c·9 + ky·3 + kx)][image·h·w + y·w + x]`
 /// is input pixel `(y + ky - 1, x + kx - 1)` of channel `c`, or 0 outside.
@@ -214,6 +216,7 @@ pub(crate) fn im2col3(
     }
 }
 
+#[cfg(feature = "nasbench101")]
 /// The adjoint of [`im2col3`]: `input_grad += col2im(col_grad)`.
 ///
 /// Rows at a time, shifted by the kernel column as [`im2col3`] shifts them: in the
@@ -310,6 +313,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "nasbench101")]
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
         // <im2col(x), g> = <x, col2im(g)> for all x, g.
@@ -335,6 +339,7 @@ mod tests {
 
     /// The per-pixel col2im as first written; the row version must match it bit
     /// for bit (it feeds the embedded tables' reproducible training).
+    #[cfg(feature = "nasbench101")]
     fn col2im3_per_pixel(
         col: &[f32],
         channels: usize,
@@ -370,6 +375,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "nasbench101")]
     #[test]
     fn col2im_rows_match_the_per_pixel_loop_bit_for_bit() {
         for (channels, images, h, w) in [(3, 2, 8, 8), (2, 3, 4, 4), (1, 1, 1, 1), (2, 2, 3, 5)] {

@@ -96,7 +96,7 @@ impl Param {
 
 /// A standard normal draw from the network's own seeded stream, rounded to `f32`.
 pub(crate) fn normal(rng: &mut Xoshiro256PlusPlus) -> f32 {
-    crate::tabular::standard_normal(rng) as f32
+    crate::gaussian::standard_normal(rng) as f32
 }
 
 /// Batch-norm epsilon (NAS-Bench-101's 1e-5).

@@ -7,4 +7,5 @@
 //! no kernel reassociates a sum and none dispatches on CPU features.
 
 pub(crate) mod kernels;
+#[cfg(feature = "nasbench101")]
 pub(crate) mod layers;
