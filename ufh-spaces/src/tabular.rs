@@ -1374,31 +1374,50 @@ pub(crate) mod tests {
     use super::*;
     use crate::nasbench101::enumerate_unique_cells;
 
-    /// A synthetic table over every cell of at most 4 vertices: accuracies derived
-    /// from the model index, so tests can predict them.
-    pub(crate) fn synthetic_table(budgets: &[u32]) -> ModelTable {
-        let mut builder = ModelTableBuilder::new(3);
+    /// A table over every cell of at most 4 vertices with `budgets` (epochs,
+    /// repeats): `point(model, epochs, repeat, fraction)` gives the metrics at
+    /// `fraction` of a run (0.5 halfway, 1 at the end); model `m` has `base + m`
+    /// parameters.
+    fn table_of(
+        mut builder: ModelTableBuilder,
+        budgets: &[(u32, usize)],
+        base: u64,
+        point: impl Fn(usize, u32, usize, f64) -> EpochMetrics,
+    ) -> ModelTable {
         for (model, (key, cell)) in enumerate_unique_cells(4, 9).into_iter().enumerate() {
-            for &epochs in budgets {
-                for repeat in 0..3 {
-                    let base = 0.5 + model as f64 / 1000.0 + f64::from(epochs) / 1e4;
-                    let at = |fraction: f64| EpochMetrics {
-                        training_time: f64::from(epochs) * fraction * 10.0 + repeat as f64,
-                        train_accuracy: base + 0.01 * fraction,
-                        validation_accuracy: base + 0.001 * repeat as f64,
-                        test_accuracy: base - 0.001,
-                    };
+            for &(epochs, repeats) in budgets {
+                for repeat in 0..repeats {
                     let run = RepeatMetrics {
-                        halfway: at(0.5),
-                        end: at(1.0),
+                        halfway: point(model, epochs, repeat, 0.5),
+                        end: point(model, epochs, repeat, 1.0),
                     };
                     builder
-                        .add_run(key, cell, 1000 + model as u64, epochs, run)
+                        .add_run(key, cell, base + model as u64, epochs, run)
                         .unwrap();
                 }
             }
         }
         builder.finish().unwrap()
+    }
+
+    /// A synthetic table over every cell of at most 4 vertices: accuracies derived
+    /// from the model index, so tests can predict them.
+    pub(crate) fn synthetic_table(budgets: &[u32]) -> ModelTable {
+        let budgets: Vec<(u32, usize)> = budgets.iter().map(|&e| (e, 3)).collect();
+        table_of(
+            ModelTableBuilder::new(3),
+            &budgets,
+            1000,
+            |model, epochs, repeat, fraction| {
+                let base = 0.5 + model as f64 / 1000.0 + f64::from(epochs) / 1e4;
+                EpochMetrics {
+                    training_time: f64::from(epochs) * fraction * 10.0 + repeat as f64,
+                    train_accuracy: base + 0.01 * fraction,
+                    validation_accuracy: base + 0.001 * repeat as f64,
+                    test_accuracy: base - 0.001,
+                }
+            },
+        )
     }
 
     /// NAS-Bench-101's rule on a table of cells of at most 4 vertices: 7×7 raw
@@ -1527,28 +1546,21 @@ pub(crate) mod tests {
     /// repeat at the short budget and three at the long one, as the large embedded
     /// table has.
     fn counted_table() -> ModelTable {
-        let mut builder = ModelTableBuilder::new(3).repeats_at(2, 1);
-        for (model, (key, cell)) in enumerate_unique_cells(4, 9).into_iter().enumerate() {
-            for (epochs, repeats) in [(4, 3), (2, 1)] {
-                for repeat in 0..repeats {
-                    let correct = (model * 7 + repeat * 3 + epochs as usize) % 397;
-                    let at = |fraction: f64| EpochMetrics {
-                        training_time: f64::from(epochs) * fraction * 0.037 + repeat as f64,
-                        train_accuracy: (correct as f64 + fraction).floor() / 400.0,
-                        validation_accuracy: correct as f64 / 397.0,
-                        test_accuracy: (400 - correct) as f64 / 400.0,
-                    };
-                    let run = RepeatMetrics {
-                        halfway: at(0.5),
-                        end: at(1.0),
-                    };
-                    builder
-                        .add_run(key, cell, 100 + model as u64, epochs, run)
-                        .unwrap();
+        let builder = ModelTableBuilder::new(3).repeats_at(2, 1);
+        table_of(
+            builder,
+            &[(4, 3), (2, 1)],
+            100,
+            |model, epochs, repeat, fraction| {
+                let correct = (model * 7 + repeat * 3 + epochs as usize) % 397;
+                EpochMetrics {
+                    training_time: f64::from(epochs) * fraction * 0.037 + repeat as f64,
+                    train_accuracy: (correct as f64 + fraction).floor() / 400.0,
+                    validation_accuracy: correct as f64 / 397.0,
+                    test_accuracy: (400 - correct) as f64 / 400.0,
                 }
-            }
-        }
-        builder.finish().unwrap()
+            },
+        )
     }
 
     const COUNTED: ExampleCounts = ExampleCounts {
