@@ -2,4 +2,11 @@
 //! expression trees over network statistics and scored by Kendall τ, with `ufh-core`
 //! recognising trees that compute the same function.
 //!
-//! This crate is being built: its issue will fill it.
+//! Built so far: [`rank`], the rank correlations that score a proxy (Kendall τ-b,
+//! EZNAS's fitness, and Spearman ρ, its meta-validation), with ties handled as
+//! `scipy.stats` handles them. The network zoo, its statistics, the expression
+//! trees and the GP are still to come (see the crate's issue).
+
+#![deny(missing_docs)]
+
+pub mod rank;
