@@ -2,11 +2,18 @@
 //! expression trees over network statistics and scored by Kendall τ, with `ufh-core`
 //! recognising trees that compute the same function.
 //!
-//! Built so far: [`rank`], the rank correlations that score a proxy (Kendall τ-b,
-//! EZNAS's fitness, and Spearman ρ, its meta-validation), with ties handled as
-//! `scipy.stats` handles them. The network zoo, its statistics, the expression
-//! trees and the GP are still to come (see the crate's issue).
+//! Built so far:
+//! * [`rank`]: the rank correlations that score a proxy (Kendall τ-b, EZNAS's
+//!   fitness, and Spearman ρ, its meta-validation), with ties handled as
+//!   `scipy.stats` handles them;
+//! * [`tensor`] and [`ops`]: the values trees compute on and the 34 operations of
+//!   EZNAS's Table 5, with their semantics written out for every shape.
+//!
+//! The network zoo, its statistics, the expression trees and the GP are still to
+//! come (see the crate's issue).
 
 #![deny(missing_docs)]
 
+pub mod ops;
 pub mod rank;
+pub mod tensor;
