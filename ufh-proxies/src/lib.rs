@@ -7,13 +7,18 @@
 //!   fitness, and Spearman ρ, its meta-validation), with ties handled as
 //!   `scipy.stats` handles them;
 //! * [`tensor`] and [`ops`]: the values trees compute on and the 34 operations of
-//!   EZNAS's Table 5, with their semantics written out for every shape.
+//!   EZNAS's Table 5, with their semantics written out for every shape;
+//! * [`tree`]: expression trees over a layer's 22 statistics, scored per
+//!   ReLU-Conv-BN instance and averaged over a network, with invalid trees (a
+//!   shape mismatch, a NaN or an infinity anywhere) as errors; EZNAS-A as a named
+//!   tree.
 //!
-//! The network zoo, its statistics, the expression trees and the GP are still to
-//! come (see the crate's issue).
+//! The network zoo, its statistics, the functional hash of trees and the GP are
+//! still to come (see the crate's issue).
 
 #![deny(missing_docs)]
 
 pub mod ops;
 pub mod rank;
 pub mod tensor;
+pub mod tree;
