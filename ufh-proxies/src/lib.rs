@@ -13,11 +13,15 @@
 //!   shape mismatch, a NaN or an infinity anywhere) as errors; EZNAS-A as a named
 //!   tree.
 //!
-//! The network zoo, its statistics, the functional hash of trees and the GP are
-//! still to come (see the crate's issue).
+//! * [`hash`]: the functional hash of a tree, its per-instance scores on canonical
+//!   instances truncated through `ufh-core`, as a `ufh-search` `CandidateHasher`.
+//!
+//! The network zoo, its statistics and the GP are still to come (see the crate's
+//! issue).
 
 #![deny(missing_docs)]
 
+pub mod hash;
 pub mod ops;
 pub mod rank;
 pub mod tensor;
