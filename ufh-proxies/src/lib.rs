@@ -16,13 +16,17 @@
 //! * [`hash`]: the functional hash of a tree, its per-instance scores on canonical
 //!   instances truncated through `ufh-core`, as a `ufh-search` `CandidateHasher`.
 //!
-//! The network zoo, its statistics and the GP are still to come (see the crate's
-//! issue).
+//! * [`space`]: the tree space with EZNAS's (DEAP's) half-and-half initialisation,
+//!   uniform subtree mutation, one-point crossover and static depth limit.
+//!
+//! The network zoo, its statistics and the GP itself are still to come (see the
+//! crate's issue).
 
 #![deny(missing_docs)]
 
 pub mod hash;
 pub mod ops;
 pub mod rank;
+pub mod space;
 pub mod tensor;
 pub mod tree;
