@@ -19,7 +19,7 @@
 //! screens them (EZNAS §3.5.1).
 
 use rand::Rng;
-use ufh_search::{SearchRng, SearchSpace};
+use ufh_search::{Crossover, SearchRng, SearchSpace};
 
 use crate::ops::Op;
 use crate::tree::{Node, Stat, Tree};
@@ -56,10 +56,20 @@ impl TreeSpace {
         nodes
     }
 
+    fn limit(&self, child: Tree, parent: &Tree) -> Tree {
+        if child.depth() > self.depth_limit {
+            parent.clone()
+        } else {
+            child
+        }
+    }
+}
+
+impl Crossover for TreeSpace {
     /// One-point subtree crossover of `a` and `b`: both children, each checked
     /// against the depth limit (a child too deep is its parent again). A parent of
     /// one node has no non-root point and is returned as it is.
-    pub fn crossover(&self, a: &Tree, b: &Tree, rng: &mut SearchRng) -> (Tree, Tree) {
+    fn crossover(&self, a: &Tree, b: &Tree, rng: &mut SearchRng) -> (Tree, Tree) {
         if a.nodes().len() < 2 || b.nodes().len() < 2 {
             return (a.clone(), b.clone());
         }
@@ -74,14 +84,6 @@ impl TreeSpace {
         let first = splice(a, ra.clone(), &b.nodes()[rb.clone()]);
         let second = splice(b, rb, &a.nodes()[ra]);
         (self.limit(first, a), self.limit(second, b))
-    }
-
-    fn limit(&self, child: Tree, parent: &Tree) -> Tree {
-        if child.depth() > self.depth_limit {
-            parent.clone()
-        } else {
-            child
-        }
     }
 }
 

@@ -69,6 +69,7 @@ mod bananas;
 mod driver;
 mod fec;
 mod local_search;
+mod mu_plus_lambda;
 mod ppo;
 mod record;
 mod space;
@@ -86,6 +87,7 @@ pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
 pub use local_search::{LocalSearch, LocalSearchConfig, Move};
+pub use mu_plus_lambda::{Crossover, MuPlusLambda, MuPlusLambdaConfig};
 pub use ppo::{Ppo, PpoConfig};
 pub use record::{
     AuditCounters, BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord,
