@@ -19,11 +19,15 @@
 //! * [`space`]: the tree space with EZNAS's (DEAP's) half-and-half initialisation,
 //!   uniform subtree mutation, one-point crossover and static depth limit.
 //!
-//! The network zoo, its statistics and the GP itself are still to come (see the
-//! crate's issue).
+//! * [`fitness`]: EZNAS's fitness, the minimum Kendall τ over rounds of networks
+//!   drawn from the zoo's spaces, as a `ufh-search` `Evaluator`; with
+//!   `ufh_search::MuPlusLambda` it is the GP, and FEC, FCM and the tabulist apply.
+//!
+//! The network zoo and its statistics are still to come (see the crate's issue).
 
 #![deny(missing_docs)]
 
+pub mod fitness;
 pub mod hash;
 pub mod ops;
 pub mod rank;

@@ -1,0 +1,242 @@
+//! EZNAS's fitness of a proxy (§3.5.2, §3.6): over `rounds` rounds, pick one design
+//! space uniformly, score `networks_per_round` of its networks drawn uniformly
+//! without replacement, and take Kendall τ-b between the scores and the networks'
+//! accuracies; the fitness is the minimum over the rounds. A tree that is invalid
+//! on any network scored, or whose scores are constant (τ undefined), fails.
+//!
+//! Simulated cost: one second per network scored, so that a search's budget counts
+//! network evaluations (the unit EZNAS's cost scales with).
+
+use rand::Rng;
+use ufh_search::{Evaluation, Evaluator, SearchRng};
+
+use crate::rank::kendall_tau_b;
+use crate::tensor::Tensor;
+use crate::tree::Tree;
+
+/// One network of the zoo: the statistics of its ReLU-Conv-BN instances and its
+/// trained accuracy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// Per instance, the 22 statistics in [`crate::tree::Stat::ALL`]'s order.
+    pub instances: Vec<Vec<Tensor>>,
+    /// The accuracy the proxy should rank by.
+    pub accuracy: f64,
+}
+
+impl Network {
+    /// The tree's score of this network, or `None` if the tree is invalid on it.
+    pub fn score(&self, tree: &Tree) -> Option<f64> {
+        tree.score(self.instances.iter().map(Vec::as_slice)).ok()
+    }
+}
+
+/// Why a fitness cannot be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FitnessError {
+    /// A space with fewer networks than a round scores.
+    #[error("space {space} has {networks} networks, fewer than the {per_round} a round scores")]
+    SmallSpace {
+        /// Which space.
+        space: usize,
+        /// Networks it has.
+        networks: usize,
+        /// Networks a round needs.
+        per_round: usize,
+    },
+    /// No space, no round, or rounds of fewer than two networks.
+    #[error("a fitness needs a space, a round and two networks a round")]
+    Empty,
+}
+
+/// EZNAS's minimum-over-rounds Kendall τ fitness.
+#[derive(Debug, Clone)]
+pub struct KendallFitness {
+    spaces: Vec<Vec<Network>>,
+    rounds: usize,
+    networks_per_round: usize,
+}
+
+impl KendallFitness {
+    /// EZNAS's setting: 4 rounds of 20 networks.
+    pub fn eznas(spaces: Vec<Vec<Network>>) -> Result<Self, FitnessError> {
+        Self::new(spaces, 4, 20)
+    }
+
+    /// `rounds` rounds of `networks_per_round` networks over `spaces`.
+    pub fn new(
+        spaces: Vec<Vec<Network>>,
+        rounds: usize,
+        networks_per_round: usize,
+    ) -> Result<Self, FitnessError> {
+        if spaces.is_empty() || rounds == 0 || networks_per_round < 2 {
+            return Err(FitnessError::Empty);
+        }
+        if let Some((space, networks)) = spaces
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.len() < networks_per_round)
+        {
+            return Err(FitnessError::SmallSpace {
+                space,
+                networks: networks.len(),
+                per_round: networks_per_round,
+            });
+        }
+        Ok(Self {
+            spaces,
+            rounds,
+            networks_per_round,
+        })
+    }
+
+    /// Kendall τ-b of the tree's scores against accuracy over `networks`, or
+    /// `None` if the tree is invalid on one of them or scores them all alike.
+    pub fn tau(tree: &Tree, networks: &[&Network]) -> Option<f64> {
+        let mut scores = Vec::with_capacity(networks.len());
+        for network in networks {
+            scores.push(network.score(tree)?);
+        }
+        let accuracies: Vec<f64> = networks.iter().map(|n| n.accuracy).collect();
+        kendall_tau_b(&scores, &accuracies).ok()
+    }
+}
+
+impl Evaluator<Tree> for KendallFitness {
+    fn evaluate(&self, tree: &Tree, rng: &mut SearchRng) -> Evaluation {
+        let mut worst = f64::INFINITY;
+        let mut scored = 0usize;
+        for _ in 0..self.rounds {
+            let space = &self.spaces[rng.random_range(0..self.spaces.len())];
+            let picks = rand::seq::index::sample(rng, space.len(), self.networks_per_round);
+            let networks: Vec<&Network> = picks.iter().map(|i| &space[i]).collect();
+            scored += networks.len();
+            match Self::tau(tree, &networks) {
+                Some(tau) => worst = worst.min(tau),
+                None => return Evaluation::failed(scored as f64),
+            }
+        }
+        Evaluation {
+            validation: worst,
+            // No held-out accuracy inside the GP: meta-validation re-scores the best
+            // trees on whole held-out spaces afterwards.
+            test: worst,
+            cost_s: scored as f64,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use ufh_core::MantissaBits;
+    use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Search, Techniques};
+
+    use super::*;
+    use crate::hash::TreeHasher;
+    use crate::space::TreeSpace;
+    use crate::tree::{Node, Stat};
+
+    /// A synthetic zoo whose networks' accuracy is a noisy function of the spread
+    /// of their data-dependent statistics (those of D and P; N's are pure noise): a
+    /// proxy exists, and the GP should find one.
+    pub(crate) fn zoo(seed: u64, networks: usize) -> Vec<Network> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        (0..networks)
+            .map(|_| {
+                let spread: f32 = rng.random_range(0.2..2.0);
+                let instances: Vec<Vec<Tensor>> = (0..2)
+                    .map(|_| {
+                        Stat::ALL
+                            .iter()
+                            .map(|&stat| {
+                                let name = format!("{stat:?}");
+                                let noise = name.ends_with('N');
+                                let scale = if noise { 1.0 } else { spread };
+                                let data = (0..12)
+                                    .map(|_| scale * rng.random_range(-1.0..1.0f32))
+                                    .collect();
+                                Tensor::new(vec![3, 4], data)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                Network {
+                    instances,
+                    accuracy: f64::from(spread) + rng.random_range(0.0..0.3),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fitness_is_the_worst_round_and_invalid_trees_fail() {
+        let fitness = KendallFitness::new(vec![zoo(1, 40), zoo(2, 30)], 4, 20).unwrap();
+        let mut rng = SearchRng::seed_from_u64(0);
+        let good = Tree::new(vec![Node::Op(Op::L1Norm), Node::Arg(Stat::T4D)]).unwrap();
+        let e = fitness.evaluate(&good, &mut rng);
+        assert!(e.validation > 0.5, "{e:?}");
+        assert_eq!(e.cost_s, 80.0);
+        // Unrelated to accuracy: near 0 at best.
+        let blind = Tree::new(vec![Node::Op(Op::L1Norm), Node::Arg(Stat::T1N)]).unwrap();
+        assert!(fitness.evaluate(&blind, &mut rng).validation < e.validation);
+        // Constant scores: τ undefined, a failure.
+        let constant =
+            Tree::new(vec![Node::Op(Op::NumberOfElements), Node::Arg(Stat::T1D)]).unwrap();
+        assert!(
+            fitness
+                .evaluate(&constant, &mut rng)
+                .validation
+                .is_infinite()
+        );
+        assert_eq!(
+            KendallFitness::new(vec![zoo(1, 10)], 4, 20).unwrap_err(),
+            FitnessError::SmallSpace {
+                space: 0,
+                networks: 10,
+                per_round: 20
+            }
+        );
+    }
+
+    use crate::ops::Op;
+
+    /// A seeded GP run end to end: (mu + lambda) over trees with FEC, the Kendall
+    /// fitness and the functional hash; it finds a proxy, hits its cache, and
+    /// gives the same record every time.
+    #[test]
+    fn a_short_gp_run_is_seeded_and_finds_a_proxy() {
+        let spaces = vec![zoo(3, 40), zoo(4, 40)];
+        let canonical: Vec<Vec<Tensor>> = spaces[0][..4]
+            .iter()
+            .flat_map(|n| n.instances.iter().cloned())
+            .collect();
+        let hasher = TreeHasher::new(canonical, MantissaBits::f64(24).unwrap(), 0.0).unwrap();
+        let fitness = KendallFitness::eznas(spaces).unwrap();
+        let config = MuPlusLambdaConfig::EZNAS;
+        let run = || {
+            let mut gp = KeepBest::new(config.build().unwrap());
+            let record = Search::new(
+                &TreeSpace::EZNAS,
+                &fitness,
+                &hasher,
+                Budget::Candidates(1000),
+                11,
+            )
+            .techniques(Techniques::FEC)
+            .unwrap()
+            .run_serial(&mut gp)
+            .unwrap();
+            (record, gp.best().cloned())
+        };
+        let (record, best) = run();
+        let best = best.expect("a valid tree");
+        assert!(best.fitness > 0.4, "{}: {}", best.candidate, best.fitness);
+        assert!(record.hit_rate().unwrap() > 0.1, "{:?}", record.hit_rate());
+        let (again, best_again) = run();
+        assert_eq!(record.events, again.events);
+        assert_eq!(best_again.map(|b| b.candidate), Some(best.candidate));
+    }
+}
