@@ -6,6 +6,7 @@ mod automl_zero;
 mod autorl;
 mod hashing;
 mod nasbench;
+mod proxies;
 mod search_loop;
 
 criterion_main!(
@@ -13,5 +14,6 @@ criterion_main!(
     autorl::benches,
     hashing::benches,
     nasbench::benches,
+    proxies::benches,
     search_loop::benches
 );

@@ -23,6 +23,9 @@
 //!   drawn from the zoo's spaces, as a `ufh-search` `Evaluator`; with
 //!   `ufh_search::MuPlusLambda` it is the GP, and FEC, FCM and the tabulist apply.
 //!
+//! * [`population`]: a whole generation scored on a network with every shared
+//!   subtree computed once per instance, bit-identical to the plain interpreter.
+//!
 //! The network zoo and its statistics are still to come (see the crate's issue).
 
 #![deny(missing_docs)]
@@ -30,6 +33,7 @@
 pub mod fitness;
 pub mod hash;
 pub mod ops;
+pub mod population;
 pub mod rank;
 pub mod space;
 pub mod tensor;
