@@ -103,6 +103,31 @@ impl KendallFitness {
     }
 }
 
+/// How well a proxy ranks a whole space: EZNAS's meta-validation of its best trees
+/// on every network of the held-out spaces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Correlations {
+    /// Kendall τ-b of score against accuracy.
+    pub kendall_tau: f64,
+    /// Spearman ρ of score against accuracy.
+    pub spearman_rho: f64,
+}
+
+/// Scores every network of `space` with `tree` and correlates the scores with the
+/// accuracies; `None` if the tree is invalid on a network or the correlation is
+/// undefined (constant scores).
+pub fn meta_validate(tree: &Tree, space: &[Network]) -> Option<Correlations> {
+    let mut scores = Vec::with_capacity(space.len());
+    for network in space {
+        scores.push(network.score(tree)?);
+    }
+    let accuracies: Vec<f64> = space.iter().map(|n| n.accuracy).collect();
+    Some(Correlations {
+        kendall_tau: kendall_tau_b(&scores, &accuracies).ok()?,
+        spearman_rho: crate::rank::spearman_rho(&scores, &accuracies).ok()?,
+    })
+}
+
 impl Evaluator<Tree> for KendallFitness {
     fn evaluate(&self, tree: &Tree, rng: &mut SearchRng) -> Evaluation {
         let mut worst = f64::INFINITY;
@@ -237,6 +262,16 @@ pub(crate) mod tests {
         assert!(record.hit_rate().unwrap() > 0.1, "{:?}", record.hit_rate());
         let (again, best_again) = run();
         assert_eq!(record.events, again.events);
-        assert_eq!(best_again.map(|b| b.candidate), Some(best.candidate));
+        assert_eq!(
+            best_again.map(|b| b.candidate.clone()),
+            Some(best.candidate.clone())
+        );
+        // Meta-validation on a space the GP never saw.
+        let held_out = zoo(5, 60);
+        let c = meta_validate(&best.candidate, &held_out).expect("valid on the held-out space");
+        assert!(
+            c.kendall_tau > 0.3 && c.spearman_rho > c.kendall_tau,
+            "{c:?}"
+        );
     }
 }
