@@ -31,7 +31,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::cell::{Cell, Op};
 use crate::digits::{Digits, DigitsSplit, N_CLASSES, N_PIXELS};
 use crate::nn::layers::{
-    Classifier, ConvBnRelu, MaxPool, Param, Tensor, count_correct, softmax_cross_entropy,
+    Capture, Classifier, ConvBnRelu, MaxPool, Param, Tensor, count_correct, softmax_cross_entropy,
 };
 use crate::tabular::{EpochMetrics, RepeatMetrics};
 
@@ -186,6 +186,18 @@ impl CellModule {
             })
             .sum();
         projections + ops
+    }
+
+    /// Every conv-bn-relu block, projections and vertex ops, in vertex order.
+    fn for_each_block(&mut self, f: &mut impl FnMut(&mut ConvBnRelu)) {
+        for t in 0..self.projections.len() {
+            if let Some(projection) = &mut self.projections[t] {
+                f(projection);
+            }
+            if let Some(VertexOp::Conv(conv)) = &mut self.ops[t] {
+                f(conv);
+            }
+        }
     }
 
     fn for_each_param(&mut self, f: &mut impl FnMut(&mut Param)) {
@@ -382,6 +394,70 @@ impl CellNetwork {
         loss
     }
 
+    /// Every conv-bn-relu block of the network: the stem, then each cell's in
+    /// vertex order.
+    fn for_each_block(&mut self, f: &mut impl FnMut(&mut ConvBnRelu)) {
+        f(&mut self.stem);
+        self.first.for_each_block(f);
+        self.second.for_each_block(f);
+    }
+
+    /// EZNAS's statistics of this network as it is (at initialisation, for a
+    /// zero-cost proxy): one [`BlockStatistics`] per conv-bn-relu block (see there
+    /// for the 22 tensors), from three forward passes in training mode and the
+    /// backward passes of the sum of the logits: of `data` (D: `images` digits,
+    /// 64 pixels each, seen at the network's input side), of `noise` (N, the same
+    /// shape) and of `data + √0.01 · perturbation` (P).
+    ///
+    /// # Panics
+    /// If the three inputs do not hold `images × 64` values.
+    pub fn statistics(
+        &mut self,
+        data: &[f32],
+        noise: &[f32],
+        perturbation: &[f32],
+        images: usize,
+    ) -> Vec<BlockStatistics> {
+        for input in [data, noise, perturbation] {
+            assert_eq!(
+                input.len(),
+                images * N_PIXELS,
+                "inputs hold images × 64 values"
+            );
+        }
+        let perturbed: Vec<f32> = data
+            .iter()
+            .zip(perturbation)
+            .map(|(d, p)| d + 0.1 * p)
+            .collect();
+        self.for_each_block(&mut |b| b.set_capture(true));
+        let mut passes: Vec<Vec<Capture>> = Vec::with_capacity(3);
+        for input in [data, noise, perturbed.as_slice()] {
+            let logits = self.logits(input, images, true);
+            let g = self.classifier.backward(&vec![1.0; logits.len()]);
+            let c = self.config.channels;
+            let g = self.second.backward(&g, c);
+            let g = self.downsample.backward(&g);
+            let g = self.first.backward(&g, c);
+            self.stem.backward(&g);
+            let mut captured = Vec::new();
+            self.for_each_block(&mut |b| captured.push(b.captured().expect("capturing").clone()));
+            passes.push(captured);
+        }
+        let mut weights = Vec::new();
+        self.for_each_block(&mut |b| {
+            weights.push(b.weight().to_vec());
+            b.set_capture(false);
+        });
+        let [d, n, p] = <[Vec<Capture>; 3]>::try_from(passes).expect("three passes");
+        d.iter()
+            .zip(&n)
+            .zip(&p)
+            .zip(weights)
+            .map(|(((d, n), p), weight)| BlockStatistics::new(d, n, p, weight))
+            .collect()
+    }
+
     /// Accuracy on `data` with batch norm in inference mode.
     pub fn accuracy(&mut self, data: &Digits) -> f64 {
         // Images per forward pass. Results do not depend on it (every image's
@@ -412,6 +488,88 @@ fn average_pool_2x2(pixels: &[f32]) -> Vec<f32> {
                 let at = |dy: usize, dx: usize| image[(2 * y + dy) * 8 + 2 * x + dx];
                 out.push((((at(0, 0) + at(0, 1)) + at(1, 0)) + at(1, 1)) * 0.25);
             }
+        }
+    }
+    out
+}
+
+/// A tensor of [`BlockStatistics`]: its shape (`[N, C, H, W]` for activations,
+/// `[out, in, k, k]` for conv weights) and values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatTensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// EZNAS's 22 statistics of one block (EZNAS §3.2), in the order T1 (D, N, P), T2
+/// (D, N, P), T3, T4 (D, N, P), then the gradients T1G, T2G, T3G, T4G (each D,
+/// N, P). NAS-Bench-101's blocks are conv-bn-relu, the alternative structure of
+/// EZNAS §8.6, not ReLU-conv-BN, so the four tensors map as: T1 the ReLU's input
+/// (the batch norm's output), T2 the convolution's input, T3 the convolution's
+/// weight, T4 the block's output (the ReLU's). As in EZNAS's released code, the
+/// P tensors are stored as differences from the D ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockStatistics {
+    /// The 22 tensors.
+    pub tensors: Vec<StatTensor>,
+}
+
+impl BlockStatistics {
+    fn new(d: &Capture, n: &Capture, p: &Capture, weight: Vec<f32>) -> Self {
+        let (in_channels, images, h, w) = d.shape;
+        let activation = |values: &[f32], channels: usize| StatTensor {
+            shape: vec![images, channels, h, w],
+            data: to_nchw(values, channels, images, h * w),
+        };
+        let difference = |p: &[f32], d: &[f32], channels: usize| {
+            let delta: Vec<f32> = p.iter().zip(d).map(|(p, d)| p - d).collect();
+            activation(&delta, channels)
+        };
+        let weight_shape = vec![d.out_channels, in_channels, d.kernel, d.kernel];
+        let weight_tensor = |data: Vec<f32>| StatTensor {
+            shape: weight_shape.clone(),
+            data,
+        };
+        let out = d.out_channels;
+        let three = |get: &dyn Fn(&Capture) -> &[f32], channels: usize| {
+            [
+                activation(get(d), channels),
+                activation(get(n), channels),
+                difference(get(p), get(d), channels),
+            ]
+        };
+        let mut tensors = Vec::with_capacity(22);
+        tensors.extend(three(&|c| &c.bn_output, out));
+        tensors.extend(three(&|c| &c.conv_input, in_channels));
+        tensors.push(weight_tensor(weight));
+        tensors.extend(three(&|c| &c.relu_output, out));
+        tensors.extend(three(&|c| &c.grad_bn_output, out));
+        tensors.extend(three(&|c| &c.grad_conv_input, in_channels));
+        let weight_grads = [
+            d.grad_weight.clone(),
+            n.grad_weight.clone(),
+            p.grad_weight
+                .iter()
+                .zip(&d.grad_weight)
+                .map(|(p, d)| p - d)
+                .collect(),
+        ];
+        tensors.extend(weight_grads.into_iter().map(weight_tensor));
+        tensors.extend(three(&|c| &c.grad_relu_output, out));
+        Self { tensors }
+    }
+}
+
+/// `[channels][images × plane]` to `[images][channels][plane]`.
+fn to_nchw(values: &[f32], channels: usize, images: usize, plane: usize) -> Vec<f32> {
+    let mut out = vec![0f32; values.len()];
+    for c in 0..channels {
+        for image in 0..images {
+            let from = c * images * plane + image * plane;
+            let to = (image * channels + c) * plane;
+            out[to..to + plane].copy_from_slice(&values[from..from + plane]);
         }
     }
     out
@@ -630,6 +788,88 @@ mod tests {
                 grad.data[index]
             );
         }
+    }
+
+    /// EZNAS statistics: 22 tensors per conv-bn-relu block with the documented
+    /// shapes, P stored as a difference, and the stem's input gradient equal to
+    /// the finite difference of the sum of the logits.
+    #[test]
+    fn statistics_have_eznas_shapes_and_true_gradients() {
+        let c = cell(
+            "0110000100010000",
+            "input,conv3x3-bn-relu,conv1x1-bn-relu,output",
+        );
+        let config = TrainConfig {
+            channels: 4,
+            ..TrainConfig::EMBEDDED
+        };
+        let images = 3;
+        let data = digits::split().train.first(images).pixels;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let noise: Vec<f32> = (0..images * 64)
+            .map(|_| crate::nn::layers::normal(&mut rng))
+            .collect();
+        let perturbation: Vec<f32> = (0..images * 64)
+            .map(|_| crate::nn::layers::normal(&mut rng))
+            .collect();
+        let fresh = || CellNetwork::new(&c, config, &mut Xoshiro256PlusPlus::seed_from_u64(9));
+        let stats = fresh().statistics(&data, &noise, &perturbation, images);
+        // Stem, then per cell: the projection into vertex 1, conv 1, the
+        // projection into vertex 2... as the cell's blocks are laid out.
+        let mut blocks = 0;
+        fresh().for_each_block(&mut |_| blocks += 1);
+        assert_eq!(stats.len(), blocks);
+        for block in &stats {
+            assert_eq!(block.tensors.len(), 22);
+            let t1 = &block.tensors[0].shape;
+            assert_eq!((t1.len(), t1[0]), (4, images), "{t1:?}");
+            assert_eq!(
+                block.tensors[6].shape.len(),
+                4,
+                "the weight is [out, in, k, k]"
+            );
+            for (i, t) in block.tensors.iter().enumerate() {
+                assert_eq!(
+                    t.data.len(),
+                    t.shape.iter().product::<usize>(),
+                    "tensor {i}"
+                );
+                assert!(t.data.iter().all(|v| v.is_finite()), "tensor {i}");
+            }
+        }
+        // The stem's conv input under D is the image itself.
+        let stem = &stats[0];
+        assert_eq!(stem.tensors[3].shape, vec![images, 1, 8, 8]);
+        assert_eq!(stem.tensors[3].data, data);
+        // P's input is stored as its difference from D: √0.01 · perturbation.
+        for (stored, p) in stem.tensors[5].data.iter().zip(&perturbation) {
+            assert!((stored - 0.1 * p).abs() < 1e-6);
+        }
+        // T2G_D of the stem is d(Σ logits)/d(pixel), training-mode batch norm.
+        // ReLUs and max pools make the function piecewise smooth, so a few
+        // finite differences straddle a kink: most must match.
+        let sum_of_logits = |pixels: &[f32]| -> f64 {
+            fresh()
+                .logits(pixels, images, true)
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum()
+        };
+        let gradient = &stem.tensors[13].data;
+        let pixels: Vec<usize> = (0..20).map(|i| (i * 37 + 5) % (images * 64)).collect();
+        let matching = pixels
+            .iter()
+            .filter(|&&pixel| {
+                let h = 1e-3f32;
+                let mut up = data.clone();
+                up[pixel] += h;
+                let mut down = data.clone();
+                down[pixel] -= h;
+                let numeric = (sum_of_logits(&up) - sum_of_logits(&down)) / (2.0 * f64::from(h));
+                (numeric - f64::from(gradient[pixel])).abs() < 2e-2 * numeric.abs().max(0.1)
+            })
+            .count();
+        assert!(matching >= 15, "{matching} of 20 gradients match");
     }
 
     #[test]

@@ -124,9 +124,47 @@ pub(crate) struct ConvBnRelu {
     inv_std: Vec<f32>,
     output: Vec<f32>,
     input_shape: (usize, usize, usize),
+    /// What the last training pass saw, when capturing is on (EZNAS statistics).
+    capture: Option<Box<Capture>>,
+}
+
+/// The tensors of one conv-bn-relu block in one forward and backward pass, each in
+/// the layer's `[channels][images × h × w]` layout.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Capture {
+    /// The convolution's input.
+    pub(crate) conv_input: Vec<f32>,
+    /// The batch norm's output: the ReLU's input.
+    pub(crate) bn_output: Vec<f32>,
+    /// The ReLU's output: the block's output.
+    pub(crate) relu_output: Vec<f32>,
+    /// Gradients of the same three, and of the conv weight (this pass alone).
+    pub(crate) grad_conv_input: Vec<f32>,
+    pub(crate) grad_bn_output: Vec<f32>,
+    pub(crate) grad_relu_output: Vec<f32>,
+    pub(crate) grad_weight: Vec<f32>,
+    /// `(in channels, images, h, w)` of the input, and the output channels.
+    pub(crate) shape: (usize, usize, usize, usize),
+    pub(crate) out_channels: usize,
+    pub(crate) kernel: usize,
 }
 
 impl ConvBnRelu {
+    /// Starts (or stops) capturing each training pass's tensors.
+    pub(crate) fn set_capture(&mut self, on: bool) {
+        self.capture = on.then(Box::default);
+    }
+
+    /// The last captured pass, if capturing.
+    pub(crate) fn captured(&self) -> Option<&Capture> {
+        self.capture.as_deref()
+    }
+
+    /// The conv weight, `[out][in][k][k]`.
+    pub(crate) fn weight(&self) -> &[f32] {
+        &self.weight.value
+    }
+
     /// He-normal weights (fan-in), γ = 1, β = 0.
     pub(crate) fn new(
         kernel: usize,
@@ -154,6 +192,7 @@ impl ConvBnRelu {
             inv_std: Vec::new(),
             output: Vec::new(),
             input_shape: (0, 0, 0),
+            capture: None,
         }
     }
 
@@ -235,16 +274,33 @@ impl ConvBnRelu {
             self.normalized.clear();
             self.normalized.extend_from_slice(&z);
         }
+        let capturing = training && self.capture.is_some();
+        let mut bn_output = Vec::new();
         for c in 0..self.out_channels {
             let (gamma, beta) = (self.gamma.value[c], self.beta.value[c]);
             for v in &mut z[c * n..(c + 1) * n] {
-                *v = (gamma * *v + beta).max(0.0);
+                let affine = gamma * *v + beta;
+                if capturing {
+                    bn_output.push(affine);
+                }
+                *v = affine.max(0.0);
             }
         }
         if training {
             self.output.clear();
             self.output.extend_from_slice(&z);
             self.input_shape = (input.images, input.h, input.w);
+        }
+        if capturing && let Some(capture) = self.capture.as_deref_mut() {
+            *capture = Capture {
+                conv_input: input.data.clone(),
+                bn_output,
+                relu_output: z.clone(),
+                shape: (input.channels, input.images, input.h, input.w),
+                out_channels: self.out_channels,
+                kernel: self.kernel,
+                ..Capture::default()
+            };
         }
         Tensor {
             channels: self.out_channels,
@@ -260,6 +316,9 @@ impl ConvBnRelu {
         let (images, h, w) = self.input_shape;
         let n = images * h * w;
         let mut dz = grad_output.data.clone();
+        if let Some(capture) = self.capture.as_deref_mut() {
+            capture.grad_relu_output = grad_output.data.clone();
+        }
         // ReLU, then batch norm (training mode).
         for c in 0..self.out_channels {
             let gamma = self.gamma.value[c];
@@ -281,14 +340,32 @@ impl ConvBnRelu {
             }
         }
         let k = self.in_channels * self.kernel * self.kernel;
-        matmul_bt_acc(
-            &mut self.weight.grad,
-            &dz,
-            &self.col,
-            self.out_channels,
-            k,
-            n,
-        );
+        if let Some(capture) = self.capture.as_deref_mut() {
+            // The ReLU's input gradient is the batch norm's output gradient; this
+            // pass's weight gradient alone, then added to the running gradient.
+            let mut relu_input_grad = grad_output.data.clone();
+            for (g, &o) in relu_input_grad.iter_mut().zip(&self.output) {
+                if o <= 0.0 {
+                    *g = 0.0;
+                }
+            }
+            capture.grad_bn_output = relu_input_grad;
+            let mut grad_weight = vec![0f32; self.weight.grad.len()];
+            matmul_bt_acc(&mut grad_weight, &dz, &self.col, self.out_channels, k, n);
+            for (total, g) in self.weight.grad.iter_mut().zip(&grad_weight) {
+                *total += g;
+            }
+            capture.grad_weight = grad_weight;
+        } else {
+            matmul_bt_acc(
+                &mut self.weight.grad,
+                &dz,
+                &self.col,
+                self.out_channels,
+                k,
+                n,
+            );
+        }
         let mut grad_input = Tensor::zeros(self.in_channels, images, h, w);
         if self.kernel == 3 {
             let mut dcol = vec![0f32; k * n];
@@ -303,6 +380,9 @@ impl ConvBnRelu {
                 k,
                 n,
             );
+        }
+        if let Some(capture) = self.capture.as_deref_mut() {
+            capture.grad_conv_input = grad_input.data.clone();
         }
         grad_input
     }
