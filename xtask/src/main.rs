@@ -23,6 +23,7 @@ use clap::{Parser, Subcommand};
 mod automl_zero;
 mod autorl;
 mod bench_table;
+mod eznas;
 mod figures;
 mod golden;
 mod nasbench;
@@ -47,6 +48,9 @@ enum Task {
     /// AutoRL: evolve RL loss graphs trained by DQN on CartPole and a gridworld;
     /// prints the FEC hit rate, the audit's collisions and the best graph.
     Autorl(autorl::Args),
+    /// EZNAS: evolve zero-cost proxies as expression trees over network
+    /// statistics, with and without FEC; prints held-out Kendall tau and Spearman rho.
+    Eznas(eznas::Args),
     /// Check (or rewrite) ufh-core's golden hash vectors.
     Golden(golden::Args),
     /// Train an embedded NAS benchmark (resumable; see ufh_spaces::embedded).
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Task::Figures(args) => figures::run(args),
         Task::AutomlZero(args) => automl_zero::run(args),
         Task::Autorl(args) => autorl::run(args),
+        Task::Eznas(args) => eznas::run(args),
         Task::Golden(args) => golden::golden(args),
         Task::BenchTable(args) => bench_table::run(args),
         Task::TableStats(args) => table_stats::run(args),
@@ -146,6 +151,7 @@ mod tests {
             vec!["figures"],
             vec!["automl-zero"],
             vec!["autorl"],
+            vec!["eznas"],
             vec!["golden"],
             vec!["bench-table"],
             vec!["table-stats"],

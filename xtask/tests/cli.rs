@@ -132,3 +132,42 @@ fn autorl_searches_and_reports() {
     let err = String::from_utf8(output.stderr).unwrap();
     assert!(err.contains("--mantissa-bits"), "{err}");
 }
+
+/// A short EZNAS run evolves proxies on the large table's cells with and without
+/// FEC, validates them on held-out cells and the same seed prints the same results.
+#[test]
+fn eznas_evolves_and_validates_proxies() {
+    let args = [
+        "eznas",
+        "--networks",
+        "24",
+        "--held-out",
+        "40",
+        "--generations",
+        "2",
+        "--batch",
+        "4",
+    ];
+    let run = || {
+        let output = xtask().args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let out = run();
+    assert!(out.contains("GP without FEC: 225 candidates"), "{out}");
+    assert!(out.contains("GP with FEC: 225 candidates"), "{out}");
+    assert!(out.contains("on 40 held-out cells"), "{out}");
+    assert!(out.contains("EZNAS-A"), "{out}");
+    // Timings aside, the output is the seed's.
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.contains("Kendall tau"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(strip(&out), strip(&run()));
+}

@@ -458,6 +458,21 @@ impl CellNetwork {
             .collect()
     }
 
+    /// [`CellNetwork::statistics`] with N and P's perturbation drawn from
+    /// `seed`: standard normal values (Box–Muller over Xoshiro256++), N's first.
+    pub fn statistics_seeded(
+        &mut self,
+        data: &[f32],
+        images: usize,
+        seed: u64,
+    ) -> Vec<BlockStatistics> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut normal = || crate::gaussian::standard_normal(&mut rng) as f32;
+        let noise: Vec<f32> = (0..data.len()).map(|_| normal()).collect();
+        let perturbation: Vec<f32> = (0..data.len()).map(|_| normal()).collect();
+        self.statistics(data, &noise, &perturbation, images)
+    }
+
     /// Accuracy on `data` with batch norm in inference mode.
     pub fn accuracy(&mut self, data: &Digits) -> f64 {
         // Images per forward pass. Results do not depend on it (every image's

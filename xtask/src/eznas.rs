@@ -1,0 +1,158 @@
+//! `cargo xtask eznas`: EZNAS's genetic program on the first space of its zoo, the
+//! large embedded NAS table's cells, with and without FEC; reports the best tree's
+//! Kendall τ and Spearman ρ on held-out cells beside EZNAS-A's, the hit rate and
+//! the wall time.
+//!
+//! Every network is built by `CellNetwork::new` at initialisation (seeded by its
+//! index in the sample), its statistics taken on the first `--batch` training
+//! digits; its accuracy is the table's mean validation accuracy over the three
+//! repeats of the fitness budget.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use rand::SeedableRng;
+use rand::seq::IndexedRandom;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use ufh_core::MantissaBits;
+use ufh_proxies::fitness::{KendallFitness, Network, meta_validate};
+use ufh_proxies::hash::TreeHasher;
+use ufh_proxies::space::TreeSpace;
+use ufh_proxies::tensor::Tensor;
+use ufh_proxies::tree::Tree;
+use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Search, Techniques};
+use ufh_spaces::digits;
+use ufh_spaces::embedded::EmbeddedTable;
+use ufh_spaces::nasbench101::CellNetwork;
+use ufh_spaces::tabular::TabularBenchmark;
+
+use crate::say;
+
+/// `cargo xtask eznas`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Cells the GP evolves on (EZNAS: 80 per space).
+    #[arg(long, default_value_t = 80)]
+    networks: usize,
+    /// Held-out cells the best trees are validated on.
+    #[arg(long, default_value_t = 300)]
+    held_out: usize,
+    /// Images per statistics batch (EZNAS evolved with 1, its code uses 16).
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// GP generations after the first (EZNAS: 15).
+    #[arg(long, default_value_t = 15)]
+    generations: u64,
+    /// Seed of the sample and of the GP.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// The statistics of `cells` as proxy networks.
+fn zoo(table: &EmbeddedTable, picks: &[usize], batch: usize) -> Vec<Network> {
+    let config = table.spec().settings.train;
+    let data = digits::split().train.first(batch).pixels;
+    picks
+        .par_iter()
+        .map(|&index| {
+            let model = table.model_at(index);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(index as u64);
+            let mut network = CellNetwork::new(&model.cell, config, &mut rng);
+            let blocks = network.statistics_seeded(&data, batch, index as u64 ^ 0x5eed);
+            let instances = blocks
+                .into_iter()
+                .map(|b| {
+                    b.tensors
+                        .into_iter()
+                        .map(|t| Tensor::new(t.shape, t.data))
+                        .collect()
+                })
+                .collect();
+            let runs = model.runs(1);
+            let accuracy =
+                runs.iter().map(|r| r.end.validation_accuracy).sum::<f64>() / runs.len() as f64;
+            Network {
+                instances,
+                accuracy,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let table = EmbeddedTable::large();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let indices: Vec<usize> = (0..table.len()).collect();
+    let sample: Vec<usize> = indices
+        .choose_multiple(&mut rng, args.networks + args.held_out)
+        .copied()
+        .collect();
+    let started = Instant::now();
+    let evolution = zoo(&table, &sample[..args.networks], args.batch);
+    let held_out = zoo(&table, &sample[args.networks..], args.batch);
+    let floats: usize = evolution
+        .iter()
+        .chain(&held_out)
+        .flat_map(|n| n.instances.iter().flatten())
+        .map(Tensor::numel)
+        .sum();
+    say!(
+        "statistics of {} + {} cells (batch {}): {:.1} s, {:.0} MiB",
+        evolution.len(),
+        held_out.len(),
+        args.batch,
+        started.elapsed().as_secs_f64(),
+        floats as f64 * 4.0 / (1 << 20) as f64
+    );
+    let canonical: Vec<Vec<Tensor>> = evolution[..8.min(evolution.len())]
+        .iter()
+        .flat_map(|n| n.instances.iter().cloned())
+        .collect();
+    let hasher = TreeHasher::new(canonical, MantissaBits::f64(24)?, 0.0)?;
+    let fitness = KendallFitness::eznas(vec![evolution]).context("the evolution set")?;
+    let config = MuPlusLambdaConfig::EZNAS;
+    let candidates = config.population_size as u64
+        + (config.population_size + config.lambda) as u64
+        + args.generations.saturating_sub(1) * (config.mu + config.lambda) as u64;
+    let report = |name: &str, tree: &Tree| -> anyhow::Result<()> {
+        match meta_validate(tree, &held_out) {
+            Some(c) => say!(
+                "{name}: Kendall tau {:.3}, Spearman rho {:.3} on {} held-out cells: {tree}",
+                c.kendall_tau,
+                c.spearman_rho,
+                held_out.len()
+            ),
+            None => say!("{name}: invalid or constant on the held-out cells: {tree}"),
+        }
+        Ok(())
+    };
+    for (label, techniques) in [
+        ("without FEC", Techniques::NONE),
+        ("with FEC", Techniques::FEC),
+    ] {
+        let started = Instant::now();
+        let mut gp = KeepBest::new(config.build()?);
+        let record = Search::new(
+            &TreeSpace::EZNAS,
+            &fitness,
+            &hasher,
+            Budget::Candidates(candidates),
+            args.seed,
+        )
+        .techniques(techniques)?
+        .run_parallel(&mut gp, std::num::NonZeroUsize::new(16).expect("16"))?;
+        let best = gp.best().context("no valid tree")?;
+        say!(
+            "GP {label}: {} candidates in {:.1} s, hit rate {}, best fitness {:.3}",
+            record.events.len(),
+            started.elapsed().as_secs_f64(),
+            record
+                .hit_rate()
+                .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
+            best.fitness
+        );
+        report(&format!("best tree {label}"), &best.candidate)?;
+    }
+    report("EZNAS-A", &Tree::eznas_a())
+}
