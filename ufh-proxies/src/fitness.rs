@@ -117,9 +117,18 @@ pub struct Correlations {
 /// accuracies; `None` if the tree is invalid on a network or the correlation is
 /// undefined (constant scores).
 pub fn meta_validate(tree: &Tree, space: &[Network]) -> Option<Correlations> {
+    correlate(space, |network| network.score(tree))
+}
+
+/// Correlates `score` of every network of `space` with the accuracies; `None` if
+/// a score is undefined or all are equal.
+pub fn correlate(
+    space: &[Network],
+    score: impl Fn(&Network) -> Option<f64>,
+) -> Option<Correlations> {
     let mut scores = Vec::with_capacity(space.len());
     for network in space {
-        scores.push(network.score(tree)?);
+        scores.push(score(network)?);
     }
     let accuracies: Vec<f64> = space.iter().map(|n| n.accuracy).collect();
     Some(Correlations {

@@ -26,10 +26,14 @@
 //! * [`population`]: a whole generation scored on a network with every shared
 //!   subtree computed once per instance, bit-identical to the plain interpreter.
 //!
+//! * [`baselines`]: the zero-cost baselines a network's statistics determine
+//!   (params, FLOPs, NASWOT, jacob_cov).
+//!
 //! The network zoo and its statistics are still to come (see the crate's issue).
 
 #![deny(missing_docs)]
 
+pub mod baselines;
 pub mod fitness;
 pub mod hash;
 pub mod ops;

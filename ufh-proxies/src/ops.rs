@@ -448,7 +448,7 @@ fn gram(a: &Tensor) -> Result<Vec<f64>, ShapeError> {
 }
 
 /// Eigenvalues of the symmetric `n × n` matrix `m`, ascending (cyclic Jacobi).
-fn symmetric_eigenvalues(mut m: Vec<f64>, n: usize) -> Vec<f64> {
+pub(crate) fn symmetric_eigenvalues(mut m: Vec<f64>, n: usize) -> Vec<f64> {
     for _sweep in 0..100 {
         let off: f64 = (0..n)
             .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))

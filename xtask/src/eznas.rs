@@ -16,7 +16,8 @@ use rand::seq::IndexedRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use ufh_core::MantissaBits;
-use ufh_proxies::fitness::{KendallFitness, Network, meta_validate};
+use ufh_proxies::baselines::BASELINES;
+use ufh_proxies::fitness::{KendallFitness, Network, correlate, meta_validate};
 use ufh_proxies::hash::TreeHasher;
 use ufh_proxies::space::TreeSpace;
 use ufh_proxies::tensor::Tensor;
@@ -154,5 +155,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         );
         report(&format!("best tree {label}"), &best.candidate)?;
     }
-    report("EZNAS-A", &Tree::eznas_a())
+    report("EZNAS-A", &Tree::eznas_a())?;
+    for (name, baseline) in BASELINES {
+        match correlate(&held_out, baseline) {
+            Some(c) => say!(
+                "baseline {name}: Kendall tau {:.3}, Spearman rho {:.3} on {} held-out cells",
+                c.kendall_tau,
+                c.spearman_rho,
+                held_out.len()
+            ),
+            None => say!("baseline {name}: undefined on a held-out cell"),
+        }
+    }
+    Ok(())
 }

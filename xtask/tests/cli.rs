@@ -162,6 +162,7 @@ fn eznas_evolves_and_validates_proxies() {
     assert!(out.contains("GP with FEC: 225 candidates"), "{out}");
     assert!(out.contains("on 40 held-out cells"), "{out}");
     assert!(out.contains("EZNAS-A"), "{out}");
+    assert!(out.contains("baseline naswot: Kendall tau"), "{out}");
     // Timings aside, the output is the seed's.
     let strip = |s: &str| -> Vec<String> {
         s.lines()
