@@ -22,6 +22,7 @@ use rand::Rng;
 use ufh_search::{Crossover, SearchRng, SearchSpace};
 
 use crate::ops::Op;
+use crate::tensor::Tensor;
 use crate::tree::{Node, Stat, Tree};
 
 /// Settings of the tree space.
@@ -129,6 +130,64 @@ impl SearchSpace for TreeSpace {
     }
 }
 
+/// A tree space that offers only trees valid on a few screening instances, as
+/// EZNAS's GP screens every new tree on a small subset of the statistics before
+/// it enters the population (§3.5.1): sampling, mutation and crossover draw again
+/// until the tree is valid there, at most `tries` times (then the last draw is
+/// kept, and the fitness fails it).
+#[derive(Debug, Clone)]
+pub struct ScreenedTreeSpace {
+    /// The underlying space.
+    pub space: TreeSpace,
+    /// The screening instances, each the 22 statistics of one block.
+    pub screen: Vec<Vec<Tensor>>,
+    /// Draws before giving up.
+    pub tries: usize,
+}
+
+impl ScreenedTreeSpace {
+    fn valid(&self, tree: &Tree) -> bool {
+        self.screen.iter().all(|i| tree.instance_score(i).is_ok())
+    }
+
+    fn draw(&self, mut next: impl FnMut() -> Tree) -> Tree {
+        let mut tree = next();
+        for _ in 1..self.tries {
+            if self.valid(&tree) {
+                break;
+            }
+            tree = next();
+        }
+        tree
+    }
+}
+
+impl SearchSpace for ScreenedTreeSpace {
+    type Candidate = Tree;
+
+    fn sample(&self, rng: &mut SearchRng) -> Tree {
+        self.draw(|| self.space.sample(rng))
+    }
+
+    fn mutate(&self, parent: &Tree, rng: &mut SearchRng) -> Tree {
+        self.draw(|| self.space.mutate(parent, rng))
+    }
+}
+
+impl Crossover for ScreenedTreeSpace {
+    /// Crossover drawn again until the first child (the one EZNAS keeps) is valid.
+    fn crossover(&self, a: &Tree, b: &Tree, rng: &mut SearchRng) -> (Tree, Tree) {
+        let mut children = self.space.crossover(a, b, rng);
+        for _ in 1..self.tries {
+            if self.valid(&children.0) {
+                break;
+            }
+            children = self.space.crossover(a, b, rng);
+        }
+        children
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -152,6 +211,34 @@ mod tests {
         assert_eq!(depths.len(), 5, "{depths:?}");
         let mut again = SearchRng::seed_from_u64(3);
         assert_eq!(space.sample(&mut again), trees[0]);
+    }
+
+    #[test]
+    fn a_screened_space_offers_trees_valid_on_its_screen() {
+        let screen: Vec<Vec<Tensor>> = crate::fitness::tests::zoo(6, 2)
+            .into_iter()
+            .flat_map(|n| n.instances)
+            .collect();
+        let screened = ScreenedTreeSpace {
+            space: TreeSpace::EZNAS,
+            screen: screen.clone(),
+            tries: 100,
+        };
+        let valid = |t: &Tree| screen.iter().all(|i| t.instance_score(i).is_ok());
+        let mut rng = SearchRng::seed_from_u64(8);
+        let plain = (0..100)
+            .filter(|_| valid(&TreeSpace::EZNAS.sample(&mut rng)))
+            .count();
+        let trees: Vec<Tree> = (0..100).map(|_| screened.sample(&mut rng)).collect();
+        assert!(trees.iter().all(valid), "every screened sample is valid");
+        assert!(
+            plain < 90,
+            "{plain} of 100 plain samples were valid already"
+        );
+        let child = screened.mutate(&trees[0], &mut rng);
+        assert!(valid(&child));
+        let (first, _) = screened.crossover(&trees[1], &trees[2], &mut rng);
+        assert!(valid(&first));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! the wall time.
 //!
 //! Every network is built by `CellNetwork::new` at initialisation (seeded by its
-//! index in the sample), its statistics taken on the first `--batch` training
+//! index in the table), its statistics taken on the first `--batch` training
 //! digits; its accuracy is the table's mean validation accuracy over the three
-//! repeats of the fitness budget.
+//! repeats of the fitness budget. New trees are screened on the statistics of two
+//! of the evolution cells (at most 100 draws each), as EZNAS screens them.
 
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use ufh_core::MantissaBits;
 use ufh_proxies::baselines::BASELINES;
 use ufh_proxies::fitness::{KendallFitness, Network, correlate, meta_validate};
 use ufh_proxies::hash::TreeHasher;
-use ufh_proxies::space::TreeSpace;
+use ufh_proxies::space::{ScreenedTreeSpace, TreeSpace};
 use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::Tree;
 use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Search, Techniques};
@@ -111,6 +112,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .flat_map(|n| n.instances.iter().cloned())
         .collect();
     let hasher = TreeHasher::new(canonical, MantissaBits::f64(24)?, 0.0)?;
+    // EZNAS screens every new tree on a small subset of the statistics.
+    let space = ScreenedTreeSpace {
+        space: TreeSpace::EZNAS,
+        screen: evolution[..2.min(evolution.len())]
+            .iter()
+            .flat_map(|n| n.instances.iter().cloned())
+            .collect(),
+        tries: 100,
+    };
     let fitness = KendallFitness::eznas(vec![evolution]).context("the evolution set")?;
     let config = MuPlusLambdaConfig::EZNAS;
     let candidates = config.population_size as u64
@@ -135,7 +145,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut gp = KeepBest::new(config.build()?);
         let record = Search::new(
-            &TreeSpace::EZNAS,
+            &space,
             &fitness,
             &hasher,
             Budget::Candidates(candidates),
