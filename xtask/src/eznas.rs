@@ -18,6 +18,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_proxies::baselines::BASELINES;
+use ufh_proxies::file::{read_stats, write_stats};
 use ufh_proxies::fitness::{KendallFitness, Network, correlate, meta_validate};
 use ufh_proxies::hash::TreeHasher;
 use ufh_proxies::space::{ScreenedTreeSpace, TreeSpace};
@@ -49,6 +50,11 @@ pub(crate) struct Args {
     /// Seed of the sample and of the GP.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Keep the zoo's statistics in this file (ufh's checksummed statistics
+    /// format): read when it was made with the same settings, else computed and
+    /// written.
+    #[arg(long, value_name = "PATH")]
+    stats: Option<std::path::PathBuf>,
 }
 
 /// The statistics of `cells` as proxy networks.
@@ -91,8 +97,38 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .copied()
         .collect();
     let started = Instant::now();
-    let evolution = zoo(&table, &sample[..args.networks], args.batch);
-    let held_out = zoo(&table, &sample[args.networks..], args.batch);
+    let metadata = serde_json::json!({
+        "zoo": "large embedded table, CellNetwork at initialisation",
+        "generator": table.spec().generator,
+        "networks": args.networks,
+        "held_out": args.held_out,
+        "batch": args.batch,
+        "seed": args.seed,
+    })
+    .to_string();
+    let cached = match &args.stats {
+        Some(path) if path.exists() => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let (networks, made_with) =
+                read_stats(&bytes).with_context(|| format!("reading {}", path.display()))?;
+            (made_with == metadata).then_some(networks)
+        }
+        _ => None,
+    };
+    let from_file = cached.is_some();
+    let mut all = match cached {
+        Some(networks) => networks,
+        None => zoo(&table, &sample, args.batch),
+    };
+    if let (Some(path), false) = (&args.stats, from_file) {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        write_stats(std::io::BufWriter::new(file), &all, &metadata)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let held_out = all.split_off(args.networks);
+    let evolution = all;
     let floats: usize = evolution
         .iter()
         .chain(&held_out)
@@ -100,10 +136,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .map(Tensor::numel)
         .sum();
     say!(
-        "statistics of {} + {} cells (batch {}): {:.1} s, {:.0} MiB",
+        "statistics of {} + {} cells (batch {}{}): {:.1} s, {:.0} MiB",
         evolution.len(),
         held_out.len(),
         args.batch,
+        if from_file {
+            ", read from the file"
+        } else {
+            ""
+        },
         started.elapsed().as_secs_f64(),
         floats as f64 * 4.0 / (1 << 20) as f64
     );

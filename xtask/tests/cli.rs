@@ -137,6 +137,9 @@ fn autorl_searches_and_reports() {
 /// FEC, validates them on held-out cells and the same seed prints the same results.
 #[test]
 fn eznas_evolves_and_validates_proxies() {
+    let stats = std::env::temp_dir().join(format!("ufh-eznas-{}.ufhstats", std::process::id()));
+    let _ = std::fs::remove_file(&stats);
+    let stats_arg = stats.to_str().unwrap().to_string();
     let args = [
         "eznas",
         "--networks",
@@ -147,6 +150,8 @@ fn eznas_evolves_and_validates_proxies() {
         "2",
         "--batch",
         "4",
+        "--stats",
+        &stats_arg,
     ];
     let run = || {
         let output = xtask().args(args).output().unwrap();
@@ -170,5 +175,9 @@ fn eznas_evolves_and_validates_proxies() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(strip(&out), strip(&run()));
+    // The second run reads the statistics the first wrote, and finds the same.
+    let again = run();
+    assert!(again.contains("read from the file"), "{again}");
+    assert_eq!(strip(&out), strip(&again));
+    std::fs::remove_file(&stats).unwrap();
 }
