@@ -237,6 +237,9 @@ pub(crate) mod tests {
 
     use crate::ops::Op;
 
+    const GOLDEN_BEST: &str = "FrobeniusNorm(T3GP)";
+    const GOLDEN_INDEX: u64 = 703;
+
     /// A seeded GP run end to end: (mu + lambda) over trees with FEC, the Kendall
     /// fitness and the functional hash; it finds a proxy, hits its cache, and
     /// gives the same record every time.
@@ -269,6 +272,11 @@ pub(crate) mod tests {
         let best = best.expect("a valid tree");
         assert!(best.fitness > 0.4, "{}: {}", best.candidate, best.fitness);
         assert!(record.hit_rate().unwrap() > 0.1, "{:?}", record.hit_rate());
+        // Permanence: this seed's best tree, found after this many candidates.
+        assert_eq!(
+            (best.candidate.to_string(), best.proposal_index),
+            (GOLDEN_BEST.to_string(), GOLDEN_INDEX)
+        );
         let (again, best_again) = run();
         assert_eq!(record.events, again.events);
         assert_eq!(
