@@ -114,32 +114,13 @@ pub fn jacob_cov(network: &Network) -> Option<f64> {
 /// `(sign, log |det|)` of the `n × n` matrix `m` by LU with partial pivoting
 /// (destroys `m`); sign 0 for a singular matrix.
 fn log_abs_det(m: &mut [f64], n: usize) -> (f64, f64) {
-    let mut sign = 1.0;
-    let mut log = 0.0;
-    for col in 0..n {
-        let pivot = (col..n)
-            .max_by(|&i, &j| m[i * n + col].abs().total_cmp(&m[j * n + col].abs()))
-            .expect("a column");
-        if m[pivot * n + col] == 0.0 {
-            return (0.0, f64::NEG_INFINITY);
-        }
-        if pivot != col {
-            for j in 0..n {
-                m.swap(pivot * n + j, col * n + j);
-            }
-            sign = -sign;
-        }
-        let p = m[col * n + col];
-        sign *= p.signum();
-        log += p.abs().ln();
-        for row in col + 1..n {
-            let factor = m[row * n + col] / p;
-            for j in col..n {
-                m[row * n + j] -= factor * m[col * n + j];
-            }
-        }
+    match crate::ops::lu_pivots(m, n) {
+        None => (0.0, f64::NEG_INFINITY),
+        Some((sign, pivots)) => (
+            sign * pivots.iter().map(|p| p.signum()).product::<f64>(),
+            pivots.iter().map(|p| p.abs().ln()).sum(),
+        ),
     }
-    (sign, log)
 }
 
 #[cfg(test)]

@@ -399,24 +399,27 @@ fn per_matrix(a: &Tensor, f: impl Fn(&mut [f64], usize) -> f64) -> Result<Tensor
     Ok(Tensor::new(batch, data))
 }
 
-/// Determinant by LU decomposition with partial pivoting (destroys `m`).
-fn determinant(m: &mut [f64], n: usize) -> f64 {
-    let mut det = 1.0;
+/// LU decomposition with partial pivoting of the `n × n` matrix `m` (destroys
+/// it): the sign of the row permutation and the pivots in column order, or
+/// `None` if a pivot is zero (the matrix is singular).
+pub(crate) fn lu_pivots(m: &mut [f64], n: usize) -> Option<(f64, Vec<f64>)> {
+    let mut sign = 1.0;
+    let mut pivots = Vec::with_capacity(n);
     for col in 0..n {
         let pivot = (col..n)
             .max_by(|&i, &j| m[i * n + col].abs().total_cmp(&m[j * n + col].abs()))
             .expect("a column");
         if m[pivot * n + col] == 0.0 {
-            return 0.0;
+            return None;
         }
         if pivot != col {
             for j in 0..n {
                 m.swap(pivot * n + j, col * n + j);
             }
-            det = -det;
+            sign = -sign;
         }
         let p = m[col * n + col];
-        det *= p;
+        pivots.push(p);
         for row in col + 1..n {
             let factor = m[row * n + col] / p;
             for j in col..n {
@@ -424,7 +427,12 @@ fn determinant(m: &mut [f64], n: usize) -> f64 {
             }
         }
     }
-    det
+    Some((sign, pivots))
+}
+
+/// Determinant by LU decomposition with partial pivoting (destroys `m`).
+fn determinant(m: &mut [f64], n: usize) -> f64 {
+    lu_pivots(m, n).map_or(0.0, |(sign, pivots)| sign * pivots.iter().product::<f64>())
 }
 
 /// `A·Aᵀ` of `a` read as `[rows, rest]`, in `f64`.
