@@ -29,7 +29,7 @@
 //! * [`baselines`]: the zero-cost baselines a network's statistics determine
 //!   (params, FLOPs, NASWOT, jacob_cov).
 //!
-//! * [`file`]: a versioned, checksummed file of a zoo's statistics and accuracies.
+//! * [`file`](mod@file): a versioned, checksummed file of a zoo's statistics and accuracies.
 //!
 //! The network zoo and its statistics are still to come (see the crate's issue).
 
