@@ -21,6 +21,7 @@ use ufh_proxies::baselines::BASELINES;
 use ufh_proxies::file::{read_stats, write_stats};
 use ufh_proxies::fitness::{KendallFitness, Network, correlate, meta_validate};
 use ufh_proxies::hash::TreeHasher;
+use ufh_proxies::rank::{kendall_tau_b, spearman_rho};
 use ufh_proxies::space::{ScreenedTreeSpace, TreeSpace};
 use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::Tree;
@@ -84,6 +85,23 @@ fn zoo(table: &EmbeddedTable, picks: &[usize], batch: usize) -> Vec<Network> {
                 instances,
                 accuracy,
             }
+        })
+        .collect()
+}
+
+/// grad_norm and snip of `picks` at initialisation (the same seeds as [`zoo`]), on
+/// the first 64 training digits.
+fn loss_gradient_scores(table: &EmbeddedTable, picks: &[usize]) -> Vec<(f64, f64)> {
+    let config = table.spec().settings.train;
+    let batch = digits::split().train.first(64);
+    picks
+        .par_iter()
+        .map(|&index| {
+            let model = table.model_at(index);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(index as u64);
+            let scores = CellNetwork::new(&model.cell, config, &mut rng)
+                .loss_gradient_scores(&batch.pixels, &batch.labels);
+            (scores.grad_norm, scores.snip)
         })
         .collect()
 }
@@ -216,6 +234,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 held_out.len()
             ),
             None => say!("baseline {name}: undefined on a held-out cell"),
+        }
+    }
+    let loss_scores = loss_gradient_scores(&table, &sample[args.networks..]);
+    let accuracies: Vec<f64> = held_out.iter().map(|n| n.accuracy).collect();
+    for (name, pick) in [("grad_norm", 0), ("snip", 1)] {
+        let scores: Vec<f64> = loss_scores
+            .iter()
+            .map(|s| if pick == 0 { s.0 } else { s.1 })
+            .collect();
+        match (
+            kendall_tau_b(&scores, &accuracies),
+            spearman_rho(&scores, &accuracies),
+        ) {
+            (Ok(tau), Ok(rho)) => say!(
+                "baseline {name}: Kendall tau {tau:.3}, Spearman rho {rho:.3} on {} held-out cells",
+                held_out.len()
+            ),
+            _ => say!("baseline {name}: undefined on the held-out cells"),
         }
     }
     Ok(())

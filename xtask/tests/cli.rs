@@ -168,6 +168,7 @@ fn eznas_evolves_and_validates_proxies() {
     assert!(out.contains("on 40 held-out cells"), "{out}");
     assert!(out.contains("EZNAS-A"), "{out}");
     assert!(out.contains("baseline naswot: Kendall tau"), "{out}");
+    assert!(out.contains("baseline snip: Kendall tau"), "{out}");
     // Timings aside, the output is the seed's.
     let strip = |s: &str| -> Vec<String> {
         s.lines()

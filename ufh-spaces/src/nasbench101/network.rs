@@ -379,19 +379,59 @@ impl CellNetwork {
     fn train_step(&mut self, pixels: &[f32], labels: &[u8], learning_rate: f32) -> f32 {
         let logits = self.logits(pixels, labels.len(), true);
         let (loss, grad_logits, _) = softmax_cross_entropy(&logits, labels, N_CLASSES);
-        let g = self.classifier.backward(&grad_logits);
+        self.backward(&grad_logits);
+        let (momentum, decay) = (self.config.momentum, self.config.weight_decay);
+        self.for_each_param(&mut |p: &mut Param| p.step(learning_rate, momentum, decay));
+        loss
+    }
+
+    /// The backward pass from the logits' gradient through every layer.
+    fn backward(&mut self, grad_logits: &[f32]) {
+        let g = self.classifier.backward(grad_logits);
         let c = self.config.channels;
         let g = self.second.backward(&g, c);
         let g = self.downsample.backward(&g);
         let g = self.first.backward(&g, c);
         self.stem.backward(&g);
-        let (momentum, decay) = (self.config.momentum, self.config.weight_decay);
-        let mut step = |p: &mut Param| p.step(learning_rate, momentum, decay);
-        self.stem.params_mut().into_iter().for_each(&mut step);
-        self.first.for_each_param(&mut step);
-        self.second.for_each_param(&mut step);
-        self.classifier.params_mut().into_iter().for_each(&mut step);
-        loss
+    }
+
+    /// Every parameter: the stem's, the cells' (in vertex order), the classifier's.
+    fn for_each_param(&mut self, f: &mut impl FnMut(&mut Param)) {
+        self.stem.params_mut().into_iter().for_each(&mut *f);
+        self.first.for_each_param(f);
+        self.second.for_each_param(f);
+        self.classifier.params_mut().into_iter().for_each(f);
+    }
+
+    /// The zero-cost scores that need the gradient of the loss, as REFERENCE §4
+    /// (after SamsungLabs' zero-cost-nas) defines them, on one labelled batch
+    /// (the cross-entropy, batch norm in training mode), over the conv and dense
+    /// weights: `grad_norm` = Σ over weight tensors of ‖∂L/∂θ‖₂, `snip` =
+    /// Σ |θ ⊙ ∂L/∂θ|. The weights are left as they were (batch norm's running
+    /// statistics move, as in any training-mode pass).
+    pub fn loss_gradient_scores(&mut self, pixels: &[f32], labels: &[u8]) -> LossGradientScores {
+        self.for_each_param(&mut |p: &mut Param| p.grad.fill(0.0));
+        let logits = self.logits(pixels, labels.len(), true);
+        let (_, grad_logits, _) = softmax_cross_entropy(&logits, labels, N_CLASSES);
+        self.backward(&grad_logits);
+        let mut scores = LossGradientScores {
+            grad_norm: 0.0,
+            snip: 0.0,
+        };
+        self.for_each_param(&mut |p: &mut Param| {
+            if p.decay {
+                let squares: f64 = p.grad.iter().map(|&g| f64::from(g) * f64::from(g)).sum();
+                scores.grad_norm += squares.sqrt();
+                scores.snip += p
+                    .value
+                    .iter()
+                    .zip(&p.grad)
+                    .map(|(&w, &g)| f64::from(w * g).abs())
+                    .sum::<f64>();
+            }
+            p.grad.fill(0.0);
+        });
+        scores
     }
 
     /// Every conv-bn-relu block of the network: the stem, then each cell's in
@@ -434,12 +474,7 @@ impl CellNetwork {
         let mut passes: Vec<Vec<Capture>> = Vec::with_capacity(3);
         for input in [data, noise, perturbed.as_slice()] {
             let logits = self.logits(input, images, true);
-            let g = self.classifier.backward(&vec![1.0; logits.len()]);
-            let c = self.config.channels;
-            let g = self.second.backward(&g, c);
-            let g = self.downsample.backward(&g);
-            let g = self.first.backward(&g, c);
-            self.stem.backward(&g);
+            self.backward(&vec![1.0; logits.len()]);
             let mut captured = Vec::new();
             self.for_each_block(&mut |b| captured.push(b.captured().expect("capturing").clone()));
             passes.push(captured);
@@ -506,6 +541,16 @@ fn average_pool_2x2(pixels: &[f32]) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Zero-cost scores from the gradient of the loss
+/// ([`CellNetwork::loss_gradient_scores`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossGradientScores {
+    /// Σ over weight tensors of the L2 norm of their gradient.
+    pub grad_norm: f64,
+    /// Σ |θ ⊙ ∂L/∂θ| over the weights.
+    pub snip: f64,
 }
 
 /// A tensor of [`BlockStatistics`]: its shape (`[N, C, H, W]` for activations,
@@ -885,6 +930,55 @@ mod tests {
             })
             .count();
         assert!(matching >= 15, "{matching} of 20 gradients match");
+    }
+
+    /// grad_norm and snip are positive, seeded, differ between cells, and leave
+    /// the weights as they were (its gradients come from the same backward pass that
+    /// the statistics' finite-difference test checks).
+    #[test]
+    fn loss_gradient_scores_are_seeded_and_leave_the_network_untrained() {
+        let config = TrainConfig {
+            channels: 4,
+            ..TrainConfig::EMBEDDED
+        };
+        let batch = digits::split().train.first(16);
+        let net = |matrix: &str, ops: &str| {
+            CellNetwork::new(
+                &cell(matrix, ops),
+                config,
+                &mut Xoshiro256PlusPlus::seed_from_u64(3),
+            )
+        };
+        let a = || {
+            net(
+                "0110000100010000",
+                "input,conv3x3-bn-relu,conv1x1-bn-relu,output",
+            )
+        };
+        let mut first = a();
+        let scores = first.loss_gradient_scores(&batch.pixels, &batch.labels);
+        assert!(scores.grad_norm > 0.0 && scores.snip > 0.0, "{scores:?}");
+        assert!(scores.grad_norm.is_finite() && scores.snip.is_finite());
+        assert_eq!(
+            a().loss_gradient_scores(&batch.pixels, &batch.labels),
+            scores
+        );
+        // Asking twice gives the same: gradients are cleared, weights untouched.
+        assert_eq!(
+            first.loss_gradient_scores(&batch.pixels, &batch.labels),
+            scores
+        );
+        let mut fresh = a();
+        // Training-mode logits read the weights, not the running statistics
+        // (which any training-mode pass moves).
+        let logits = |n: &mut CellNetwork| n.logits(&batch.pixels, 16, true);
+        assert_eq!(logits(&mut first), logits(&mut fresh));
+        let other = net(
+            "0110000100010000",
+            "input,maxpool3x3,conv3x3-bn-relu,output",
+        )
+        .loss_gradient_scores(&batch.pixels, &batch.labels);
+        assert_ne!(other, scores);
     }
 
     #[test]
