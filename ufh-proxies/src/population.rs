@@ -15,10 +15,29 @@ use rustc_hash::FxHashMap;
 use crate::fitness::Network;
 use crate::ops::Op;
 use crate::tensor::Tensor;
-use crate::tree::{Node, Tree};
+use crate::tree::{Node, Tree, subtree_end};
 
-/// A subtree's value on one instance, or the fact that it fails there.
-type Memo<'t> = FxHashMap<&'t [Node], Option<Rc<Tensor>>>;
+/// A subtree's value on one instance: a statistic of the instance itself, or an
+/// operation's output shared between the trees that reuse the subtree.
+#[derive(Clone)]
+enum Value<'i> {
+    Stat(&'i Tensor),
+    Out(Rc<Tensor>),
+}
+
+impl std::ops::Deref for Value<'_> {
+    type Target = Tensor;
+
+    fn deref(&self) -> &Tensor {
+        match self {
+            Value::Stat(t) => t,
+            Value::Out(t) => t,
+        }
+    }
+}
+
+/// A subtree's value on one instance, or `None` where it fails there.
+type Memo<'t, 'i> = FxHashMap<&'t [Node], Option<Value<'i>>>;
 
 /// Work done: node evaluations performed and the elements they produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,15 +49,16 @@ pub struct Work {
 }
 
 /// The value of the subtree at `at` and its end; with a memo, every subtree is
-/// computed once per instance.
-fn eval<'t>(
+/// computed once per instance. As in [`Tree::evaluate`], a unary operation gets
+/// its operand again as the unused second input.
+fn eval<'t, 'i>(
     nodes: &'t [Node],
     at: usize,
-    instance: &[Rc<Tensor>],
-    mut memo: Option<&mut Memo<'t>>,
+    instance: &'i [Tensor],
+    mut memo: Option<&mut Memo<'t, 'i>>,
     work: &mut Work,
-) -> (Option<Rc<Tensor>>, usize) {
-    let end = subtree_end(nodes, at);
+) -> (Option<Value<'i>>, usize) {
+    let end = subtree_end(nodes, at).expect("a tree's nodes form whole subtrees");
     let key = &nodes[at..end];
     if let Some(value) = memo.as_ref().and_then(|m| m.get(key)) {
         return (value.clone(), end);
@@ -46,17 +66,15 @@ fn eval<'t>(
     let value = match nodes[at] {
         Node::Arg(stat) => {
             let t = &instance[stat.index()];
-            t.is_finite().then(|| Rc::clone(t))
+            t.is_finite().then_some(Value::Stat(t))
         }
         Node::Op(op) => {
             let (a, next) = eval(nodes, at + 1, instance, memo.as_deref_mut(), work);
-            let b = if op.arity() == 2 {
-                eval(nodes, next, instance, memo.as_deref_mut(), work).0
-            } else {
-                Some(Rc::new(Tensor::scalar(0.0)))
-            };
+            let b =
+                (op.arity() == 2).then(|| eval(nodes, next, instance, memo.as_deref_mut(), work).0);
             match (a, b) {
-                (Some(a), Some(b)) => apply(op, &a, &b, work),
+                (Some(a), None) => apply(op, &a, &a, work),
+                (Some(a), Some(Some(b))) => apply(op, &a, &b, work),
                 _ => None,
             }
         }
@@ -67,24 +85,11 @@ fn eval<'t>(
     (value, end)
 }
 
-fn apply(op: Op, a: &Tensor, b: &Tensor, work: &mut Work) -> Option<Rc<Tensor>> {
+fn apply<'i>(op: Op, a: &Tensor, b: &Tensor, work: &mut Work) -> Option<Value<'i>> {
     let out = op.apply(a, b).ok()?;
     work.nodes += 1;
     work.elements += out.numel() as u64;
-    out.is_finite().then(|| Rc::new(out))
-}
-
-fn subtree_end(nodes: &[Node], start: usize) -> usize {
-    let mut open = 1usize;
-    let mut at = start;
-    while open > 0 {
-        open -= 1;
-        if let Node::Op(op) = nodes[at] {
-            open += op.arity();
-        }
-        at += 1;
-    }
-    at
+    out.is_finite().then(|| Value::Out(Rc::new(out)))
 }
 
 /// Every tree's score of `network` (`None` where the tree is invalid on it), equal
@@ -93,11 +98,10 @@ pub fn score_population(trees: &[Tree], network: &Network) -> (Vec<Option<f64>>,
     let mut totals: Vec<Option<f64>> = vec![Some(0.0); trees.len()];
     let mut work = Work::default();
     for instance in &network.instances {
-        let instance: Vec<Rc<Tensor>> = instance.iter().cloned().map(Rc::new).collect();
-        let mut memo: Memo<'_> = FxHashMap::default();
+        let mut memo: Memo<'_, '_> = FxHashMap::default();
         for (tree, total) in trees.iter().zip(&mut totals) {
             let Some(sum) = total else { continue };
-            let (value, _) = eval(tree.nodes(), 0, &instance, Some(&mut memo), &mut work);
+            let (value, _) = eval(tree.nodes(), 0, instance, Some(&mut memo), &mut work);
             *total = value.filter(|v| v.numel() > 0).map(|v| {
                 let mean = v.data().iter().map(|&x| f64::from(x)).sum::<f64>() / v.numel() as f64;
                 *sum + mean
@@ -117,9 +121,8 @@ pub fn score_population(trees: &[Tree], network: &Network) -> (Vec<Option<f64>>,
 pub fn plain_work(trees: &[Tree], network: &Network) -> Work {
     let mut work = Work::default();
     for instance in &network.instances {
-        let instance: Vec<Rc<Tensor>> = instance.iter().cloned().map(Rc::new).collect();
         for tree in trees {
-            eval(tree.nodes(), 0, &instance, None, &mut work);
+            eval(tree.nodes(), 0, instance, None, &mut work);
         }
     }
     work

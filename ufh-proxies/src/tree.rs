@@ -6,6 +6,7 @@
 //! A tree is stored in prefix order (each op followed by its operands' subtrees), so
 //! that a subtree is a contiguous range: crossover and mutation splice ranges.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::ops::Op;
@@ -185,43 +186,55 @@ impl Tree {
     /// The root's output on one instance (its 22 statistics, in [`Stat::ALL`]'s
     /// order), before `to_scalar`.
     pub fn evaluate(&self, instance: &[Tensor]) -> Result<Tensor, TreeError> {
+        self.root(instance).map(Cow::into_owned)
+    }
+
+    /// The root's output, borrowed when the tree is a lone statistic.
+    fn root<'i>(&self, instance: &'i [Tensor]) -> Result<Cow<'i, Tensor>, TreeError> {
         if instance.len() != Stat::ALL.len() {
             return Err(TreeError::Statistics(instance.len()));
         }
-        let (value, _) = self.eval_at(0, instance)?;
-        Ok(value)
+        Ok(self.eval_at(0, instance)?.0)
     }
 
-    fn eval_at(&self, at: usize, instance: &[Tensor]) -> Result<(Tensor, usize), TreeError> {
+    /// The value of the subtree at `at` and its end. Statistics are borrowed, not
+    /// copied, and a unary operation gets its operand again as the unused second
+    /// input, so the only allocations are the operations' outputs.
+    fn eval_at<'i>(
+        &self,
+        at: usize,
+        instance: &'i [Tensor],
+    ) -> Result<(Cow<'i, Tensor>, usize), TreeError> {
         match self.nodes[at] {
             Node::Arg(stat) => {
-                let value = instance[stat.index()].clone();
+                let value = &instance[stat.index()];
                 if !value.is_finite() {
                     return Err(TreeError::NotFinite(format!("{stat:?}")));
                 }
-                Ok((value, at + 1))
+                Ok((Cow::Borrowed(value), at + 1))
             }
             Node::Op(op) => {
                 let (a, next) = self.eval_at(at + 1, instance)?;
                 let (b, next) = if op.arity() == 2 {
-                    self.eval_at(next, instance)?
+                    let (b, next) = self.eval_at(next, instance)?;
+                    (Some(b), next)
                 } else {
-                    (Tensor::scalar(0.0), next)
+                    (None, next)
                 };
                 let out = op
-                    .apply(&a, &b)
+                    .apply(&a, b.as_deref().unwrap_or(&a))
                     .map_err(|source| TreeError::Shape { op, source })?;
                 if !out.is_finite() {
                     return Err(TreeError::NotFinite(format!("{op:?}")));
                 }
-                Ok((out, next))
+                Ok((Cow::Owned(out), next))
             }
         }
     }
 
     /// The tree's score of one instance: the mean of its output (`to_scalar`).
     pub fn instance_score(&self, instance: &[Tensor]) -> Result<f64, TreeError> {
-        let out = self.evaluate(instance)?;
+        let out = self.root(instance)?;
         if out.numel() == 0 {
             return Err(TreeError::Shape {
                 op: match self.nodes[0] {
@@ -253,7 +266,7 @@ impl Tree {
 }
 
 /// The end of the subtree at `start`, or `None` if the nodes end first.
-fn subtree_end(nodes: &[Node], start: usize) -> Option<usize> {
+pub(crate) fn subtree_end(nodes: &[Node], start: usize) -> Option<usize> {
     let mut open = 1usize;
     let mut at = start;
     while open > 0 {
