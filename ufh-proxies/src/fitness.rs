@@ -131,9 +131,15 @@ pub fn correlate(
         scores.push(score(network)?);
     }
     let accuracies: Vec<f64> = space.iter().map(|n| n.accuracy).collect();
+    correlations(&scores, &accuracies)
+}
+
+/// Kendall τ-b and Spearman ρ of `scores` against `accuracies`; `None` where
+/// either is undefined.
+pub fn correlations(scores: &[f64], accuracies: &[f64]) -> Option<Correlations> {
     Some(Correlations {
-        kendall_tau: kendall_tau_b(&scores, &accuracies).ok()?,
-        spearman_rho: crate::rank::spearman_rho(&scores, &accuracies).ok()?,
+        kendall_tau: kendall_tau_b(scores, accuracies).ok()?,
+        spearman_rho: crate::rank::spearman_rho(scores, accuracies).ok()?,
     })
 }
 

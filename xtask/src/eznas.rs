@@ -19,9 +19,10 @@ use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_proxies::baselines::BASELINES;
 use ufh_proxies::file::{read_stats, write_stats};
-use ufh_proxies::fitness::{KendallFitness, Network, correlate, meta_validate};
+use ufh_proxies::fitness::{
+    Correlations, KendallFitness, Network, correlate, correlations, meta_validate,
+};
 use ufh_proxies::hash::TreeHasher;
-use ufh_proxies::rank::{kendall_tau_b, spearman_rho};
 use ufh_proxies::space::{ScreenedTreeSpace, TreeSpace};
 use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::Tree;
@@ -185,17 +186,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let candidates = config.population_size as u64
         + (config.population_size + config.lambda) as u64
         + args.generations.saturating_sub(1) * (config.mu + config.lambda) as u64;
-    let report = |name: &str, tree: &Tree| -> anyhow::Result<()> {
-        match meta_validate(tree, &held_out) {
+    // One line per proxy validated on the held-out cells.
+    let report = |name: &str, c: Option<Correlations>, what: &str| -> anyhow::Result<()> {
+        match c {
             Some(c) => say!(
-                "{name}: Kendall tau {:.3}, Spearman rho {:.3} on {} held-out cells: {tree}",
+                "{name}: Kendall tau {:.3}, Spearman rho {:.3} on {} held-out cells{what}",
                 c.kendall_tau,
                 c.spearman_rho,
                 held_out.len()
             ),
-            None => say!("{name}: invalid or constant on the held-out cells: {tree}"),
+            None => say!("{name}: invalid, undefined or constant on the held-out cells{what}"),
         }
         Ok(())
+    };
+    let report_tree = |name: &str, tree: &Tree| {
+        report(name, meta_validate(tree, &held_out), &format!(": {tree}"))
     };
     for (label, techniques) in [
         ("without FEC", Techniques::NONE),
@@ -222,37 +227,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
             best.fitness
         );
-        report(&format!("best tree {label}"), &best.candidate)?;
+        report_tree(&format!("best tree {label}"), &best.candidate)?;
     }
-    report("EZNAS-A", &Tree::eznas_a())?;
+    report_tree("EZNAS-A", &Tree::eznas_a())?;
     for (name, baseline) in BASELINES {
-        match correlate(&held_out, baseline) {
-            Some(c) => say!(
-                "baseline {name}: Kendall tau {:.3}, Spearman rho {:.3} on {} held-out cells",
-                c.kendall_tau,
-                c.spearman_rho,
-                held_out.len()
-            ),
-            None => say!("baseline {name}: undefined on a held-out cell"),
-        }
+        report(
+            &format!("baseline {name}"),
+            correlate(&held_out, baseline),
+            "",
+        )?;
     }
     let loss_scores = loss_gradient_scores(&table, &sample[args.networks..]);
     let accuracies: Vec<f64> = held_out.iter().map(|n| n.accuracy).collect();
-    for (name, pick) in [("grad_norm", 0), ("snip", 1)] {
-        let scores: Vec<f64> = loss_scores
-            .iter()
-            .map(|s| if pick == 0 { s.0 } else { s.1 })
-            .collect();
-        match (
-            kendall_tau_b(&scores, &accuracies),
-            spearman_rho(&scores, &accuracies),
-        ) {
-            (Ok(tau), Ok(rho)) => say!(
-                "baseline {name}: Kendall tau {tau:.3}, Spearman rho {rho:.3} on {} held-out cells",
-                held_out.len()
-            ),
-            _ => say!("baseline {name}: undefined on the held-out cells"),
-        }
+    let grad_norm: Vec<f64> = loss_scores.iter().map(|s| s.0).collect();
+    let snip: Vec<f64> = loss_scores.iter().map(|s| s.1).collect();
+    for (name, scores) in [("grad_norm", grad_norm), ("snip", snip)] {
+        report(
+            &format!("baseline {name}"),
+            correlations(&scores, &accuracies),
+            "",
+        )?;
     }
     Ok(())
 }
