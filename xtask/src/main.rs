@@ -62,6 +62,23 @@ enum Task {
     Nasbench(nasbench::Args),
 }
 
+/// `f(r, base + r)` for `r` in `0..count` on the current rayon pool, one `r` per
+/// job, results in order of `r`. Searches and trainings vary in cost, and rayon's
+/// default splitting can leave a core idle behind a run of them that no other
+/// thread may steal; one per job costs nothing beside a search.
+pub(crate) fn per_seed<T: Send>(
+    count: usize,
+    base: u64,
+    f: impl Fn(usize, u64) -> T + Sync + Send,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    (0..count)
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|r| f(r, base.wrapping_add(r as u64)))
+        .collect()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {

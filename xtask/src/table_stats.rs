@@ -8,7 +8,6 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_search::{Budget, Outcome, Search, Techniques};
 use ufh_spaces::embedded::TableSpec;
@@ -168,27 +167,24 @@ fn search_fraction(table: &ModelTable, searches: u64, jobs: usize) -> anyhow::Re
         ("with FEC", Techniques::FEC),
     ] {
         let trainings: Vec<usize> = pool.install(|| {
-            (0..searches as usize)
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|seed| -> anyhow::Result<usize> {
-                    let seed = seed as u64;
-                    let record = Search::new(
-                        &space,
-                        &evaluator,
-                        &hasher,
-                        Budget::SimulatedSeconds(budget_s),
-                        seed,
-                    )
-                    .techniques(techniques)?
-                    .run_serial(&mut crate::figures::PAPER_EVOLUTION.build()?)?;
-                    Ok(record
-                        .events
-                        .iter()
-                        .filter(|e| matches!(e.outcome, Outcome::Evaluated | Outcome::Miss))
-                        .count())
-                })
-                .collect::<anyhow::Result<_>>()
+            crate::per_seed(searches as usize, 0, |_, seed| -> anyhow::Result<usize> {
+                let record = Search::new(
+                    &space,
+                    &evaluator,
+                    &hasher,
+                    Budget::SimulatedSeconds(budget_s),
+                    seed,
+                )
+                .techniques(techniques)?
+                .run_serial(&mut crate::figures::PAPER_EVOLUTION.build()?)?;
+                Ok(record
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e.outcome, Outcome::Evaluated | Outcome::Miss))
+                    .count())
+            })
+            .into_iter()
+            .collect::<anyhow::Result<_>>()
         })?;
         let mean = trainings.iter().sum::<usize>() as f64 / trainings.len() as f64;
         say!(

@@ -21,7 +21,6 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use std::num::NonZeroUsize;
 use ufh_search::Budget;
 
@@ -58,43 +57,40 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let runs: Vec<Vec<AmzRun>> = conditions
         .iter()
         .map(|(label, techniques)| {
-            (0..repeats)
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|r| {
-                    let seed = context.options.seed.wrapping_add(r as u64);
-                    // The demo's tasks, with 100 test examples each drawn after its
-                    // training and validation examples, for the test curves.
-                    let sizes = SplitSizes {
-                        test: 100,
-                        ..demo.search_sizes
-                    };
-                    let tasks =
-                        linear_regression_tasks::<DEMO_FEATURES>(demo.search_tasks, sizes, seed);
-                    let evaluator =
-                        ProgramEvaluator::new(tasks, demo.layout, ProgramHashConfig::PAPER)?;
-                    let search = Search::new(
-                        &space,
-                        &evaluator,
-                        &evaluator,
-                        Budget::SimulatedSeconds(budget),
-                        seed,
-                    )
-                    .techniques(*techniques)?;
-                    let result = evolve(&search, demo.evolution(), NonZeroUsize::MIN)
-                        .with_context(|| format!("AutoML-Zero {label}, repeat {r}"))?;
-                    bar.inc(1);
-                    let best = &result.best.candidate;
-                    let program = live_code(best).unwrap_or_else(|| best.without_no_ops());
-                    Ok(AmzRun {
-                        run: Run::new(&result.record, &grid, budget),
-                        held_out: held_out
-                            .evaluate_program(best)
-                            .map_or(f64::NEG_INFINITY, |e| e.validation),
-                        program: program.to_string(),
-                    })
+            crate::per_seed(repeats, context.options.seed, |r, seed| {
+                // The demo's tasks, with 100 test examples each drawn after its
+                // training and validation examples, for the test curves.
+                let sizes = SplitSizes {
+                    test: 100,
+                    ..demo.search_sizes
+                };
+                let tasks =
+                    linear_regression_tasks::<DEMO_FEATURES>(demo.search_tasks, sizes, seed);
+                let evaluator =
+                    ProgramEvaluator::new(tasks, demo.layout, ProgramHashConfig::PAPER)?;
+                let search = Search::new(
+                    &space,
+                    &evaluator,
+                    &evaluator,
+                    Budget::SimulatedSeconds(budget),
+                    seed,
+                )
+                .techniques(*techniques)?;
+                let result = evolve(&search, demo.evolution(), NonZeroUsize::MIN)
+                    .with_context(|| format!("AutoML-Zero {label}, repeat {r}"))?;
+                bar.inc(1);
+                let best = &result.best.candidate;
+                let program = live_code(best).unwrap_or_else(|| best.without_no_ops());
+                Ok(AmzRun {
+                    run: Run::new(&result.record, &grid, budget),
+                    held_out: held_out
+                        .evaluate_program(best)
+                        .map_or(f64::NEG_INFINITY, |e| e.validation),
+                    program: program.to_string(),
                 })
-                .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect::<anyhow::Result<_>>()?;
     bar.finish_and_clear();

@@ -16,7 +16,6 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_search::{Budget, EvolutionConfig, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
@@ -43,27 +42,24 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let records: Vec<Vec<Run>> = conditions
         .iter()
         .map(|(label, techniques)| {
-            (0..repeats)
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|r| {
-                    let seed = context.options.seed.wrapping_add(r as u64);
-                    let search = Search::new(
-                        &space,
-                        &evaluator,
-                        &hasher,
-                        Budget::SimulatedSeconds(budget),
-                        seed,
-                    )
-                    .techniques(*techniques)?
-                    .keep_events(true);
-                    let record = search
-                        .run_serial(&mut evolution.build()?)
-                        .with_context(|| format!("AutoRL {label}, repeat {r}"))?;
-                    bar.inc(1);
-                    Ok(Run::new(&record, &grid, budget))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()
+            crate::per_seed(repeats, context.options.seed, |r, seed| {
+                let search = Search::new(
+                    &space,
+                    &evaluator,
+                    &hasher,
+                    Budget::SimulatedSeconds(budget),
+                    seed,
+                )
+                .techniques(*techniques)?
+                .keep_events(true);
+                let record = search
+                    .run_serial(&mut evolution.build()?)
+                    .with_context(|| format!("AutoRL {label}, repeat {r}"))?;
+                bar.inc(1);
+                Ok(Run::new(&record, &grid, budget))
+            })
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect::<anyhow::Result<_>>()?;
     bar.finish_and_clear();
@@ -115,15 +111,9 @@ fn noise(context: &mut Experiment<'_>, evaluator: &LossEvaluator) -> anyhow::Res
     let mut groups = Vec::new();
     let mut csv = String::from("graph,seed,fitness\n");
     for (name, graph) in &graphs {
-        let fitness: Vec<f64> = (0..seeds as usize)
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|s| {
-                evaluator
-                    .fitness(graph, context.options.seed.wrapping_add(s as u64))
-                    .0
-            })
-            .collect();
+        let fitness: Vec<f64> = crate::per_seed(seeds as usize, context.options.seed, |_, seed| {
+            evaluator.fitness(graph, seed).0
+        });
         for (s, f) in fitness.iter().enumerate() {
             writeln!(csv, "{name},{s},{f}")?;
         }

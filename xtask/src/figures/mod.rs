@@ -33,7 +33,6 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_search::{
     BananasConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, LocalSearchConfig,
@@ -437,45 +436,40 @@ impl Experiment<'_> {
             cost_s: bench.hash_cost_s,
         }
         .build(bench.table.as_ref())?;
-        (0..repeats)
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|r| {
-                let seed = self.options.seed.wrapping_add(r as u64);
-                let search = Search::new(
-                    &bench.space,
-                    &evaluator,
-                    &hasher,
-                    Budget::SimulatedSeconds(bench.budget_s),
-                    seed,
-                )
-                .techniques(condition.techniques)?;
-                let workers = NonZeroUsize::new(condition.workers).expect("at least one worker");
-                let mut algorithm_s = 0.0;
-                let record = match &condition.algo {
-                    Algo::Evolution(config) => search.run_workers(&mut config.build()?, workers)?,
-                    Algo::Ppo => {
-                        search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?
+        crate::per_seed(repeats, self.options.seed, |_, seed| {
+            let search = Search::new(
+                &bench.space,
+                &evaluator,
+                &hasher,
+                Budget::SimulatedSeconds(bench.budget_s),
+                seed,
+            )
+            .techniques(condition.techniques)?;
+            let workers = NonZeroUsize::new(condition.workers).expect("at least one worker");
+            let mut algorithm_s = 0.0;
+            let record = match &condition.algo {
+                Algo::Evolution(config) => search.run_workers(&mut config.build()?, workers)?,
+                Algo::Ppo => {
+                    search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?
+                }
+                Algo::LocalSearch(config) => search.run_workers(&mut config.build()?, workers)?,
+                Algo::Bananas(config) => {
+                    let mut bananas = config.build(seed)?;
+                    if condition.techniques.fec.is_some() {
+                        bananas = bananas.dedup_by(&hasher);
                     }
-                    Algo::LocalSearch(config) => {
-                        search.run_workers(&mut config.build()?, workers)?
-                    }
-                    Algo::Bananas(config) => {
-                        let mut bananas = config.build(seed)?;
-                        if condition.techniques.fec.is_some() {
-                            bananas = bananas.dedup_by(&hasher);
-                        }
-                        let record = search.run_workers(&mut bananas, workers)?;
-                        algorithm_s = bananas.predictor_seconds();
-                        record
-                    }
-                };
-                bar.inc(1);
-                let mut run = Run::new(&record, &grid, bench.budget_s);
-                run.algorithm_s = algorithm_s;
-                Ok(run)
-            })
-            .collect()
+                    let record = search.run_workers(&mut bananas, workers)?;
+                    algorithm_s = bananas.predictor_seconds();
+                    record
+                }
+            };
+            bar.inc(1);
+            let mut run = Run::new(&record, &grid, bench.budget_s);
+            run.algorithm_s = algorithm_s;
+            Ok(run)
+        })
+        .into_iter()
+        .collect()
     }
 
     fn run_all(
