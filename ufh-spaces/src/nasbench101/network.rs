@@ -476,7 +476,7 @@ impl CellNetwork {
             let logits = self.logits(input, images, true);
             self.backward(&vec![1.0; logits.len()]);
             let mut captured = Vec::new();
-            self.for_each_block(&mut |b| captured.push(b.captured().expect("capturing").clone()));
+            self.for_each_block(&mut |b| captured.push(b.take_captured().expect("capturing")));
             passes.push(captured);
         }
         let mut weights = Vec::new();

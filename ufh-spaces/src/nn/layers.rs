@@ -155,9 +155,9 @@ impl ConvBnRelu {
         self.capture = on.then(Box::default);
     }
 
-    /// The last captured pass, if capturing.
-    pub(crate) fn captured(&self) -> Option<&Capture> {
-        self.capture.as_deref()
+    /// Takes the last captured pass, leaving capturing on, if it was.
+    pub(crate) fn take_captured(&mut self) -> Option<Capture> {
+        self.capture.as_deref_mut().map(std::mem::take)
     }
 
     /// The conv weight, `[out][in][k][k]`.
