@@ -264,18 +264,12 @@ impl TableSettings {
     }
 }
 
-/// SplitMix64's finaliser: a bijective 64-bit mix.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The seed of one training run: a mix of the model's key, the budget and the
 /// repeat, so every run of every model has its own stream.
 pub fn run_seed(key: &ModuleHash, epochs: u32, repeat: usize) -> u64 {
     let low = u64::from_le_bytes(key.0[..8].try_into().expect("8 bytes"));
     let high = u64::from_le_bytes(key.0[8..].try_into().expect("8 bytes"));
+    use crate::gaussian::mix;
     mix(mix(mix(low) ^ high) ^ (u64::from(epochs) << 32 | repeat as u64))
 }
 

@@ -83,3 +83,5 @@ pub mod nasbench101;
 mod nn;
 #[cfg(feature = "nasbench101")]
 pub mod tabular;
+#[cfg(feature = "zoo")]
+pub mod zoo;

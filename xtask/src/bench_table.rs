@@ -174,7 +174,7 @@ fn parse_line(line: &str, expected_runs: usize) -> Option<(ModuleHash, JournalRo
 /// last newline are a line that a kill cut short, and appending after them would
 /// glue the next line to it (a malformed line in the middle, which blocks every
 /// later run). The model of that line is trained again.
-fn open_for_append(path: &Path) -> anyhow::Result<File> {
+pub(crate) fn open_for_append(path: &Path) -> anyhow::Result<File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;

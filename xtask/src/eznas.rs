@@ -29,8 +29,9 @@ use ufh_proxies::tree::Tree;
 use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Search, Techniques};
 use ufh_spaces::digits;
 use ufh_spaces::embedded::EmbeddedTable;
-use ufh_spaces::nasbench101::CellNetwork;
+use ufh_spaces::nasbench101::{BlockStatistics, CellNetwork, LossGradientScores};
 use ufh_spaces::tabular::TabularBenchmark;
+use ufh_spaces::zoo::{ZooSpace, ZooTable};
 
 use crate::say;
 
@@ -59,52 +60,94 @@ pub(crate) struct Args {
     stats: Option<std::path::PathBuf>,
 }
 
+/// A proxy network from its blocks' statistics and its accuracy.
+fn network(blocks: Vec<BlockStatistics>, accuracy: f64) -> Network {
+    let instances = blocks
+        .into_iter()
+        .map(|b| {
+            b.tensors
+                .into_iter()
+                .map(|t| Tensor::new(t.shape, t.data))
+                .collect()
+        })
+        .collect();
+    Network {
+        instances,
+        accuracy,
+    }
+}
+
 /// The statistics of `cells` as proxy networks.
 fn zoo(table: &EmbeddedTable, picks: &[usize], batch: usize) -> Vec<Network> {
     let config = table.spec().settings.train;
     let data = digits::split().train.first(batch).pixels;
     picks
         .par_iter()
+        .with_max_len(1)
         .map(|&index| {
             let model = table.model_at(index);
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(index as u64);
-            let mut network = CellNetwork::new(&model.cell, config, &mut rng);
-            let blocks = network.statistics_seeded(&data, batch, index as u64 ^ 0x5eed);
-            let instances = blocks
-                .into_iter()
-                .map(|b| {
-                    b.tensors
-                        .into_iter()
-                        .map(|t| Tensor::new(t.shape, t.data))
-                        .collect()
-                })
-                .collect();
+            let mut cell = CellNetwork::new(&model.cell, config, &mut rng);
+            let blocks = cell.statistics_seeded(&data, batch, index as u64 ^ 0x5eed);
             let runs = model.runs(1);
             let accuracy =
                 runs.iter().map(|r| r.end.validation_accuracy).sum::<f64>() / runs.len() as f64;
-            Network {
-                instances,
-                accuracy,
-            }
+            network(blocks, accuracy)
         })
         .collect()
 }
 
-/// grad_norm and snip of `picks` at initialisation (the same seeds as [`zoo`]), on
-/// the first 64 training digits.
-fn loss_gradient_scores(table: &EmbeddedTable, picks: &[usize]) -> Vec<(f64, f64)> {
+/// The loss-gradient scores of `picks` at initialisation (the same seeds as
+/// [`zoo`]), on the first 64 training digits.
+fn loss_gradient_scores(table: &EmbeddedTable, picks: &[usize]) -> Vec<LossGradientScores> {
     let config = table.spec().settings.train;
     let batch = digits::split().train.first(64);
     picks
         .par_iter()
+        .with_max_len(1)
         .map(|&index| {
             let model = table.model_at(index);
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(index as u64);
-            let scores = CellNetwork::new(&model.cell, config, &mut rng)
-                .loss_gradient_scores(&batch.pixels, &batch.labels);
-            (scores.grad_norm, scores.snip)
+            CellNetwork::new(&model.cell, config, &mut rng)
+                .loss_gradient_scores(&batch.pixels, &batch.labels)
         })
         .collect()
+}
+
+/// `count` networks of a zoo space's shipped table (seeded by `seed`), each at the
+/// initialisation its training run started from: statistics on the first `batch`
+/// training digits, loss-gradient scores on the first 64, and the table's
+/// validation accuracy.
+fn zoo_space(
+    space: ZooSpace,
+    count: usize,
+    batch: usize,
+    seed: u64,
+) -> (Vec<Network>, Vec<LossGradientScores>) {
+    let table = ZooTable::embedded(space);
+    let config = table.metadata.settings.train;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x200);
+    let records: Vec<_> = table
+        .records
+        .choose_multiple(&mut rng, count)
+        .copied()
+        .collect();
+    let split = digits::split();
+    let (data, labelled) = (split.train.first(batch).pixels, split.train.first(64));
+    records
+        .par_iter()
+        .with_max_len(1)
+        .map(|r| {
+            let architecture = space.architecture(r.index).expect("the table's space");
+            let build = || {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(space.run_seed(r.index));
+                architecture.network(config, &mut rng)
+            };
+            let blocks = build().statistics_seeded(&data, batch, r.index as u64 ^ 0x5eed);
+            let scores = build().loss_gradient_scores(&labelled.pixels, &labelled.labels);
+            (network(blocks, r.accuracy(1, &table.metadata)), scores)
+        })
+        .unzip()
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -186,22 +229,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let candidates = config.population_size as u64
         + (config.population_size + config.lambda) as u64
         + args.generations.saturating_sub(1) * (config.mu + config.lambda) as u64;
-    // One line per proxy validated on the held-out cells.
-    let report = |name: &str, c: Option<Correlations>, what: &str| -> anyhow::Result<()> {
-        match c {
-            Some(c) => say!(
-                "{name}: Kendall tau {:.3}, Spearman rho {:.3} on {} held-out cells{what}",
-                c.kendall_tau,
-                c.spearman_rho,
-                held_out.len()
-            ),
-            None => say!("{name}: invalid, undefined or constant on the held-out cells{what}"),
-        }
-        Ok(())
-    };
-    let report_tree = |name: &str, tree: &Tree| {
-        report(name, meta_validate(tree, &held_out), &format!(": {tree}"))
-    };
+    let mut held_out_spaces: Vec<(String, Vec<Network>, Vec<LossGradientScores>)> = vec![(
+        "NAS-Bench-101 cells".into(),
+        held_out,
+        loss_gradient_scores(&table, &sample[args.networks..]),
+    )];
+    for space in ZooSpace::ALL {
+        let (networks, scores) = zoo_space(space, args.held_out, args.batch, args.seed);
+        held_out_spaces.push((format!("{} networks", space.name()), networks, scores));
+    }
+    let mut best_trees = Vec::new();
     for (label, techniques) in [
         ("without FEC", Techniques::NONE),
         ("with FEC", Techniques::FEC),
@@ -219,34 +256,53 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .run_parallel(&mut gp, std::num::NonZeroUsize::new(16).expect("16"))?;
         let best = gp.best().context("no valid tree")?;
         say!(
-            "GP {label}: {} candidates in {:.1} s, hit rate {}, best fitness {:.3}",
+            "GP {label}: {} candidates in {:.1} s, hit rate {}, best fitness {:.3}: {}",
             record.events.len(),
             started.elapsed().as_secs_f64(),
             record
                 .hit_rate()
                 .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
-            best.fitness
+            best.fitness,
+            best.candidate
         );
-        report_tree(&format!("best tree {label}"), &best.candidate)?;
+        best_trees.push((format!("best tree {label}"), best.candidate.clone()));
     }
-    report_tree("EZNAS-A", &Tree::eznas_a())?;
-    for (name, baseline) in BASELINES {
-        report(
-            &format!("baseline {name}"),
-            correlate(&held_out, baseline),
-            "",
-        )?;
-    }
-    let loss_scores = loss_gradient_scores(&table, &sample[args.networks..]);
-    let accuracies: Vec<f64> = held_out.iter().map(|n| n.accuracy).collect();
-    let grad_norm: Vec<f64> = loss_scores.iter().map(|s| s.0).collect();
-    let snip: Vec<f64> = loss_scores.iter().map(|s| s.1).collect();
-    for (name, scores) in [("grad_norm", grad_norm), ("snip", snip)] {
-        report(
-            &format!("baseline {name}"),
-            correlations(&scores, &accuracies),
-            "",
-        )?;
+    best_trees.push(("EZNAS-A".into(), Tree::eznas_a()));
+    for (space_name, networks, loss_scores) in &held_out_spaces {
+        // One line per proxy validated on this space's held-out networks.
+        let report = |name: &str, c: Option<Correlations>| -> anyhow::Result<()> {
+            match c {
+                Some(c) => say!(
+                    "  {name}: Kendall tau {:.3}, Spearman rho {:.3}",
+                    c.kendall_tau,
+                    c.spearman_rho
+                ),
+                None => say!("  {name}: invalid, undefined or constant"),
+            }
+            Ok(())
+        };
+        say!("held out: {} {space_name}", networks.len());
+        for (name, tree) in &best_trees {
+            report(name, meta_validate(tree, networks))?;
+        }
+        for (name, baseline) in BASELINES {
+            report(&format!("baseline {name}"), correlate(networks, baseline))?;
+        }
+        let accuracies: Vec<f64> = networks.iter().map(|n| n.accuracy).collect();
+        let named: [(&str, fn(&LossGradientScores) -> f64); 5] = [
+            ("grad_norm", |s| s.grad_norm),
+            ("snip", |s| s.snip),
+            ("grasp", |s| s.grasp),
+            ("fisher", |s| s.fisher),
+            ("synflow", |s| s.synflow),
+        ];
+        for (name, get) in named {
+            let scores: Vec<f64> = loss_scores.iter().map(get).collect();
+            report(
+                &format!("baseline {name}"),
+                correlations(&scores, &accuracies),
+            )?;
+        }
     }
     Ok(())
 }

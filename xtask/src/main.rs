@@ -28,6 +28,7 @@ mod figures;
 mod golden;
 mod nasbench;
 mod table_stats;
+mod zoo_table;
 
 /// The project's reproducible tasks.
 #[derive(Debug, Parser)]
@@ -55,6 +56,9 @@ enum Task {
     Golden(golden::Args),
     /// Train an embedded NAS benchmark (resumable; see ufh_spaces::embedded).
     BenchTable(bench_table::Args),
+    /// Train the seeded sample of a proxy-zoo space (NAS-Bench-201-style cells or
+    /// the chain grid) and write its accuracy table into ufh-spaces (resumable).
+    ZooTable(zoo_table::Args),
     /// Models, accuracy quantiles, cost and functional-hash collisions of a table
     /// file (default: the embedded default table).
     TableStats(table_stats::Args),
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Task::Eznas(args) => eznas::run(args),
         Task::Golden(args) => golden::golden(args),
         Task::BenchTable(args) => bench_table::run(args),
+        Task::ZooTable(args) => zoo_table::run(args),
         Task::TableStats(args) => table_stats::run(args),
         Task::Nasbench(args) => nasbench::run(args),
     };
@@ -172,6 +177,7 @@ mod tests {
             vec!["golden"],
             vec!["bench-table"],
             vec!["table-stats"],
+            vec!["zoo-table"],
             vec!["nasbench"],
             vec!["nasbench", "load"],
             vec!["nasbench", "synth"],

@@ -29,5 +29,8 @@ pub use file::{
     NasBench101Writer, NasBenchError, NasBenchErrorKind, REPEATS,
 };
 pub use module_hash::{ModuleHash, ParseModuleHashError};
-pub use network::{BlockStatistics, CellNetwork, StatTensor, TrainConfig, TrainedRun, train_cell};
+pub use network::{
+    BlockStatistics, CellNetwork, LossGradientScores, StatTensor, TrainConfig, TrainedRun,
+    train_cell,
+};
 pub use space::{NasBench101Space, SpaceConfig, SpaceError, enumerate_unique_cells};

@@ -23,17 +23,13 @@
 //! kernel sums in a fixed order, so a seed gives bit-identical accuracies on any
 //! machine.
 
-use std::time::Instant;
-
-use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::cell::{Cell, Op};
-use crate::digits::{Digits, DigitsSplit, N_CLASSES, N_PIXELS};
-use crate::nn::layers::{
-    Capture, Classifier, ConvBnRelu, MaxPool, Param, Tensor, count_correct, softmax_cross_entropy,
-};
-use crate::tabular::{EpochMetrics, RepeatMetrics};
+use crate::digits::{Digits, DigitsSplit, N_CLASSES};
+use crate::nn::layers::{Classifier, ConvBlock, MaxPool, Param, Tensor};
+use crate::nn::net::{self, Net};
+pub use crate::nn::net::{BlockStatistics, LossGradientScores, StatTensor, TrainedRun};
 
 /// Settings of the scaled network and its training.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -112,7 +108,7 @@ fn vertex_channels(cell: &Cell, in_channels: usize, out_channels: usize) -> Vec<
 
 #[derive(Debug, Clone)]
 enum VertexOp {
-    Conv(Box<ConvBnRelu>),
+    Conv(Box<ConvBlock>),
     Pool(MaxPool),
 }
 
@@ -123,7 +119,7 @@ struct CellModule {
     channels: Vec<usize>,
     /// Projection of the cell input into vertex `t` (index `t`; the output's at
     /// `n - 1`), where the input feeds it.
-    projections: Vec<Option<ConvBnRelu>>,
+    projections: Vec<Option<ConvBlock>>,
     ops: Vec<Option<VertexOp>>,
 }
 
@@ -141,16 +137,16 @@ impl CellModule {
         let mut ops = Vec::with_capacity(n);
         for t in 0..n {
             let projection = (t > 0 && cell.has_edge(0, t))
-                .then(|| ConvBnRelu::new(1, in_channels, channels[t], rng));
+                .then(|| ConvBlock::new(1, in_channels, channels[t], rng));
             projections.push(projection);
             let op = match cell.op(t) {
-                Op::Conv3x3 => Some(VertexOp::Conv(Box::new(ConvBnRelu::new(
+                Op::Conv3x3 => Some(VertexOp::Conv(Box::new(ConvBlock::new(
                     3,
                     channels[t],
                     channels[t],
                     rng,
                 )))),
-                Op::Conv1x1 => Some(VertexOp::Conv(Box::new(ConvBnRelu::new(
+                Op::Conv1x1 => Some(VertexOp::Conv(Box::new(ConvBlock::new(
                     1,
                     channels[t],
                     channels[t],
@@ -174,7 +170,7 @@ impl CellModule {
             .projections
             .iter()
             .flatten()
-            .map(ConvBnRelu::parameter_count)
+            .map(ConvBlock::parameter_count)
             .sum();
         let ops: usize = self
             .ops
@@ -189,7 +185,7 @@ impl CellModule {
     }
 
     /// Every conv-bn-relu block, projections and vertex ops, in vertex order.
-    fn for_each_block(&mut self, f: &mut impl FnMut(&mut ConvBnRelu)) {
+    fn for_each_block(&mut self, f: &mut dyn FnMut(&mut ConvBlock)) {
         for t in 0..self.projections.len() {
             if let Some(projection) = &mut self.projections[t] {
                 f(projection);
@@ -200,7 +196,7 @@ impl CellModule {
         }
     }
 
-    fn for_each_param(&mut self, f: &mut impl FnMut(&mut Param)) {
+    fn for_each_param(&mut self, f: &mut dyn FnMut(&mut Param)) {
         for projection in self.projections.iter_mut().flatten() {
             projection.params_mut().into_iter().for_each(&mut *f);
         }
@@ -313,7 +309,7 @@ impl CellModule {
 #[derive(Debug, Clone)]
 pub struct CellNetwork {
     config: TrainConfig,
-    stem: ConvBnRelu,
+    stem: ConvBlock,
     first: CellModule,
     downsample: MaxPool,
     second: CellModule,
@@ -339,7 +335,7 @@ impl CellNetwork {
         let c = config.channels;
         Self {
             config,
-            stem: ConvBnRelu::new(3, 1, c, rng),
+            stem: ConvBlock::new(3, 1, c, rng),
             first: CellModule::new(*cell, c, c, rng),
             downsample: MaxPool::down2(),
             second: CellModule::new(*cell, c, 2 * c, rng),
@@ -356,98 +352,28 @@ impl CellNetwork {
             + self.classifier.parameter_count()
     }
 
+    /// The logits of `images` digits (64 pixels each, seen at the network's
+    /// input side).
+    #[cfg(test)]
     fn logits(&mut self, pixels: &[f32], images: usize, training: bool) -> Vec<f32> {
-        let side = self.config.input_side;
-        let input = Tensor {
-            channels: 1,
-            images,
-            h: side,
-            w: side,
-            data: match side {
-                8 => pixels.to_vec(),
-                _ => average_pool_2x2(pixels),
-            },
-        };
-        let x = self.stem.forward(&input, training);
-        let x = self.first.forward(&x, training);
-        let x = self.downsample.forward(&x, training);
-        let x = self.second.forward(&x, training);
-        self.classifier.forward(&x, training)
-    }
-
-    /// One SGD step on a batch; returns the mean loss.
-    fn train_step(&mut self, pixels: &[f32], labels: &[u8], learning_rate: f32) -> f32 {
-        let logits = self.logits(pixels, labels.len(), true);
-        let (loss, grad_logits, _) = softmax_cross_entropy(&logits, labels, N_CLASSES);
-        self.backward(&grad_logits);
-        let (momentum, decay) = (self.config.momentum, self.config.weight_decay);
-        self.for_each_param(&mut |p: &mut Param| p.step(learning_rate, momentum, decay));
-        loss
-    }
-
-    /// The backward pass from the logits' gradient through every layer.
-    fn backward(&mut self, grad_logits: &[f32]) {
-        let g = self.classifier.backward(grad_logits);
-        let c = self.config.channels;
-        let g = self.second.backward(&g, c);
-        let g = self.downsample.backward(&g);
-        let g = self.first.backward(&g, c);
-        self.stem.backward(&g);
-    }
-
-    /// Every parameter: the stem's, the cells' (in vertex order), the classifier's.
-    fn for_each_param(&mut self, f: &mut impl FnMut(&mut Param)) {
-        self.stem.params_mut().into_iter().for_each(&mut *f);
-        self.first.for_each_param(f);
-        self.second.for_each_param(f);
-        self.classifier.params_mut().into_iter().for_each(f);
+        net::logits(self, pixels, images, training)
     }
 
     /// The zero-cost scores that need the gradient of the loss, as REFERENCE §4
-    /// (after SamsungLabs' zero-cost-nas) defines them, on one labelled batch
-    /// (the cross-entropy, batch norm in training mode), over the conv and dense
-    /// weights: `grad_norm` = Σ over weight tensors of ‖∂L/∂θ‖₂, `snip` =
-    /// Σ |θ ⊙ ∂L/∂θ|. The weights are left as they were (batch norm's running
-    /// statistics move, as in any training-mode pass).
+    /// (after SamsungLabs' zero-cost-nas) defines them, on one labelled batch: see
+    /// [`LossGradientScores`]. The weights are left as they were (batch norm's
+    /// running statistics move, as in any training-mode pass).
     pub fn loss_gradient_scores(&mut self, pixels: &[f32], labels: &[u8]) -> LossGradientScores {
-        self.for_each_param(&mut |p: &mut Param| p.grad.fill(0.0));
-        let logits = self.logits(pixels, labels.len(), true);
-        let (_, grad_logits, _) = softmax_cross_entropy(&logits, labels, N_CLASSES);
-        self.backward(&grad_logits);
-        let mut scores = LossGradientScores {
-            grad_norm: 0.0,
-            snip: 0.0,
-        };
-        self.for_each_param(&mut |p: &mut Param| {
-            if p.decay {
-                let squares: f64 = p.grad.iter().map(|&g| f64::from(g) * f64::from(g)).sum();
-                scores.grad_norm += squares.sqrt();
-                scores.snip += p
-                    .value
-                    .iter()
-                    .zip(&p.grad)
-                    .map(|(&w, &g)| f64::from(w * g).abs())
-                    .sum::<f64>();
-            }
-            p.grad.fill(0.0);
-        });
-        scores
-    }
-
-    /// Every conv-bn-relu block of the network: the stem, then each cell's in
-    /// vertex order.
-    fn for_each_block(&mut self, f: &mut impl FnMut(&mut ConvBnRelu)) {
-        f(&mut self.stem);
-        self.first.for_each_block(f);
-        self.second.for_each_block(f);
+        net::loss_gradient_scores(self, pixels, labels)
     }
 
     /// EZNAS's statistics of this network as it is (at initialisation, for a
-    /// zero-cost proxy): one [`BlockStatistics`] per conv-bn-relu block (see there
-    /// for the 22 tensors), from three forward passes in training mode and the
-    /// backward passes of the sum of the logits: of `data` (D: `images` digits,
-    /// 64 pixels each, seen at the network's input side), of `noise` (N, the same
-    /// shape) and of `data + √0.01 · perturbation` (P).
+    /// zero-cost proxy): one [`BlockStatistics`] per conv-bn-relu block (the stem,
+    /// then each cell's in vertex order; see there for the 22 tensors), from three
+    /// forward passes in training mode and the backward passes of the sum of the
+    /// logits: of `data` (D: `images` digits, 64 pixels each, seen at the
+    /// network's input side), of `noise` (N, the same shape) and of
+    /// `data + √0.01 · perturbation` (P).
     ///
     /// # Panics
     /// If the three inputs do not hold `images × 64` values.
@@ -458,39 +384,7 @@ impl CellNetwork {
         perturbation: &[f32],
         images: usize,
     ) -> Vec<BlockStatistics> {
-        for input in [data, noise, perturbation] {
-            assert_eq!(
-                input.len(),
-                images * N_PIXELS,
-                "inputs hold images × 64 values"
-            );
-        }
-        let perturbed: Vec<f32> = data
-            .iter()
-            .zip(perturbation)
-            .map(|(d, p)| d + 0.1 * p)
-            .collect();
-        self.for_each_block(&mut |b| b.set_capture(true));
-        let mut passes: Vec<Vec<Capture>> = Vec::with_capacity(3);
-        for input in [data, noise, perturbed.as_slice()] {
-            let logits = self.logits(input, images, true);
-            self.backward(&vec![1.0; logits.len()]);
-            let mut captured = Vec::new();
-            self.for_each_block(&mut |b| captured.push(b.take_captured().expect("capturing")));
-            passes.push(captured);
-        }
-        let mut weights = Vec::new();
-        self.for_each_block(&mut |b| {
-            weights.push(b.weight().to_vec());
-            b.set_capture(false);
-        });
-        let [d, n, p] = <[Vec<Capture>; 3]>::try_from(passes).expect("three passes");
-        d.iter()
-            .zip(&n)
-            .zip(&p)
-            .zip(weights)
-            .map(|(((d, n), p), weight)| BlockStatistics::new(d, n, p, weight))
-            .collect()
+        net::statistics(self, data, noise, perturbation, images)
     }
 
     /// [`CellNetwork::statistics`] with N and P's perturbation drawn from
@@ -501,152 +395,56 @@ impl CellNetwork {
         images: usize,
         seed: u64,
     ) -> Vec<BlockStatistics> {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut normal = || crate::gaussian::standard_normal(&mut rng) as f32;
-        let noise: Vec<f32> = (0..data.len()).map(|_| normal()).collect();
-        let perturbation: Vec<f32> = (0..data.len()).map(|_| normal()).collect();
-        self.statistics(data, &noise, &perturbation, images)
+        net::statistics_seeded(self, data, images, seed)
     }
 
     /// Accuracy on `data` with batch norm in inference mode.
     pub fn accuracy(&mut self, data: &Digits) -> f64 {
-        // Images per forward pass. Results do not depend on it (every image's
-        // logits are computed alone); 100 keeps tensors small enough that the
-        // allocator reuses them instead of mapping fresh pages per layer.
-        const CHUNK: usize = 100;
-        let mut correct = 0;
-        for start in (0..data.len()).step_by(CHUNK) {
-            let end = (start + CHUNK).min(data.len());
-            let logits = self.logits(
-                &data.pixels[start * N_PIXELS..end * N_PIXELS],
-                end - start,
-                false,
-            );
-            correct += count_correct(&logits, &data.labels[start..end], N_CLASSES);
-        }
-        correct as f64 / data.len() as f64
+        net::accuracy(self, data)
     }
 }
 
-/// 8×8 images to 4×4: each output pixel is the mean of a 2×2 block, summed in
-/// row-major order.
-fn average_pool_2x2(pixels: &[f32]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(pixels.len() / 4);
-    for image in pixels.chunks_exact(N_PIXELS) {
-        for y in 0..4 {
-            for x in 0..4 {
-                let at = |dy: usize, dx: usize| image[(2 * y + dy) * 8 + 2 * x + dx];
-                out.push((((at(0, 0) + at(0, 1)) + at(1, 0)) + at(1, 1)) * 0.25);
-            }
-        }
+impl Net for CellNetwork {
+    fn config(&self) -> TrainConfig {
+        self.config
     }
-    out
-}
 
-/// Zero-cost scores from the gradient of the loss
-/// ([`CellNetwork::loss_gradient_scores`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LossGradientScores {
-    /// Σ over weight tensors of the L2 norm of their gradient.
-    pub grad_norm: f64,
-    /// Σ |θ ⊙ ∂L/∂θ| over the weights.
-    pub snip: f64,
-}
-
-/// A tensor of [`BlockStatistics`]: its shape (`[N, C, H, W]` for activations,
-/// `[out, in, k, k]` for conv weights) and values, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatTensor {
-    /// Dimensions.
-    pub shape: Vec<usize>,
-    /// Values, row-major.
-    pub data: Vec<f32>,
-}
-
-/// EZNAS's 22 statistics of one block (EZNAS §3.2), in the order T1 (D, N, P), T2
-/// (D, N, P), T3, T4 (D, N, P), then the gradients T1G, T2G, T3G, T4G (each D,
-/// N, P). NAS-Bench-101's blocks are conv-bn-relu, the alternative structure of
-/// EZNAS §8.6, not ReLU-conv-BN, so the four tensors map as: T1 the ReLU's input
-/// (the batch norm's output), T2 the convolution's input, T3 the convolution's
-/// weight, T4 the block's output (the ReLU's). As in EZNAS's released code, the
-/// P tensors are stored as differences from the D ones.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlockStatistics {
-    /// The 22 tensors.
-    pub tensors: Vec<StatTensor>,
-}
-
-impl BlockStatistics {
-    fn new(d: &Capture, n: &Capture, p: &Capture, weight: Vec<f32>) -> Self {
-        let (in_channels, images, h, w) = d.shape;
-        let activation = |values: &[f32], channels: usize| StatTensor {
-            shape: vec![images, channels, h, w],
-            data: to_nchw(values, channels, images, h * w),
-        };
-        let difference = |p: &[f32], d: &[f32], channels: usize| {
-            let delta: Vec<f32> = p.iter().zip(d).map(|(p, d)| p - d).collect();
-            activation(&delta, channels)
-        };
-        let weight_shape = vec![d.out_channels, in_channels, d.kernel, d.kernel];
-        let weight_tensor = |data: Vec<f32>| StatTensor {
-            shape: weight_shape.clone(),
-            data,
-        };
-        let out = d.out_channels;
-        let three = |get: &dyn Fn(&Capture) -> &[f32], channels: usize| {
-            [
-                activation(get(d), channels),
-                activation(get(n), channels),
-                difference(get(p), get(d), channels),
-            ]
-        };
-        let mut tensors = Vec::with_capacity(22);
-        tensors.extend(three(&|c| &c.bn_output, out));
-        tensors.extend(three(&|c| &c.conv_input, in_channels));
-        tensors.push(weight_tensor(weight));
-        tensors.extend(three(&|c| &c.relu_output, out));
-        tensors.extend(three(&|c| &c.grad_bn_output, out));
-        tensors.extend(three(&|c| &c.grad_conv_input, in_channels));
-        let weight_grads = [
-            d.grad_weight.clone(),
-            n.grad_weight.clone(),
-            p.grad_weight
-                .iter()
-                .zip(&d.grad_weight)
-                .map(|(p, d)| p - d)
-                .collect(),
-        ];
-        tensors.extend(weight_grads.into_iter().map(weight_tensor));
-        tensors.extend(three(&|c| &c.grad_relu_output, out));
-        Self { tensors }
+    fn forward(&mut self, input: &Tensor, training: bool) -> Vec<f32> {
+        let x = self.stem.forward(input, training);
+        let x = self.first.forward(&x, training);
+        let x = self.downsample.forward(&x, training);
+        let x = self.second.forward(&x, training);
+        self.classifier.forward(&x, training)
     }
-}
 
-/// `[channels][images × plane]` to `[images][channels][plane]`.
-fn to_nchw(values: &[f32], channels: usize, images: usize, plane: usize) -> Vec<f32> {
-    let mut out = vec![0f32; values.len()];
-    for c in 0..channels {
-        for image in 0..images {
-            let from = c * images * plane + image * plane;
-            let to = (image * channels + c) * plane;
-            out[to..to + plane].copy_from_slice(&values[from..from + plane]);
-        }
+    fn backward(&mut self, grad_logits: &[f32]) {
+        let g = self.classifier.backward(grad_logits);
+        let c = self.config.channels;
+        let g = self.second.backward(&g, c);
+        let g = self.downsample.backward(&g);
+        let g = self.first.backward(&g, c);
+        self.stem.backward(&g);
     }
-    out
-}
 
-/// One training run of a cell: its halfway and final metrics and its size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrainedRun {
-    /// Halfway and final metrics; training times are measured wall-clock seconds
-    /// of the training steps alone (evaluation excluded), so they vary between runs
-    /// and machines while the accuracies do not.
-    pub metrics: RepeatMetrics,
-    /// Trainable parameters.
-    pub trainable_parameters: u64,
-    /// Whether the loss became NaN or infinite (the run diverged; its accuracies are
-    /// what the diverged network scores).
-    pub diverged: bool,
+    /// Every parameter: the stem's, the cells' (in vertex order), the classifier's.
+    fn for_each_param(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.stem.params_mut().into_iter().for_each(&mut *f);
+        self.first.for_each_param(&mut *f);
+        self.second.for_each_param(&mut *f);
+        self.classifier.params_mut().into_iter().for_each(f);
+    }
+
+    /// Every conv-bn-relu block of the network: the stem, then each cell's in
+    /// vertex order.
+    fn for_each_block(&mut self, f: &mut dyn FnMut(&mut ConvBlock)) {
+        f(&mut self.stem);
+        self.first.for_each_block(&mut *f);
+        self.second.for_each_block(f);
+    }
+
+    fn parameter_count(&self) -> usize {
+        CellNetwork::parameter_count(self)
+    }
 }
 
 /// Trains a fresh network for the pruned `cell` for `epochs` epochs on `data`'s
@@ -662,75 +460,19 @@ pub fn train_cell(
     seed: u64,
     config: TrainConfig,
 ) -> TrainedRun {
-    assert!(epochs > 0, "a training run needs at least one epoch");
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut network = CellNetwork::new(cell, config, &mut rng);
-    let train = &data.train;
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let total_steps = (steps_per_epoch * epochs as usize) as f64;
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut batch_pixels = Vec::with_capacity(config.batch_size * N_PIXELS);
-    let mut batch_labels = Vec::with_capacity(config.batch_size);
-    let mut step = 0usize;
-    let mut training_time = 0.0;
-    let mut diverged = false;
-    let mut halfway = None;
-    let halfway_epoch = epochs / 2;
-    for epoch in 0..epochs {
-        let start = Instant::now();
-        for i in (1..order.len()).rev() {
-            let j = rng.random_range(0..=i as u32) as usize;
-            order.swap(i, j);
-        }
-        for batch in order.chunks(config.batch_size) {
-            batch_pixels.clear();
-            batch_labels.clear();
-            for &i in batch {
-                batch_pixels.extend_from_slice(train.image(i));
-                batch_labels.push(train.labels[i]);
-            }
-            let progress = step as f64 / total_steps;
-            let learning_rate =
-                (0.5 * f64::from(config.learning_rate)
-                    * (1.0 + (std::f64::consts::PI * progress).cos())) as f32;
-            let loss = network.train_step(&batch_pixels, &batch_labels, learning_rate);
-            diverged |= !loss.is_finite();
-            step += 1;
-        }
-        training_time += start.elapsed().as_secs_f64();
-        if epoch + 1 == halfway_epoch {
-            halfway = Some(evaluate(&mut network, data, training_time));
-        }
-    }
-    let end = evaluate(&mut network, data, training_time);
-    TrainedRun {
-        metrics: RepeatMetrics {
-            // A one-epoch budget has no halfway point after a whole epoch: its
-            // halfway metrics are those of the untrained network at time 0.
-            halfway: halfway.unwrap_or_else(|| {
-                let mut fresh =
-                    CellNetwork::new(cell, config, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
-                evaluate(&mut fresh, data, 0.0)
-            }),
-            end,
-        },
-        trainable_parameters: network.parameter_count() as u64,
-        diverged,
-    }
-}
-
-fn evaluate(network: &mut CellNetwork, data: &DigitsSplit, training_time: f64) -> EpochMetrics {
-    EpochMetrics {
-        training_time,
-        train_accuracy: network.accuracy(&data.train),
-        validation_accuracy: network.accuracy(&data.validation),
-        test_accuracy: network.accuracy(&data.test),
-    }
+    net::train(
+        |rng| CellNetwork::new(cell, config, rng),
+        data,
+        epochs,
+        seed,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
     use crate::digits;
 
     fn cell(matrix: &str, ops: &str) -> Cell {

@@ -1,4 +1,5 @@
-//! Layers with hand-written backward passes: convolution + batch norm + ReLU, max
+//! Layers with hand-written backward passes: convolution + batch norm + ReLU (in
+//! either order), max and average
 //! pooling, global average pooling, a dense classifier and softmax cross-entropy.
 //!
 //! Activations are [`Tensor`]s laid out `[channels][images × h × w]`, so a
@@ -105,11 +106,26 @@ const BN_EPSILON: f32 = 1e-5;
 /// over many thousand steps; ufh's runs take a few hundred, so 0.9.
 const BN_MOMENTUM: f32 = 0.9;
 
-/// A convolution (`kernel` 1 or 3, stride 1, same padding, no bias), batch
-/// normalisation and ReLU: NAS-Bench-101's conv3x3-bn-relu, conv1x1-bn-relu, its
-/// 1×1 projections and its stem.
+/// Where a [`ConvBlock`] applies its ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Convolution, batch norm, ReLU: NAS-Bench-101's blocks.
+    ConvBnRelu,
+    /// ReLU, convolution, batch norm: NAS-Bench-201's and EZNAS's blocks.
+    ReluConvBn,
+    /// Convolution and batch norm alone: NAS-Bench-201's stem.
+    ConvBn,
+}
+
+/// A convolution (`kernel` 1 or 3, stride 1, same padding, no bias) with batch
+/// normalisation and a ReLU in the block's [`Order`]: NAS-Bench-101's
+/// conv3x3-bn-relu, conv1x1-bn-relu, its 1×1 projections and its stem, and
+/// NAS-Bench-201's ReLU-Conv-BN operations and its stem.
 #[derive(Debug, Clone)]
-pub(crate) struct ConvBnRelu {
+pub(crate) struct ConvBlock {
+    order: Order,
+    /// Whether batch norm normalises (off: the identity, synflow's "BN disabled").
+    batch_norm: bool,
     kernel: usize,
     in_channels: usize,
     out_channels: usize,
@@ -122,34 +138,42 @@ pub(crate) struct ConvBnRelu {
     col: Vec<f32>,
     normalized: Vec<f32>,
     inv_std: Vec<f32>,
+    /// The ReLU's output: the block's output (conv-bn-relu) or the convolution's
+    /// input (relu-conv-bn); empty for conv-bn.
     output: Vec<f32>,
     input_shape: (usize, usize, usize),
     /// What the last training pass saw, when capturing is on (EZNAS statistics).
     capture: Option<Box<Capture>>,
 }
 
-/// The tensors of one conv-bn-relu block in one forward and backward pass, each in
-/// the layer's `[channels][images × h × w]` layout.
+/// The tensors of one block in one forward and backward pass, each in the
+/// layer's `[channels][images × h × w]` layout, named by their place around the
+/// ReLU and the convolution (EZNAS's T1, T2 and T4).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Capture {
-    /// The convolution's input.
+    /// The ReLU's input (`relu_channels` channels).
+    pub(crate) relu_input: Vec<f32>,
+    /// The convolution's input (`shape.0` channels).
     pub(crate) conv_input: Vec<f32>,
-    /// The batch norm's output: the ReLU's input.
-    pub(crate) bn_output: Vec<f32>,
-    /// The ReLU's output: the block's output.
-    pub(crate) relu_output: Vec<f32>,
-    /// Gradients of the same three, and of the conv weight (this pass alone).
+    /// The convolution's output, before batch norm (`out_channels`).
+    pub(crate) conv_output: Vec<f32>,
+    /// The block's output (`out_channels`).
+    pub(crate) block_output: Vec<f32>,
+    /// Gradients of the same four, and of the conv weight (this pass alone).
+    pub(crate) grad_relu_input: Vec<f32>,
     pub(crate) grad_conv_input: Vec<f32>,
-    pub(crate) grad_bn_output: Vec<f32>,
-    pub(crate) grad_relu_output: Vec<f32>,
+    pub(crate) grad_conv_output: Vec<f32>,
+    pub(crate) grad_block_output: Vec<f32>,
     pub(crate) grad_weight: Vec<f32>,
     /// `(in channels, images, h, w)` of the input, and the output channels.
     pub(crate) shape: (usize, usize, usize, usize),
     pub(crate) out_channels: usize,
+    /// Channels of the ReLU's input: the output's (conv-bn-relu) or the input's.
+    pub(crate) relu_channels: usize,
     pub(crate) kernel: usize,
 }
 
-impl ConvBnRelu {
+impl ConvBlock {
     /// Starts (or stops) capturing each training pass's tensors.
     pub(crate) fn set_capture(&mut self, on: bool) {
         self.capture = on.then(Box::default);
@@ -165,8 +189,19 @@ impl ConvBnRelu {
         &self.weight.value
     }
 
-    /// He-normal weights (fan-in), γ = 1, β = 0.
+    /// A conv-bn-relu block: He-normal weights (fan-in), γ = 1, β = 0.
     pub(crate) fn new(
+        kernel: usize,
+        in_channels: usize,
+        out_channels: usize,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Self {
+        Self::with_order(Order::ConvBnRelu, kernel, in_channels, out_channels, rng)
+    }
+
+    /// A block of the given order, initialised as [`ConvBlock::new`].
+    pub(crate) fn with_order(
+        order: Order,
         kernel: usize,
         in_channels: usize,
         out_channels: usize,
@@ -179,6 +214,8 @@ impl ConvBnRelu {
             .map(|_| scale * normal(rng))
             .collect();
         Self {
+            order,
+            batch_norm: true,
             kernel,
             in_channels,
             out_channels,
@@ -196,6 +233,11 @@ impl ConvBnRelu {
         }
     }
 
+    /// Turns batch norm (normalisation and affine map) on, or off: the identity.
+    pub(crate) fn set_batch_norm(&mut self, on: bool) {
+        self.batch_norm = on;
+    }
+
     pub(crate) fn parameter_count(&self) -> usize {
         self.weight.value.len() + 2 * self.out_channels
     }
@@ -208,11 +250,14 @@ impl ConvBnRelu {
         debug_assert_eq!(input.channels, self.in_channels);
         let n = input.row();
         let k = self.in_channels * self.kernel * self.kernel;
+        let activated: Option<Vec<f32>> = (self.order == Order::ReluConvBn)
+            .then(|| input.data.iter().map(|&v| v.max(0.0)).collect());
+        let conv_input: &[f32] = activated.as_deref().unwrap_or(&input.data);
         let mut col = std::mem::take(&mut self.col);
         let source: &[f32] = if self.kernel == 3 {
             col.resize(k * n, 0.0);
             im2col3(
-                &input.data,
+                conv_input,
                 input.channels,
                 input.images,
                 input.h,
@@ -221,20 +266,22 @@ impl ConvBnRelu {
             );
             &col
         } else {
-            &input.data
+            conv_input
         };
         let mut z = vec![0f32; self.out_channels * n];
         matmul_acc(&mut z, &self.weight.value, source, self.out_channels, k, n);
         if self.kernel == 1 && training {
             col.clear();
-            col.extend_from_slice(&input.data);
+            col.extend_from_slice(conv_input);
         }
         self.col = col;
+        let capturing = training && self.capture.is_some();
+        let conv_output = if capturing { z.clone() } else { Vec::new() };
         if training {
             self.inv_std.resize(self.out_channels, 0.0);
         }
         let inverse_n = 1.0 / n as f32;
-        for c in 0..self.out_channels {
+        for c in (0..self.out_channels).filter(|_| self.batch_norm) {
             let row = &mut z[c * n..(c + 1) * n];
             let (mean, inv_std) = if training {
                 let mean = sum(row) * inverse_n;
@@ -274,30 +321,46 @@ impl ConvBnRelu {
             self.normalized.clear();
             self.normalized.extend_from_slice(&z);
         }
-        let capturing = training && self.capture.is_some();
+        let relu_last = self.order == Order::ConvBnRelu;
         let mut bn_output = Vec::new();
         for c in 0..self.out_channels {
             let (gamma, beta) = (self.gamma.value[c], self.beta.value[c]);
+            let (gamma, beta) = if self.batch_norm {
+                (gamma, beta)
+            } else {
+                (1.0, 0.0)
+            };
             for v in &mut z[c * n..(c + 1) * n] {
                 let affine = gamma * *v + beta;
-                if capturing {
+                if capturing && relu_last {
                     bn_output.push(affine);
                 }
-                *v = affine.max(0.0);
+                *v = if relu_last { affine.max(0.0) } else { affine };
             }
         }
         if training {
             self.output.clear();
-            self.output.extend_from_slice(&z);
+            match (&activated, relu_last) {
+                (_, true) => self.output.extend_from_slice(&z),
+                (Some(activated), false) => self.output.extend_from_slice(activated),
+                (None, false) => {}
+            }
             self.input_shape = (input.images, input.h, input.w);
         }
         if capturing && let Some(capture) = self.capture.as_deref_mut() {
+            let (relu_input, relu_channels) = if relu_last {
+                (bn_output, self.out_channels)
+            } else {
+                (input.data.clone(), self.in_channels)
+            };
             *capture = Capture {
-                conv_input: input.data.clone(),
-                bn_output,
-                relu_output: z.clone(),
+                relu_input,
+                conv_input: conv_input.to_vec(),
+                conv_output,
+                block_output: z.clone(),
                 shape: (input.channels, input.images, input.h, input.w),
                 out_channels: self.out_channels,
+                relu_channels,
                 kernel: self.kernel,
                 ..Capture::default()
             };
@@ -315,21 +378,27 @@ impl ConvBnRelu {
     pub(crate) fn backward(&mut self, grad_output: &Tensor) -> Tensor {
         let (images, h, w) = self.input_shape;
         let n = images * h * w;
+        let relu_last = self.order == Order::ConvBnRelu;
         let mut dz = grad_output.data.clone();
         if let Some(capture) = self.capture.as_deref_mut() {
-            capture.grad_relu_output = grad_output.data.clone();
+            capture.grad_block_output = grad_output.data.clone();
         }
-        // ReLU, then batch norm (training mode).
+        // ReLU (conv-bn-relu), then batch norm (training mode).
         for c in 0..self.out_channels {
             let gamma = self.gamma.value[c];
             let row = &mut dz[c * n..(c + 1) * n];
-            let output = &self.output[c * n..(c + 1) * n];
-            let normalized = &self.normalized[c * n..(c + 1) * n];
-            for (d, &o) in row.iter_mut().zip(output) {
-                if o <= 0.0 {
-                    *d = 0.0;
+            if relu_last {
+                let output = &self.output[c * n..(c + 1) * n];
+                for (d, &o) in row.iter_mut().zip(output) {
+                    if o <= 0.0 {
+                        *d = 0.0;
+                    }
                 }
             }
+            if !self.batch_norm {
+                continue;
+            }
+            let normalized = &self.normalized[c * n..(c + 1) * n];
             let dbeta = sum(row);
             let dgamma = super::kernels::dot(row, normalized);
             self.gamma.grad[c] += dgamma;
@@ -341,15 +410,18 @@ impl ConvBnRelu {
         }
         let k = self.in_channels * self.kernel * self.kernel;
         if let Some(capture) = self.capture.as_deref_mut() {
-            // The ReLU's input gradient is the batch norm's output gradient; this
-            // pass's weight gradient alone, then added to the running gradient.
-            let mut relu_input_grad = grad_output.data.clone();
-            for (g, &o) in relu_input_grad.iter_mut().zip(&self.output) {
-                if o <= 0.0 {
-                    *g = 0.0;
+            if relu_last {
+                // The ReLU's input gradient is the batch norm's output gradient.
+                let mut relu_input_grad = grad_output.data.clone();
+                for (g, &o) in relu_input_grad.iter_mut().zip(&self.output) {
+                    if o <= 0.0 {
+                        *g = 0.0;
+                    }
                 }
+                capture.grad_relu_input = relu_input_grad;
             }
-            capture.grad_bn_output = relu_input_grad;
+            capture.grad_conv_output = dz.clone();
+            // This pass's weight gradient alone, then added to the running one.
             let mut grad_weight = vec![0f32; self.weight.grad.len()];
             matmul_bt_acc(&mut grad_weight, &dz, &self.col, self.out_channels, k, n);
             for (total, g) in self.weight.grad.iter_mut().zip(&grad_weight) {
@@ -383,6 +455,16 @@ impl ConvBnRelu {
         }
         if let Some(capture) = self.capture.as_deref_mut() {
             capture.grad_conv_input = grad_input.data.clone();
+        }
+        if self.order == Order::ReluConvBn {
+            for (g, &a) in grad_input.data.iter_mut().zip(&self.output) {
+                if a <= 0.0 {
+                    *g = 0.0;
+                }
+            }
+            if let Some(capture) = self.capture.as_deref_mut() {
+                capture.grad_relu_input = grad_input.data.clone();
+            }
         }
         grad_input
     }
@@ -537,6 +619,125 @@ fn down2_plane(
                 argmax[y * ow + x] = base + best_at as u32;
             }
         }
+    }
+}
+
+/// Average pooling: 3×3 with stride 1 and same padding, averaging only the cells
+/// inside the image (NAS-Bench-201's avg_pool_3x3, `count_include_pad=False`), or
+/// 2×2 with stride 2 (the zoo's downsampling).
+#[derive(Debug, Clone)]
+pub(crate) struct AvgPool {
+    stride: usize,
+    input_shape: (usize, usize, usize, usize),
+}
+
+impl AvgPool {
+    pub(crate) fn same3() -> Self {
+        Self {
+            stride: 1,
+            input_shape: (0, 0, 0, 0),
+        }
+    }
+
+    pub(crate) fn down2() -> Self {
+        Self {
+            stride: 2,
+            input_shape: (0, 0, 0, 0),
+        }
+    }
+
+    /// The input cells of output `(y, x)`'s window, row-major, on an `h × w` plane.
+    fn window(&self, y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = usize> {
+        let (y0, y1, x0, x1) = if self.stride == 1 {
+            (
+                y.saturating_sub(1),
+                (y + 2).min(h),
+                x.saturating_sub(1),
+                (x + 2).min(w),
+            )
+        } else {
+            (2 * y, 2 * y + 2, 2 * x, 2 * x + 2)
+        };
+        (y0..y1).flat_map(move |sy| (x0..x1).map(move |sx| sy * w + sx))
+    }
+
+    fn out_side(&self, h: usize, w: usize) -> (usize, usize) {
+        if self.stride == 1 {
+            (h, w)
+        } else {
+            (h / 2, w / 2)
+        }
+    }
+
+    pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
+        let (h, w) = (input.h, input.w);
+        let (oh, ow) = self.out_side(h, w);
+        if training {
+            self.input_shape = (input.channels, input.images, h, w);
+        }
+        let mut out = Tensor::zeros(input.channels, input.images, oh, ow);
+        for plane in 0..input.channels * input.images {
+            let src = &input.data[plane * h * w..(plane + 1) * h * w];
+            for y in 0..oh {
+                for x in 0..ow {
+                    let (mut total, mut count) = (0f32, 0u32);
+                    for at in self.window(y, x, h, w) {
+                        total += src[at];
+                        count += 1;
+                    }
+                    out.data[plane * oh * ow + y * ow + x] = total / count as f32;
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn backward(&mut self, grad_output: &Tensor) -> Tensor {
+        let (channels, images, h, w) = self.input_shape;
+        let (oh, ow) = self.out_side(h, w);
+        let mut grad_input = Tensor::zeros(channels, images, h, w);
+        for plane in 0..channels * images {
+            let dst = &mut grad_input.data[plane * h * w..(plane + 1) * h * w];
+            for y in 0..oh {
+                for x in 0..ow {
+                    let g = grad_output.data[plane * oh * ow + y * ow + x];
+                    let count = self.window(y, x, h, w).count() as f32;
+                    for at in self.window(y, x, h, w) {
+                        dst[at] += g / count;
+                    }
+                }
+            }
+        }
+        grad_input
+    }
+}
+
+/// A ReLU on its own (the zoo's head, before global average pooling).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Relu {
+    output: Vec<f32>,
+}
+
+impl Relu {
+    pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
+        let mut out = input.clone();
+        for v in &mut out.data {
+            *v = v.max(0.0);
+        }
+        if training {
+            self.output.clone_from(&out.data);
+        }
+        out
+    }
+
+    pub(crate) fn backward(&mut self, grad_output: &Tensor) -> Tensor {
+        let mut grad = grad_output.clone();
+        for (g, &o) in grad.data.iter_mut().zip(&self.output) {
+            if o <= 0.0 {
+                *g = 0.0;
+            }
+        }
+        grad
     }
 }
 

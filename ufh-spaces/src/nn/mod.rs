@@ -9,3 +9,5 @@
 pub(crate) mod kernels;
 #[cfg(feature = "nasbench101")]
 pub(crate) mod layers;
+#[cfg(feature = "nasbench101")]
+pub(crate) mod net;
