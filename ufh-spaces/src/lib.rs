@@ -8,6 +8,8 @@
 //!   and the demo that rediscovers linear regression.
 //! * [`autorl`]: the environments of AutoRL's evolved losses: CartPole and
 //!   MiniGrid's dynamic-obstacles gridworld.
+//! * [`zoo`]: the proxy zoo's two further design spaces, NAS-Bench-201's cells and
+//!   a chain grid of ReLU-Conv-BN blocks, with shipped tables of trained networks.
 //! * [`tabular`]: tabular benchmarks (a table of trained models), the
 //!   [`TabularBenchmark`](tabular::TabularBenchmark) trait, the evaluator that reads
 //!   fitness from a table and the hasher that reads the paper's functional hash.
@@ -26,7 +28,8 @@
 //! * `embedded`: the two embedded tables of [`embedded`] (about 8.5 MB compiled
 //!   in; implies `nasbench101`);
 //! * `automl-zero`: [`automl_zero`];
-//! * `autorl`: [`autorl`].
+//! * `autorl`: [`autorl`];
+//! * `zoo`: [`zoo`] (implies `nasbench101`).
 //!
 //! # Example
 //!

@@ -60,6 +60,9 @@ pub(crate) struct Args {
     stats: Option<std::path::PathBuf>,
 }
 
+/// One of the loss-gradient scores.
+type LossScore = fn(&LossGradientScores) -> f64;
+
 /// A proxy network from its blocks' statistics and its accuracy.
 fn network(blocks: Vec<BlockStatistics>, accuracy: f64) -> Network {
     let instances = blocks
@@ -289,7 +292,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             report(&format!("baseline {name}"), correlate(networks, baseline))?;
         }
         let accuracies: Vec<f64> = networks.iter().map(|n| n.accuracy).collect();
-        let named: [(&str, fn(&LossGradientScores) -> f64); 5] = [
+        let named: [(&str, LossScore); 5] = [
             ("grad_norm", |s| s.grad_norm),
             ("snip", |s| s.snip),
             ("grasp", |s| s.grasp),

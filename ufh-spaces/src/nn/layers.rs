@@ -114,6 +114,7 @@ pub(crate) enum Order {
     /// ReLU, convolution, batch norm: NAS-Bench-201's and EZNAS's blocks.
     ReluConvBn,
     /// Convolution and batch norm alone: NAS-Bench-201's stem.
+    #[cfg(feature = "zoo")]
     ConvBn,
 }
 
@@ -625,12 +626,14 @@ fn down2_plane(
 /// Average pooling: 3×3 with stride 1 and same padding, averaging only the cells
 /// inside the image (NAS-Bench-201's avg_pool_3x3, `count_include_pad=False`), or
 /// 2×2 with stride 2 (the zoo's downsampling).
+#[cfg(feature = "zoo")]
 #[derive(Debug, Clone)]
 pub(crate) struct AvgPool {
     stride: usize,
     input_shape: (usize, usize, usize, usize),
 }
 
+#[cfg(feature = "zoo")]
 impl AvgPool {
     pub(crate) fn same3() -> Self {
         Self {
@@ -713,11 +716,13 @@ impl AvgPool {
 }
 
 /// A ReLU on its own (the zoo's head, before global average pooling).
+#[cfg(feature = "zoo")]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Relu {
     output: Vec<f32>,
 }
 
+#[cfg(feature = "zoo")]
 impl Relu {
     pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
         let mut out = input.clone();

@@ -369,4 +369,47 @@ mod tests {
         let err = ZooTable::from_bytes(&bad.to_bytes()).unwrap_err();
         assert!(err.to_string().contains("398 correct of 397"), "{err}");
     }
+
+    #[test]
+    fn shipped_tables_hold_their_seeded_samples_and_retrain_bit_for_bit() {
+        let split = digits::split();
+        for space in ZooSpace::ALL {
+            let table = ZooTable::embedded(space);
+            let settings = table.metadata.settings;
+            assert_eq!(table.metadata.space, space);
+            assert_eq!(settings, space.settings());
+            let indices: Vec<usize> = table.records.iter().map(|r| r.index).collect();
+            assert_eq!(
+                indices,
+                space.sample(settings.networks, settings.sample_seed)
+            );
+            assert!(indices.len() >= 1000, "{space:?}: {}", indices.len());
+            // Accuracies spread: the table ranks networks.
+            let mut accuracies: Vec<f64> = table
+                .records
+                .iter()
+                .map(|r| r.accuracy(1, &table.metadata))
+                .collect();
+            accuracies.sort_by(f64::total_cmp);
+            assert!(
+                accuracies[accuracies.len() * 9 / 10] - accuracies[accuracies.len() / 10] > 0.1
+            );
+            let record = *table.records.iter().min_by_key(|r| r.parameters).unwrap();
+            let data = settings.data(&split);
+            let architecture = space.architecture(record.index).unwrap();
+            let run = train(
+                &architecture,
+                &data,
+                settings.epochs,
+                space.run_seed(record.index),
+                settings.train,
+            );
+            assert_eq!(
+                run.metrics.end.validation_accuracy,
+                record.accuracy(1, &table.metadata),
+                "{space:?} {architecture}"
+            );
+            assert_eq!(run.trainable_parameters, u64::from(record.parameters));
+        }
+    }
 }
