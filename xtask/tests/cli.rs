@@ -165,10 +165,22 @@ fn eznas_evolves_and_validates_proxies() {
     let out = run();
     assert!(out.contains("GP without FEC: 225 candidates"), "{out}");
     assert!(out.contains("GP with FEC: 225 candidates"), "{out}");
-    assert!(out.contains("on 40 held-out cells"), "{out}");
+    for space in [
+        "40 NAS-Bench-101 cells",
+        "40 nb201 networks",
+        "40 chain networks",
+    ] {
+        assert!(out.contains(&format!("held out: {space}")), "{out}");
+    }
     assert!(out.contains("EZNAS-A"), "{out}");
     assert!(out.contains("baseline naswot: Kendall tau"), "{out}");
     assert!(out.contains("baseline snip: Kendall tau"), "{out}");
+    for baseline in ["grasp", "fisher", "synflow"] {
+        assert!(
+            out.contains(&format!("baseline {baseline}: Kendall tau")),
+            "{out}"
+        );
+    }
     // Timings aside, the output is the seed's.
     let strip = |s: &str| -> Vec<String> {
         s.lines()
