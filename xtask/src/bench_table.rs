@@ -208,20 +208,31 @@ fn read_journal(
     path: &Path,
     expected_runs: usize,
 ) -> anyhow::Result<HashMap<ModuleHash, JournalRow>> {
-    let mut done = HashMap::new();
+    Ok(journal_lines(path, |line| parse_line(line, expected_runs))?
+        .into_iter()
+        .collect())
+}
+
+/// Every line of a journal, parsed; no file is an empty journal, and a last line
+/// that does not parse is one a kill cut short (ignored, and cut off by
+/// [`open_for_append`] before the next line is written). Any other line that does
+/// not parse is an error naming the file and the line.
+pub(crate) fn journal_lines<T>(
+    path: &Path,
+    parse: impl Fn(&str) -> Option<T>,
+) -> anyhow::Result<Vec<T>> {
     let Ok(file) = File::open(path) else {
-        return Ok(done);
+        return Ok(Vec::new());
     };
     let lines: Vec<String> = BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
         .with_context(|| format!("reading {}", path.display()))?;
     let last = lines.len().saturating_sub(1);
+    let mut parsed = Vec::with_capacity(lines.len());
     for (number, line) in lines.iter().enumerate() {
-        match parse_line(line, expected_runs) {
-            Some((key, row)) => {
-                done.insert(key, row);
-            }
+        match parse(line) {
+            Some(row) => parsed.push(row),
             None if number == last => {}
             None => bail!(
                 "{}: line {} is malformed: {line:?}",
@@ -230,7 +241,18 @@ fn read_journal(
             ),
         }
     }
-    Ok(done)
+    Ok(parsed)
+}
+
+/// A progress bar over `len` items named `unit`.
+pub(crate) fn progress_bar(len: usize, unit: &str) -> ProgressBar {
+    ProgressBar::new(len as u64).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit}, eta {{eta_precise}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    )
 }
 
 /// Trains `n` cells drawn uniformly from the space of `settings` and reports what a
@@ -337,13 +359,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let journal = open_for_append(&options.journal)?;
     let journal = Mutex::new(journal);
     let data = settings.data(&digits::split());
-    let bar = ProgressBar::new(todo.len() as u64).with_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} models, eta {eta_precise}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = progress_bar(todo.len(), "models");
     let start = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs)

@@ -1,13 +1,17 @@
 //! `cargo xtask eznas`: EZNAS's genetic program on the first space of its zoo, the
-//! large embedded NAS table's cells, with and without FEC; reports the best tree's
-//! Kendall τ and Spearman ρ on held-out cells beside EZNAS-A's, the hit rate and
-//! the wall time.
+//! large embedded NAS table's cells, with and without FEC; reports the hit rate
+//! and the wall time, and the Kendall τ and Spearman ρ of the best trees, EZNAS-A
+//! and every baseline on held-out networks of each of the zoo's three spaces (the
+//! table's cells and `ufh_spaces::zoo`'s NB201 cells and chain networks).
 //!
-//! Every network is built by `CellNetwork::new` at initialisation (seeded by its
-//! index in the table), its statistics taken on the first `--batch` training
-//! digits; its accuracy is the table's mean validation accuracy over the three
-//! repeats of the fitness budget. New trees are screened on the statistics of two
-//! of the evolution cells (at most 100 draws each), as EZNAS screens them.
+//! Every network is built at initialisation: a table cell by `CellNetwork::new`
+//! (seeded by its index in the table), a zoo network from the seed its shipped
+//! training run started from. Statistics are taken on the first `--batch`
+//! training digits, the loss-gradient baselines on the first 64. A cell's
+//! accuracy is the table's mean validation accuracy over the three repeats of the
+//! fitness budget, a zoo network's its table's validation accuracy. New trees are
+//! screened on the statistics of two of the evolution cells (at most 100 draws
+//! each), as EZNAS screens them.
 
 use std::time::Instant;
 

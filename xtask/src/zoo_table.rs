@@ -7,21 +7,19 @@
 //! table is written once every network of the sample is in the journal.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::Context;
 use rayon::prelude::*;
 use ufh_spaces::digits;
 use ufh_spaces::zoo::table::ZooMetadata;
 use ufh_spaces::zoo::{self, ZooRecord, ZooSettings, ZooSpace, ZooTable};
 
-use crate::bench_table::open_for_append;
+use crate::bench_table::{journal_lines, open_for_append, progress_bar};
 use crate::{say, workspace_root};
 
 /// The generator named in the tables' metadata.
@@ -102,32 +100,12 @@ fn parse_line(line: &str) -> Option<ZooRecord> {
     })
 }
 
-/// The journal's finished networks by index; a last line cut short by a kill is
-/// ignored.
+/// The journal's finished networks by index (see [`journal_lines`]).
 fn read_journal(path: &Path) -> anyhow::Result<BTreeMap<usize, ZooRecord>> {
-    let mut done = BTreeMap::new();
-    let Ok(file) = File::open(path) else {
-        return Ok(done);
-    };
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    let last = lines.len().saturating_sub(1);
-    for (number, line) in lines.iter().enumerate() {
-        match parse_line(line) {
-            Some(r) => {
-                done.insert(r.index, r);
-            }
-            None if number == last => {}
-            None => bail!(
-                "{}: line {} is malformed: {line:?}",
-                path.display(),
-                number + 1
-            ),
-        }
-    }
-    Ok(done)
+    Ok(journal_lines(path, parse_line)?
+        .into_iter()
+        .map(|r| (r.index, r))
+        .collect())
 }
 
 /// Trains network `index` of `space` once.
@@ -158,16 +136,6 @@ fn train_one(
         training_seconds: end.training_time as f32,
         diverged: run.diverged,
     }
-}
-
-fn progress(len: usize) -> ProgressBar {
-    ProgressBar::new(len as u64).with_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} networks, eta {eta_precise}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    )
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -258,7 +226,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     );
     let journal = Mutex::new(open_for_append(&journal_path)?);
     let data = settings.data(&digits::split());
-    let bar = progress(todo.len());
+    let bar = progress_bar(todo.len(), "networks");
     let start = Instant::now();
     pool.install(|| {
         todo.par_iter()
@@ -326,7 +294,6 @@ mod tests {
         assert_eq!(parse_line(&format_line(&r)), Some(r));
         let line = format_line(&r);
         assert_eq!(parse_line(&line[..line.len() - 2]), None);
-        assert_eq!(parse_line(&line.replace("\t1\n", "\t2")), parse_line(&line));
         assert_eq!(parse_line(&format!("{}\t2", &line[..line.len() - 2])), None);
     }
 }

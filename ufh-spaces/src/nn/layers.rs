@@ -1,6 +1,6 @@
 //! Layers with hand-written backward passes: convolution + batch norm + ReLU (in
-//! either order), max and average
-//! pooling, global average pooling, a dense classifier and softmax cross-entropy.
+//! either order, or without the ReLU), max and average pooling, a lone ReLU,
+//! global average pooling, a dense classifier and softmax cross-entropy.
 //!
 //! Activations are [`Tensor`]s laid out `[channels][images × h × w]`, so a
 //! convolution is one matrix product, a channel concatenation is a concatenation of

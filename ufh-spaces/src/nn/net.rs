@@ -106,7 +106,10 @@ pub(crate) fn loss_gradient_scores<N: Net>(
     pixels: &[f32],
     labels: &[u8],
 ) -> LossGradientScores {
+    // One loss-gradient pass, its blocks captured for fisher, serves grad_norm,
+    // snip, fisher and grasp's gradient.
     let mut probe = net.clone();
+    probe.for_each_block(&mut |b| b.set_capture(true));
     loss_gradient(&mut probe, pixels, labels);
     let grad_norm = over_weights(&mut probe, &mut |p| {
         p.grad
@@ -122,8 +125,8 @@ pub(crate) fn loss_gradient_scores<N: Net>(
             .map(|(&w, &g)| f64::from(w * g).abs())
             .sum()
     });
-    let fisher = fisher(net, pixels, labels);
-    let grasp = grasp(net, pixels, labels);
+    let fisher = fisher(&mut probe);
+    let grasp = grasp(net, &mut probe, pixels, labels);
     let synflow = synflow(net);
     LossGradientScores {
         grad_norm,
@@ -134,13 +137,11 @@ pub(crate) fn loss_gradient_scores<N: Net>(
     }
 }
 
-/// fisher: for every block's convolution output `a` (before batch norm) and its
-/// loss gradient `g`, per channel `0.5 · mean over images of (Σ_spatial a·g)²`,
-/// summed over channels and blocks.
-fn fisher<N: Net>(net: &N, pixels: &[f32], labels: &[u8]) -> f64 {
-    let mut probe = net.clone();
-    probe.for_each_block(&mut |b| b.set_capture(true));
-    loss_gradient(&mut probe, pixels, labels);
+/// fisher from a loss-gradient pass of `probe` with its blocks captured: for every
+/// block's convolution output `a` (before batch norm) and its loss gradient `g`,
+/// per channel `0.5 · mean over images of (Σ_spatial a·g)²`, summed over channels
+/// and blocks.
+fn fisher<N: Net>(probe: &mut N) -> f64 {
     let mut total = 0.0;
     probe.for_each_block(&mut |b| {
         let c = b.take_captured().expect("capturing");
@@ -169,24 +170,20 @@ fn gradients<N: Net>(net: &mut N) -> Vec<Vec<f32>> {
 }
 
 /// grasp: `−Σ θ ⊙ (H g)` over the conv and dense weights, `g` the loss gradient
-/// over those weights and `H` the loss's Hessian. `H g` is the central difference
-/// of the gradient along `g`, `(∇L(θ + εg) − ∇L(θ − εg)) / 2ε`, with
-/// `ε = 10⁻² / ‖g‖` (a step of norm 10⁻²), where zero-cost-nas differentiates
-/// twice.
-fn grasp<N: Net>(net: &N, pixels: &[f32], labels: &[u8]) -> f64 {
-    let mut probe = net.clone();
-    loss_gradient(&mut probe, pixels, labels);
-    let g = gradients(&mut probe);
-    let weights: Vec<bool> = {
-        let mut w = Vec::new();
-        probe.for_each_param(&mut |p: &mut Param| w.push(p.decay));
-        w
-    };
-    let norm = g
+/// over those weights (left in `probe` by a loss-gradient pass of `net`'s
+/// weights) and `H` the loss's Hessian. `H g` is the central difference of the
+/// gradient along `g`, `(∇L(θ + εg) − ∇L(θ − εg)) / 2ε`, with `ε = 10⁻² / ‖g‖`
+/// (a step of norm 10⁻²), where zero-cost-nas differentiates twice.
+fn grasp<N: Net>(net: &N, probe: &mut N, pixels: &[f32], labels: &[u8]) -> f64 {
+    // Per parameter: whether it is a weight, its value and its gradient.
+    let mut params: Vec<(bool, Vec<f32>, Vec<f32>)> = Vec::new();
+    probe.for_each_param(&mut |p: &mut Param| {
+        params.push((p.decay, p.value.clone(), p.grad.clone()));
+    });
+    let norm = params
         .iter()
-        .zip(&weights)
-        .filter(|&(_, &w)| w)
-        .flat_map(|(g, _)| g.iter().map(|&v| f64::from(v) * f64::from(v)))
+        .filter(|(weight, ..)| *weight)
+        .flat_map(|(_, _, g)| g.iter().map(|&v| f64::from(v) * f64::from(v)))
         .sum::<f64>()
         .sqrt();
     if norm == 0.0 || !norm.is_finite() {
@@ -197,8 +194,9 @@ fn grasp<N: Net>(net: &N, pixels: &[f32], labels: &[u8]) -> f64 {
         let mut shifted = net.clone();
         let mut i = 0;
         shifted.for_each_param(&mut |p: &mut Param| {
-            if weights[i] {
-                for (v, &d) in p.value.iter_mut().zip(&g[i]) {
+            let (weight, _, g) = &params[i];
+            if *weight {
+                for (v, &d) in p.value.iter_mut().zip(g) {
                     *v = (f64::from(*v) + sign * epsilon * f64::from(d)) as f32;
                 }
             }
@@ -209,10 +207,8 @@ fn grasp<N: Net>(net: &N, pixels: &[f32], labels: &[u8]) -> f64 {
     };
     let (plus, minus) = (shifted(1.0), shifted(-1.0));
     let mut total = 0.0;
-    let mut values = Vec::new();
-    probe.for_each_param(&mut |p: &mut Param| values.push(p.value.clone()));
-    for (((theta, plus), minus), &is_weight) in values.iter().zip(&plus).zip(&minus).zip(&weights) {
-        if is_weight {
+    for (((weight, theta, _), plus), minus) in params.iter().zip(&plus).zip(&minus) {
+        if *weight {
             for ((&t, &a), &b) in theta.iter().zip(plus).zip(minus) {
                 let hg = (f64::from(a) - f64::from(b)) / (2.0 * epsilon);
                 total -= f64::from(t) * hg;

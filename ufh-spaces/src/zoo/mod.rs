@@ -32,9 +32,9 @@
 //! Every ReLU-Conv-BN block (NAS-Bench-201's nor_conv edges and reduction convs,
 //! the chain's blocks) is one statistics instance; its four tensors map as EZNAS
 //! §3.2 gives them (see [`crate::nasbench101::BlockStatistics`]). The stem, a
-//! conv-BN without a ReLU, is not an instance. A network with no block (an
-//! NAS-Bench-201 cell of pools, skips and nones has the reductions' three blocks
-//! each, so every zoo network has at least one) is never empty of instances.
+//! conv-BN without a ReLU, is not an instance. Every zoo network has at least one
+//! instance: a NAS-Bench-201 cell of pools, skips and nones still has its
+//! reductions' blocks, and every chain stage has a block.
 
 pub mod chain;
 pub mod nb201;

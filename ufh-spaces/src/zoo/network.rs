@@ -126,21 +126,16 @@ impl ZooNetwork {
     /// Multiply-accumulates of one image's forward pass through the convolutions
     /// and the dense layer.
     pub fn flops(&self) -> u64 {
-        let mut total = (9 * self.stem_channels() * self.config.input_side.pow(2)) as u64;
+        let mut total = (self.stem.weight().len() * self.config.input_side.pow(2)) as u64;
         for node in &self.nodes {
             for edge in &node.edges {
                 if let EdgeOp::Block(block) = &edge.op {
-                    let weights = block.parameter_count() - 2 * node.channels;
-                    total += (weights * node.side * node.side) as u64;
+                    total += (block.weight().len() * node.side * node.side) as u64;
                 }
             }
         }
         let last = self.nodes.last().expect("node 0").channels;
         total + (last * N_CLASSES) as u64
-    }
-
-    fn stem_channels(&self) -> usize {
-        self.nodes[0].channels
     }
 
     /// ReLU-Conv-BN blocks: EZNAS's statistics instances.
