@@ -8,7 +8,11 @@
 //! network evaluations (the unit EZNAS's cost scales with).
 
 use rand::Rng;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use ufh_search::{Evaluation, Evaluator, SearchRng};
+
+use crate::population::score_population;
 
 use crate::rank::kendall_tau_b;
 use crate::tensor::Tensor;
@@ -143,16 +147,38 @@ pub fn correlations(scores: &[f64], accuracies: &[f64]) -> Option<Correlations> 
     })
 }
 
-impl Evaluator<Tree> for KendallFitness {
-    fn evaluate(&self, tree: &Tree, rng: &mut SearchRng) -> Evaluation {
+impl KendallFitness {
+    /// The networks of one round, drawn as EZNAS draws them: a space uniformly,
+    /// then `networks_per_round` of its networks without replacement.
+    fn draw_round(&self, rng: &mut SearchRng) -> (usize, Vec<usize>) {
+        let space = rng.random_range(0..self.spaces.len());
+        let picks =
+            rand::seq::index::sample(rng, self.spaces[space].len(), self.networks_per_round);
+        (space, picks.into_vec())
+    }
+
+    /// Kendall τ-b of one round's scores against its networks' accuracies, or
+    /// `None` if a score is missing (the tree is invalid there) or τ is undefined.
+    fn round_tau(
+        &self,
+        (space, picks): &(usize, Vec<usize>),
+        scores: Option<Vec<f64>>,
+    ) -> Option<f64> {
+        let accuracies: Vec<f64> = picks
+            .iter()
+            .map(|&i| self.spaces[*space][i].accuracy)
+            .collect();
+        kendall_tau_b(&scores?, &accuracies).ok()
+    }
+
+    /// The evaluation of a tree whose rounds gave `taus` (stopping at the first
+    /// that failed).
+    fn outcome(&self, taus: impl IntoIterator<Item = Option<f64>>) -> Evaluation {
         let mut worst = f64::INFINITY;
         let mut scored = 0usize;
-        for _ in 0..self.rounds {
-            let space = &self.spaces[rng.random_range(0..self.spaces.len())];
-            let picks = rand::seq::index::sample(rng, space.len(), self.networks_per_round);
-            let networks: Vec<&Network> = picks.iter().map(|i| &space[i]).collect();
-            scored += networks.len();
-            match Self::tau(tree, &networks) {
+        for tau in taus {
+            scored += self.networks_per_round;
+            match tau {
                 Some(tau) => worst = worst.min(tau),
                 None => return Evaluation::failed(scored as f64),
             }
@@ -164,6 +190,74 @@ impl Evaluator<Tree> for KendallFitness {
             test: worst,
             cost_s: scored as f64,
         }
+    }
+}
+
+impl Evaluator<Tree> for KendallFitness {
+    /// The plain path: each network scored by [`Tree::score`], a round at a time,
+    /// stopping at the first round that fails.
+    fn evaluate(&self, tree: &Tree, rng: &mut SearchRng) -> Evaluation {
+        self.outcome((0..self.rounds).map(|_| {
+            let round = self.draw_round(rng);
+            // Stops at the first network the tree is invalid on.
+            let scores = round
+                .1
+                .iter()
+                .map(|&i| self.spaces[round.0][i].score(tree))
+                .collect();
+            self.round_tau(&round, scores)
+        }))
+    }
+
+    /// The generation path, equal to [`KendallFitness::evaluate`] job by job: round
+    /// by round, every network that some surviving tree of the batch needs is
+    /// scored once for all of them by [`score_population`] (subtrees the trees
+    /// share computed once per instance), the networks spread over rayon's pool.
+    fn evaluate_batch(&self, jobs: &mut [(&Tree, SearchRng)]) -> Vec<Evaluation> {
+        let plans: Vec<Vec<(usize, Vec<usize>)>> = jobs
+            .iter_mut()
+            .map(|(_, rng)| (0..self.rounds).map(|_| self.draw_round(rng)).collect())
+            .collect();
+        let trees: Vec<&Tree> = jobs.iter().map(|(tree, _)| *tree).collect();
+        let mut taus: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(self.rounds); jobs.len()];
+        for round in 0..self.rounds {
+            let alive: Vec<usize> = (0..jobs.len())
+                .filter(|&j| taus[j].iter().all(Option::is_some))
+                .collect();
+            // Which surviving jobs need each network this round, in a fixed order.
+            let mut needs: FxHashMap<(usize, usize), Vec<usize>> = FxHashMap::default();
+            for &j in &alive {
+                let (space, picks) = &plans[j][round];
+                for &i in picks {
+                    needs.entry((*space, i)).or_default().push(j);
+                }
+            }
+            let mut needs: Vec<((usize, usize), Vec<usize>)> = needs.into_iter().collect();
+            needs.sort_unstable_by_key(|(network, _)| *network);
+            let scored: Vec<((usize, usize), Vec<usize>, Vec<Option<f64>>)> = needs
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|(network, js)| {
+                    let batch: Vec<&Tree> = js.iter().map(|&j| trees[j]).collect();
+                    let (scores, _) = score_population(&batch, &self.spaces[network.0][network.1]);
+                    (network, js, scores)
+                })
+                .collect();
+            let mut by_job: FxHashMap<(usize, (usize, usize)), Option<f64>> = FxHashMap::default();
+            for (network, js, scores) in scored {
+                by_job.extend(js.into_iter().map(|j| (j, network)).zip(scores));
+            }
+            for j in alive {
+                let round = &plans[j][round];
+                let scores = round
+                    .1
+                    .iter()
+                    .map(|&i| by_job[&(j, (round.0, i))])
+                    .collect();
+                taus[j].push(self.round_tau(round, scores));
+            }
+        }
+        taus.into_iter().map(|t| self.outcome(t)).collect()
     }
 }
 
@@ -241,6 +335,44 @@ pub(crate) mod tests {
         );
     }
 
+    /// A generation scored as one batch (shared subtrees, networks on the pool)
+    /// is the plain path's evaluation, job by job, bit for bit, including the
+    /// cost of trees that fail in a later round.
+    #[test]
+    fn a_batch_is_evaluated_as_each_tree_alone() {
+        use ufh_search::{Crossover, SearchSpace};
+        let fitness = KendallFitness::new(vec![zoo(6, 30), zoo(7, 25)], 4, 10).unwrap();
+        let space = TreeSpace::EZNAS;
+        let mut rng = SearchRng::seed_from_u64(3);
+        let mut trees: Vec<Tree> = (0..20).map(|_| space.sample(&mut rng)).collect();
+        for i in 0..20 {
+            trees.push(space.mutate(&trees[i], &mut rng));
+            trees.push(space.crossover(&trees[i], &trees[(i + 5) % 20], &mut rng).0);
+        }
+        trees.push(trees[0].clone());
+        let streams: Vec<SearchRng> = (0..trees.len() as u64)
+            .map(SearchRng::seed_from_u64)
+            .collect();
+        let mut jobs: Vec<(&Tree, SearchRng)> = trees.iter().zip(streams.clone()).collect();
+        let batch = fitness.evaluate_batch(&mut jobs);
+        let (mut valid, mut failed) = (0, 0);
+        for ((tree, mut rng), got) in trees.iter().zip(streams).zip(&batch) {
+            let alone = fitness.evaluate(tree, &mut rng);
+            assert_eq!(
+                got.validation.to_bits(),
+                alone.validation.to_bits(),
+                "{tree}"
+            );
+            assert_eq!(got.cost_s, alone.cost_s, "{tree}");
+            if alone.is_failure() {
+                failed += 1
+            } else {
+                valid += 1
+            }
+        }
+        assert!(valid > 5 && failed > 0, "{valid} valid, {failed} failed");
+    }
+
     use crate::ops::Op;
 
     const GOLDEN_BEST: &str = "FrobeniusNorm(T3GP)";
@@ -285,6 +417,35 @@ pub(crate) mod tests {
         );
         let (again, best_again) = run();
         assert_eq!(record.events, again.events);
+        // Batches of 25 (which divide every generation: 50, then 25 + 50) score
+        // through the batch path; the record does not depend on the threads.
+        let parallel = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut gp = KeepBest::new(config.build().unwrap());
+                Search::new(
+                    &TreeSpace::EZNAS,
+                    &fitness,
+                    &hasher,
+                    Budget::Candidates(1000),
+                    11,
+                )
+                .techniques(Techniques::FEC)
+                .unwrap()
+                .run_parallel(&mut gp, std::num::NonZeroUsize::new(25).unwrap())
+                .unwrap()
+            })
+        };
+        // Debug text, because a hit on a fitness still pending records NaN.
+        let one = parallel(1);
+        assert_eq!(
+            format!("{:?}", one.events),
+            format!("{:?}", parallel(2).events)
+        );
+        assert_eq!(one.events.len(), 1000);
         assert_eq!(
             best_again.map(|b| b.candidate.clone()),
             Some(best.candidate.clone())

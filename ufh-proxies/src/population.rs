@@ -94,14 +94,23 @@ fn apply<'i>(op: Op, a: &Tensor, b: &Tensor, work: &mut Work) -> Option<Value<'i
 
 /// Every tree's score of `network` (`None` where the tree is invalid on it), equal
 /// to [`Tree::score`]'s, and the work done.
-pub fn score_population(trees: &[Tree], network: &Network) -> (Vec<Option<f64>>, Work) {
+pub fn score_population<T: std::borrow::Borrow<Tree>>(
+    trees: &[T],
+    network: &Network,
+) -> (Vec<Option<f64>>, Work) {
     let mut totals: Vec<Option<f64>> = vec![Some(0.0); trees.len()];
     let mut work = Work::default();
     for instance in &network.instances {
         let mut memo: Memo<'_, '_> = FxHashMap::default();
         for (tree, total) in trees.iter().zip(&mut totals) {
             let Some(sum) = total else { continue };
-            let (value, _) = eval(tree.nodes(), 0, instance, Some(&mut memo), &mut work);
+            let (value, _) = eval(
+                tree.borrow().nodes(),
+                0,
+                instance,
+                Some(&mut memo),
+                &mut work,
+            );
             *total = value.filter(|v| v.numel() > 0).map(|v| {
                 let mean = v.data().iter().map(|&x| f64::from(x)).sum::<f64>() / v.numel() as f64;
                 *sum + mean

@@ -403,12 +403,7 @@ where
                     generation.push(run.start(algorithm, clock_s));
                 }
             }
-            let (evaluator, audit, seed) =
-                (self.evaluator, self.techniques.audit.is_some(), self.seed);
-            let finished: Vec<Finished<S::Candidate>> = generation
-                .into_par_iter()
-                .map(|started| evaluate_started(evaluator, audit, seed, started))
-                .collect();
+            let finished = self.evaluate_generation(generation);
             clock_s = finished.iter().map(|f| f.end_s).fold(clock_s, f64::max);
             for mut f in finished {
                 // Fed back together, at the end of the generation.
@@ -418,38 +413,70 @@ where
         }
         run.finish()
     }
+
+    /// Evaluates one generation of started candidates as one batch
+    /// ([`Evaluator::evaluate_batch`]), each on its own stream.
+    fn evaluate_generation(
+        &self,
+        generation: Vec<Started<S::Candidate>>,
+    ) -> Vec<Finished<S::Candidate>>
+    where
+        S::Candidate: Sync,
+        E: Sync,
+    {
+        let audit = self.techniques.audit.is_some();
+        let streams: Vec<Option<SearchRng>> = generation
+            .iter()
+            .map(|started| evaluation_stream(started, audit, self.seed))
+            .collect();
+        let mut jobs: Vec<(&S::Candidate, SearchRng)> = generation
+            .iter()
+            .zip(&streams)
+            .filter_map(|(started, rng)| Some((&started.candidate, rng.clone()?)))
+            .collect();
+        let mut evaluations = self.evaluator.evaluate_batch(&mut jobs).into_iter();
+        drop(jobs);
+        let finished = generation
+            .into_iter()
+            .zip(streams)
+            .map(|(started, rng)| {
+                let evaluation = rng.map(|_| {
+                    evaluations
+                        .next()
+                        .expect("evaluate_batch answers every job")
+                });
+                finish(started, evaluation)
+            })
+            .collect();
+        assert!(
+            evaluations.next().is_none(),
+            "evaluate_batch answered more jobs than it was given"
+        );
+        finished
+    }
 }
 
-/// Runs the evaluation a started candidate needs: none for a full hit (unless
-/// audited, off the clock), a fresh one otherwise.
-fn evaluate_started<C, E: Evaluator<C>>(
-    evaluator: &E,
-    audit: bool,
-    seed: u64,
-    started: Started<C>,
-) -> Finished<C> {
-    let begin = started.start_s + started.hash_cost_s;
+/// The stream a started candidate's evaluation draws from, or `None` where it
+/// needs none: a full hit is not evaluated unless audited (then off the clock, on
+/// the audit stream); anything else gets a fresh evaluation.
+fn evaluation_stream<C>(started: &Started<C>, audit: bool, seed: u64) -> Option<SearchRng> {
     match started.lookup {
-        Some(Lookup::Hit(_)) => {
-            let evaluation = audit.then(|| {
-                let mut rng = candidate_rng(seed, AUDIT_STREAM, started.index);
-                evaluator.evaluate(&started.candidate, &mut rng)
-            });
-            Finished {
-                started,
-                evaluation,
-                end_s: begin,
-            }
-        }
-        _ => {
-            let mut rng = candidate_rng(seed, EVALUATOR_STREAM, started.index);
-            let evaluation = evaluator.evaluate(&started.candidate, &mut rng);
-            Finished {
-                end_s: begin + evaluation.cost_s,
-                started,
-                evaluation: Some(evaluation),
-            }
-        }
+        Some(Lookup::Hit(_)) => audit.then(|| candidate_rng(seed, AUDIT_STREAM, started.index)),
+        _ => Some(candidate_rng(seed, EVALUATOR_STREAM, started.index)),
+    }
+}
+
+/// A started candidate with the evaluation it got (if it needed one).
+fn finish<C>(started: Started<C>, evaluation: Option<Evaluation>) -> Finished<C> {
+    let begin = started.start_s + started.hash_cost_s;
+    let end_s = match (&started.lookup, &evaluation) {
+        (Some(Lookup::Hit(_)), _) | (_, None) => begin,
+        (_, Some(e)) => begin + e.cost_s,
+    };
+    Finished {
+        started,
+        evaluation,
+        end_s,
     }
 }
 
@@ -577,12 +604,10 @@ where
 
     fn evaluate(&mut self, started: Started<S::Candidate>) -> Finished<S::Candidate> {
         let search = self.search;
-        evaluate_started(
-            search.evaluator,
-            search.techniques.audit.is_some(),
-            search.seed,
-            started,
-        )
+        let evaluation =
+            evaluation_stream(&started, search.techniques.audit.is_some(), search.seed)
+                .map(|mut rng| search.evaluator.evaluate(&started.candidate, &mut rng));
+        finish(started, evaluation)
     }
 
     /// Caches the evaluation, audits a hit, feeds back and records.

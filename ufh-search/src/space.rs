@@ -78,6 +78,24 @@ pub trait Evaluator<C> {
     /// repeats); the search's stream is never passed here, so that skipping an
     /// evaluation cannot change what the search proposes.
     fn evaluate(&self, candidate: &C, rng: &mut SearchRng) -> Evaluation;
+
+    /// Evaluates a batch of candidates, each with its own stream, as
+    /// [`Search::run_parallel`](crate::Search::run_parallel) does one batch of a
+    /// generation. The answer must be what [`Evaluator::evaluate`] gives each job,
+    /// in order; by default the jobs are spread over rayon's pool. An evaluator
+    /// overrides it to share work across the batch (the proxy GP computes the
+    /// subtrees that several trees share once per network).
+    fn evaluate_batch(&self, jobs: &mut [(&C, SearchRng)]) -> Vec<Evaluation>
+    where
+        Self: Sync,
+        C: Sync,
+    {
+        use rayon::prelude::*;
+        jobs.par_iter_mut()
+            .with_max_len(1)
+            .map(|(candidate, rng)| self.evaluate(candidate, rng))
+            .collect()
+    }
 }
 
 /// Gives a candidate's functional hash and what computing it costs.
