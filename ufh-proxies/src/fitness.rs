@@ -193,6 +193,9 @@ impl KendallFitness {
     }
 }
 
+/// One network of a round, the jobs that need it, and each job's score on it.
+type NetworkScores = ((usize, usize), Vec<usize>, Vec<Option<f64>>);
+
 impl Evaluator<Tree> for KendallFitness {
     /// The plain path: each network scored by [`Tree::score`], a round at a time,
     /// stopping at the first round that fails.
@@ -213,6 +216,7 @@ impl Evaluator<Tree> for KendallFitness {
     /// by round, every network that some surviving tree of the batch needs is
     /// scored once for all of them by [`score_population`] (subtrees the trees
     /// share computed once per instance), the networks spread over rayon's pool.
+    #[allow(clippy::needless_range_loop)] // a round indexes every job's plan
     fn evaluate_batch(&self, jobs: &mut [(&Tree, SearchRng)]) -> Vec<Evaluation> {
         let plans: Vec<Vec<(usize, Vec<usize>)>> = jobs
             .iter_mut()
@@ -234,7 +238,7 @@ impl Evaluator<Tree> for KendallFitness {
             }
             let mut needs: Vec<((usize, usize), Vec<usize>)> = needs.into_iter().collect();
             needs.sort_unstable_by_key(|(network, _)| *network);
-            let scored: Vec<((usize, usize), Vec<usize>, Vec<Option<f64>>)> = needs
+            let scored: Vec<NetworkScores> = needs
                 .into_par_iter()
                 .with_max_len(1)
                 .map(|(network, js)| {
