@@ -23,14 +23,12 @@ use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_proxies::baselines::BASELINES;
 use ufh_proxies::file::{read_stats, write_stats};
-use ufh_proxies::fitness::{
-    Correlations, KendallFitness, Network, correlate, correlations, meta_validate,
-};
+use ufh_proxies::fitness::{Correlations, KendallFitness, Network, correlations, meta_validate};
 use ufh_proxies::hash::TreeHasher;
 use ufh_proxies::space::{ScreenedTreeSpace, TreeSpace};
 use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::Tree;
-use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Search, Techniques};
+use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Outcome, Search, SearchRecord, Techniques};
 use ufh_spaces::digits;
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{BlockStatistics, CellNetwork, LossGradientScores};
@@ -157,25 +155,147 @@ fn zoo_space(
         .unzip()
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+/// What an EZNAS experiment is run with.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Cells the GP evolves on.
+    pub(crate) networks: usize,
+    /// Held-out networks per space.
+    pub(crate) held_out: usize,
+    /// Images per statistics batch.
+    pub(crate) batch: usize,
+    /// GP generations after the first.
+    pub(crate) generations: u64,
+    /// Seed of the samples and of the GP.
+    pub(crate) seed: u64,
+    /// The statistics file, if any.
+    pub(crate) stats: Option<std::path::PathBuf>,
+}
+
+/// Trees evaluated at once by the GP's workers: 25 divides every generation of
+/// EZNAS's settings (50, then 100, then 75), so each generation is a whole
+/// number of batches and its distinct subtrees are computed once per network.
+pub(crate) const WORKERS: usize = 25;
+
+/// Held-out networks of one space and every proxy's scores of them.
+pub(crate) struct HeldOutSpace {
+    /// The space, for example "nb201 networks".
+    pub(crate) name: String,
+    /// The networks' accuracies.
+    pub(crate) accuracies: Vec<f64>,
+    /// Per proxy of [`Results::proxies`], its score of each network, `None` where
+    /// the proxy is invalid on some network.
+    pub(crate) scores: Vec<Option<Vec<f64>>>,
+}
+
+impl HeldOutSpace {
+    /// Kendall τ-b and Spearman ρ of proxy `p` on this space.
+    pub(crate) fn correlations(&self, p: usize) -> Option<Correlations> {
+        correlations(self.scores[p].as_deref()?, &self.accuracies)
+    }
+}
+
+/// What kind of proxy a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A GP run's best tree.
+    Evolved,
+    /// EZNAS's published program.
+    EznasA,
+    /// A zero-cost baseline.
+    Baseline,
+}
+
+/// One GP run.
+pub(crate) struct GpRun {
+    /// "without FEC" or "with FEC".
+    pub(crate) label: &'static str,
+    /// Its record (every event kept).
+    pub(crate) record: SearchRecord,
+    /// Wall time of the search.
+    pub(crate) seconds: f64,
+    /// Its best tree and that tree's fitness.
+    pub(crate) best: (Tree, f64),
+    /// Per generation: candidates so far, the generation's best fitness, and the
+    /// FEC hit rate of the generation's candidates (`None` without FEC).
+    pub(crate) generations: Vec<(u64, f64, Option<f64>)>,
+}
+
+/// What an EZNAS experiment measured.
+pub(crate) struct Results {
+    /// Evolution and held-out networks, statistics time, their MiB, and whether
+    /// they were read from the statistics file.
+    pub(crate) zoo: (usize, usize, f64, f64, bool),
+    /// The GP without and with FEC.
+    pub(crate) gp: Vec<GpRun>,
+    /// Every proxy validated: its name and kind.
+    pub(crate) proxies: Vec<(String, Kind)>,
+    /// The held-out spaces.
+    pub(crate) spaces: Vec<HeldOutSpace>,
+    /// Index into `proxies` (and `gp`) of the best evolved proxy: of the two
+    /// runs' best trees, the one of higher Kendall τ on the whole evolution set
+    /// (chosen without the held-out networks).
+    pub(crate) best_evolved: usize,
+}
+
+/// Sizes of EZNAS's generations under `config`: generation 0 samples the
+/// population, generation 1 re-evaluates it beside λ offspring, every later one
+/// re-evaluates μ parents beside λ offspring.
+fn generation_sizes(config: &MuPlusLambdaConfig, generations: u64) -> Vec<u64> {
+    let mut sizes = vec![config.population_size as u64];
+    if generations >= 1 {
+        sizes.push((config.population_size + config.lambda) as u64);
+    }
+    sizes.extend((1..generations).map(|_| (config.mu + config.lambda) as u64));
+    sizes
+}
+
+/// Each generation's candidates so far, best fitness and hit rate, from a record
+/// that kept every event.
+fn per_generation(record: &SearchRecord, sizes: &[u64], fec: bool) -> Vec<(u64, f64, Option<f64>)> {
+    let mut out = Vec::with_capacity(sizes.len());
+    let mut start = 0usize;
+    for &size in sizes {
+        let end = (start + size as usize).min(record.events.len());
+        let events = &record.events[start..end];
+        let best = events
+            .iter()
+            .map(|e| e.validation)
+            .filter(|v| v.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let hits = events.iter().filter(|e| e.outcome == Outcome::Hit).count();
+        let rate = (fec && !events.is_empty()).then(|| hits as f64 / events.len() as f64);
+        out.push((end as u64, best, rate));
+        start = end;
+    }
+    out
+}
+
+/// Runs the experiment: the statistics, the GP without and with FEC, and the
+/// validation of every proxy on every held-out space. `progress` is told of each
+/// stage.
+pub(crate) fn experiment(
+    settings: &Settings,
+    progress: &mut dyn FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<Results> {
     let table = EmbeddedTable::large();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(settings.seed);
     let indices: Vec<usize> = (0..table.len()).collect();
     let sample: Vec<usize> = indices
-        .choose_multiple(&mut rng, args.networks + args.held_out)
+        .choose_multiple(&mut rng, settings.networks + settings.held_out)
         .copied()
         .collect();
     let started = Instant::now();
     let metadata = serde_json::json!({
         "zoo": "large embedded table, CellNetwork at initialisation",
         "generator": table.spec().generator,
-        "networks": args.networks,
-        "held_out": args.held_out,
-        "batch": args.batch,
-        "seed": args.seed,
+        "networks": settings.networks,
+        "held_out": settings.held_out,
+        "batch": settings.batch,
+        "seed": settings.seed,
     })
     .to_string();
-    let cached = match &args.stats {
+    let cached = match &settings.stats {
         Some(path) if path.exists() => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -188,15 +308,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let from_file = cached.is_some();
     let mut all = match cached {
         Some(networks) => networks,
-        None => zoo(&table, &sample, args.batch),
+        None => zoo(&table, &sample, settings.batch),
     };
-    if let (Some(path), false) = (&args.stats, from_file) {
+    if let (Some(path), false) = (&settings.stats, from_file) {
         let file =
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         write_stats(std::io::BufWriter::new(file), &all, &metadata)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let held_out = all.split_off(args.networks);
+    let held_out = all.split_off(settings.networks);
     let evolution = all;
     let floats: usize = evolution
         .iter()
@@ -204,19 +324,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .flat_map(|n| n.instances.iter().flatten())
         .map(Tensor::numel)
         .sum();
-    say!(
-        "statistics of {} + {} cells (batch {}{}): {:.1} s, {:.0} MiB",
+    let zoo_summary = (
         evolution.len(),
         held_out.len(),
-        args.batch,
-        if from_file {
-            ", read from the file"
-        } else {
-            ""
-        },
         started.elapsed().as_secs_f64(),
-        floats as f64 * 4.0 / (1 << 20) as f64
+        floats as f64 * 4.0 / (1 << 20) as f64,
+        from_file,
     );
+    progress("statistics taken")?;
     let canonical: Vec<Vec<Tensor>> = evolution[..8.min(evolution.len())]
         .iter()
         .flat_map(|n| n.instances.iter().cloned())
@@ -231,54 +346,156 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             .collect(),
         tries: 100,
     };
-    let fitness = KendallFitness::eznas(vec![evolution]).context("the evolution set")?;
+    let fitness = KendallFitness::eznas(vec![evolution.clone()]).context("the evolution set")?;
     let config = MuPlusLambdaConfig::EZNAS;
-    let candidates = config.population_size as u64
-        + (config.population_size + config.lambda) as u64
-        + args.generations.saturating_sub(1) * (config.mu + config.lambda) as u64;
+    let sizes = generation_sizes(&config, settings.generations);
+    let candidates: u64 = sizes.iter().sum();
     let mut held_out_spaces: Vec<(String, Vec<Network>, Vec<LossGradientScores>)> = vec![(
         "NAS-Bench-101 cells".into(),
         held_out,
-        loss_gradient_scores(&table, &sample[args.networks..]),
+        loss_gradient_scores(&table, &sample[settings.networks..]),
     )];
     for space in ZooSpace::ALL {
-        let (networks, scores) = zoo_space(space, args.held_out, args.batch, args.seed);
+        let (networks, scores) = zoo_space(space, settings.held_out, settings.batch, settings.seed);
         held_out_spaces.push((format!("{} networks", space.name()), networks, scores));
     }
-    let mut best_trees = Vec::new();
+    progress("held-out networks built")?;
+    let mut gp = Vec::new();
     for (label, techniques) in [
         ("without FEC", Techniques::NONE),
         ("with FEC", Techniques::FEC),
     ] {
         let started = Instant::now();
-        let mut gp = KeepBest::new(config.build()?);
+        let mut algorithm = KeepBest::new(config.build()?);
         let record = Search::new(
             &space,
             &fitness,
             &hasher,
             Budget::Candidates(candidates),
-            args.seed,
+            settings.seed,
         )
         .techniques(techniques)?
-        .run_parallel(&mut gp, std::num::NonZeroUsize::new(16).expect("16"))?;
-        let best = gp.best().context("no valid tree")?;
+        .keep_events(true)
+        .run_parallel(
+            &mut algorithm,
+            std::num::NonZeroUsize::new(WORKERS).expect("25 workers"),
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        let best = algorithm.best().context("no valid tree")?;
+        let generations = per_generation(&record, &sizes, techniques.fec.is_some());
+        gp.push(GpRun {
+            label,
+            best: (best.candidate.clone(), best.fitness),
+            seconds,
+            generations,
+            record,
+        });
+        progress(&format!("GP {label} done"))?;
+    }
+    let mut proxies: Vec<(String, Kind)> = gp
+        .iter()
+        .map(|run| (format!("best tree {}", run.label), Kind::Evolved))
+        .collect();
+    proxies.push(("EZNAS-A".into(), Kind::EznasA));
+    let mut trees: Vec<Tree> = gp.iter().map(|run| run.best.0.clone()).collect();
+    trees.push(Tree::eznas_a());
+    proxies.extend(
+        BASELINES
+            .iter()
+            .map(|(n, _)| ((*n).to_string(), Kind::Baseline)),
+    );
+    let named: [(&str, LossScore); 5] = [
+        ("grad_norm", |s| s.grad_norm),
+        ("snip", |s| s.snip),
+        ("grasp", |s| s.grasp),
+        ("fisher", |s| s.fisher),
+        ("synflow", |s| s.synflow),
+    ];
+    proxies.extend(
+        named
+            .iter()
+            .map(|(n, _)| ((*n).to_string(), Kind::Baseline)),
+    );
+    let spaces = held_out_spaces
+        .into_iter()
+        .map(|(name, networks, loss_scores)| {
+            let all = |score: &dyn Fn(&Network) -> Option<f64>| -> Option<Vec<f64>> {
+                networks.iter().map(score).collect()
+            };
+            let mut scores: Vec<Option<Vec<f64>>> =
+                trees.iter().map(|tree| all(&|n| n.score(tree))).collect();
+            scores.extend(BASELINES.iter().map(|(_, baseline)| all(baseline)));
+            scores.extend(named.iter().map(|(_, get)| {
+                loss_scores
+                    .iter()
+                    .map(|s| Some(get(s)).filter(|v| v.is_finite()))
+                    .collect()
+            }));
+            HeldOutSpace {
+                name,
+                accuracies: networks.iter().map(|n| n.accuracy).collect(),
+                scores,
+            }
+        })
+        .collect();
+    // The GP's fitness is a minimum over random rounds, and without FEC a tree's
+    // best fitness is the luckiest of its re-evaluations: the two best trees are
+    // compared by Kendall τ on every evolution network instead. Ties, and a tree
+    // undefined there, go to the run without FEC.
+    let evolution_tau = |run: &GpRun| {
+        meta_validate(&run.best.0, &evolution).map_or(f64::NEG_INFINITY, |c| c.kendall_tau)
+    };
+    let best_evolved = usize::from(evolution_tau(&gp[1]) > evolution_tau(&gp[0]));
+    Ok(Results {
+        zoo: zoo_summary,
+        gp,
+        proxies,
+        spaces,
+        best_evolved,
+    })
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let settings = Settings {
+        networks: args.networks,
+        held_out: args.held_out,
+        batch: args.batch,
+        generations: args.generations,
+        seed: args.seed,
+        stats: args.stats,
+    };
+    let results = experiment(&settings, &mut |_| Ok(()))?;
+    let (evolution, held_out, seconds, mib, from_file) = results.zoo;
+    say!(
+        "statistics of {evolution} + {held_out} cells (batch {}{}): {seconds:.1} s, {mib:.0} MiB",
+        settings.batch,
+        if from_file {
+            ", read from the file"
+        } else {
+            ""
+        },
+    );
+    for run in &results.gp {
         say!(
-            "GP {label}: {} candidates in {:.1} s, hit rate {}, best fitness {:.3}: {}",
-            record.events.len(),
-            started.elapsed().as_secs_f64(),
-            record
+            "GP {}: {} candidates in {:.1} s, hit rate {}, best fitness {:.3}: {}",
+            run.label,
+            run.record.events.len(),
+            run.seconds,
+            run.record
                 .hit_rate()
                 .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
-            best.fitness,
-            best.candidate
+            run.best.1,
+            run.best.0
         );
-        best_trees.push((format!("best tree {label}"), best.candidate.clone()));
     }
-    best_trees.push(("EZNAS-A".into(), Tree::eznas_a()));
-    for (space_name, networks, loss_scores) in &held_out_spaces {
-        // One line per proxy validated on this space's held-out networks.
-        let report = |name: &str, c: Option<Correlations>| -> anyhow::Result<()> {
-            match c {
+    for space in &results.spaces {
+        say!("held out: {} {}", space.accuracies.len(), space.name);
+        for (p, (name, kind)) in results.proxies.iter().enumerate() {
+            let name = match kind {
+                Kind::Baseline => format!("baseline {name}"),
+                _ => name.clone(),
+            };
+            match space.correlations(p) {
                 Some(c) => say!(
                     "  {name}: Kendall tau {:.3}, Spearman rho {:.3}",
                     c.kendall_tau,
@@ -286,29 +503,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 ),
                 None => say!("  {name}: invalid, undefined or constant"),
             }
-            Ok(())
-        };
-        say!("held out: {} {space_name}", networks.len());
-        for (name, tree) in &best_trees {
-            report(name, meta_validate(tree, networks))?;
-        }
-        for (name, baseline) in BASELINES {
-            report(&format!("baseline {name}"), correlate(networks, baseline))?;
-        }
-        let accuracies: Vec<f64> = networks.iter().map(|n| n.accuracy).collect();
-        let named: [(&str, LossScore); 5] = [
-            ("grad_norm", |s| s.grad_norm),
-            ("snip", |s| s.snip),
-            ("grasp", |s| s.grasp),
-            ("fisher", |s| s.fisher),
-            ("synflow", |s| s.synflow),
-        ];
-        for (name, get) in named {
-            let scores: Vec<f64> = loss_scores.iter().map(get).collect();
-            report(
-                &format!("baseline {name}"),
-                correlations(&scores, &accuracies),
-            )?;
         }
     }
     Ok(())

@@ -42,18 +42,28 @@ fn both(
     draw: impl Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
     draw_svg: impl Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    both_sized(stem, SIZE, draw, draw_svg)
+}
+
+/// [`both`] at `size` pixels.
+fn both_sized(
+    stem: &Path,
+    size: (u32, u32),
+    draw: impl Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
+    draw_svg: impl Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     register_font();
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
     {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         draw(&root)?;
         root.present()
             .map_err(|e| anyhow!("{e}"))
             .with_context(|| format!("writing {}", png.display()))?;
     }
-    let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+    let root = SVGBackend::new(&svg, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     draw_svg(&root)?;
     root.present()
@@ -330,5 +340,72 @@ pub(crate) fn heatmap(
         stem,
         |root| draw_heatmap!(root, axes, xs, ys, values),
         |root| draw_heatmap!(root, axes, xs, ys, values),
+    )
+}
+
+/// One panel of a [`scatters`] chart: its title and its points `(x, y)`.
+pub(crate) struct Panel {
+    pub(crate) title: String,
+    pub(crate) points: Vec<(f64, f64)>,
+}
+
+macro_rules! draw_scatters {
+    ($root:expr, $title:expr, $x:expr, $y:expr, $panels:expr) => {{
+        let panels: &[Panel] = $panels;
+        let root = $root
+            .titled($title, (FAMILY, 22))
+            .map_err(|e| anyhow!("{e}"))?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for (i, (panel, area)) in panels.iter().zip(&areas).enumerate() {
+            let (x0, x1) = finite_range(panel.points.iter().map(|p| p.0));
+            let (y0, y1) = finite_range(panel.points.iter().map(|p| p.1));
+            let mut chart = ChartBuilder::on(area)
+                .caption(&panel.title, (FAMILY, 17))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(|e| anyhow!("{e}"))?;
+            chart
+                .configure_mesh()
+                .x_labels(5)
+                .x_desc($x)
+                .y_desc($y)
+                .x_label_formatter(&|v: &f64| tick(*v))
+                .y_label_formatter(&|v: &f64| tick(*v))
+                .label_style((FAMILY, 13))
+                .axis_desc_style((FAMILY, 15))
+                .draw()
+                .map_err(|e| anyhow!("{e}"))?;
+            let c = color(i);
+            chart
+                .draw_series(
+                    panel
+                        .points
+                        .iter()
+                        .filter(|p| p.0.is_finite() && p.1.is_finite())
+                        .map(|&p| Circle::new(p, 3, c.mix(0.5).filled())),
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        Ok(())
+    }};
+}
+
+/// Side-by-side scatter panels, each with axes of its own, sharing the axis
+/// names `x` and `y` under one `title`.
+pub(crate) fn scatters(
+    stem: &Path,
+    title: &str,
+    x: &str,
+    y: &str,
+    panels: &[Panel],
+) -> anyhow::Result<()> {
+    let size = (450 * panels.len().max(1) as u32, 500);
+    both_sized(
+        stem,
+        size,
+        |root| draw_scatters!(root, title, x, y, panels),
+        |root| draw_scatters!(root, title, x, y, panels),
     )
 }
