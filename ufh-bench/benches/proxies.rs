@@ -1,18 +1,28 @@
-//! EZNAS tree evaluation: a generation of trees scored on networks by the plain
-//! recursive interpreter (`Tree::score`, tree by tree) and by `score_population`
-//! (shared subtrees computed once per instance), in elements of node output per
-//! second of the plain interpreter's work.
+//! EZNAS tree evaluation.
+//!
+//! `proxies_tree_evaluation`: a generation of trees scored on 8 networks by the
+//! plain recursive interpreter (`Tree::score`, tree by tree), by
+//! `score_population` (shared subtrees computed once per instance) on one core,
+//! and by `score_population` with the networks spread over every core of
+//! rayon's pool, in elements of node output per second of the plain
+//! interpreter's work.
+//!
+//! `proxies_gp_generation`: the fitness of one GP generation (75 trees, 4 rounds
+//! of 20 of 40 networks): each tree evaluated alone (`Evaluator::evaluate`) and the
+//! generation as one batch (`KendallFitness::evaluate_batch`, every distinct
+//! network of a round scored once for all trees, on every core).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use rand::{Rng, SeedableRng};
-use ufh_proxies::fitness::Network;
+use rayon::prelude::*;
+use ufh_proxies::fitness::{KendallFitness, Network};
 use ufh_proxies::population::{plain_work, score_population};
 use ufh_proxies::space::TreeSpace;
 use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::{Stat, Tree};
-use ufh_search::{Crossover, SearchRng, SearchSpace};
+use ufh_search::{Crossover, Evaluator, SearchRng, SearchSpace};
 
 /// A network of `instances` ReLU-Conv-BN instances with batch-16 statistics of
 /// `[16, 8, 4, 4]` and `[8, 8, 3, 3]` conv weights, seeded.
@@ -61,7 +71,7 @@ fn generation() -> Vec<Tree> {
 
 fn tree_evaluation(c: &mut Criterion) {
     let trees = generation();
-    let networks: Vec<Network> = (0..4).map(|s| network(s, 6)).collect();
+    let networks: Vec<Network> = (0..8).map(|s| network(s, 6)).collect();
     let elements: u64 = networks
         .iter()
         .map(|n| plain_work(&trees, n).elements)
@@ -84,7 +94,41 @@ fn tree_evaluation(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("shared_subtrees_all_cores", |b| {
+        b.iter(|| {
+            networks.par_iter().with_max_len(1).for_each(|network| {
+                black_box(score_population(&trees, network));
+            })
+        })
+    });
     group.finish();
 }
 
-criterion_group!(benches, tree_evaluation);
+fn gp_generation(c: &mut Criterion) {
+    let trees = generation();
+    let fitness = KendallFitness::eznas(vec![(0..40).map(|s| network(100 + s, 3)).collect()])
+        .expect("40 networks make rounds of 20");
+    let streams: Vec<SearchRng> = (0..trees.len() as u64)
+        .map(SearchRng::seed_from_u64)
+        .collect();
+    let mut group = c.benchmark_group("proxies_gp_generation");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(trees.len() as u64));
+    group.bench_function("tree_by_tree", |b| {
+        b.iter(|| {
+            for (tree, rng) in trees.iter().zip(&streams) {
+                black_box(fitness.evaluate(tree, &mut rng.clone()));
+            }
+        })
+    });
+    group.bench_function("batch_all_cores", |b| {
+        b.iter(|| {
+            let mut jobs: Vec<(&Tree, SearchRng)> =
+                trees.iter().zip(streams.iter().cloned()).collect();
+            black_box(fitness.evaluate_batch(&mut jobs))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tree_evaluation, gp_generation);
