@@ -474,6 +474,7 @@ mod tests {
     use rand::SeedableRng;
 
     use crate::digits;
+    use crate::nn::layers::softmax_cross_entropy;
 
     fn cell(matrix: &str, ops: &str) -> Cell {
         Cell::from_strings(matrix, ops).unwrap()
@@ -721,6 +722,236 @@ mod tests {
         )
         .loss_gradient_scores(&batch.pixels, &batch.labels);
         assert_ne!(other, scores);
+    }
+
+    /// The mean cross-entropy (in f64, from the f32 logits) of `net` in training
+    /// mode after `perturb` has changed its parameters.
+    fn loss_after(
+        net: &CellNetwork,
+        pixels: &[f32],
+        labels: &[u8],
+        perturb: &mut dyn FnMut(&mut CellNetwork),
+    ) -> f64 {
+        let mut net = net.clone();
+        perturb(&mut net);
+        let logits = net::logits(&mut net, pixels, labels.len(), true);
+        let images = labels.len();
+        let mut loss = 0.0;
+        for (image, &label) in labels.iter().enumerate() {
+            let logit = |k: usize| f64::from(logits[k * images + image]);
+            let max = (0..10).map(logit).fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = (0..10).map(|k| (logit(k) - max).exp()).sum();
+            loss += total.ln() + max - logit(usize::from(label));
+        }
+        loss / images as f64
+    }
+
+    /// Adds `step · direction` to the conv and dense weights (the parameters with
+    /// weight decay), `direction` flattened in `for_each_param`'s order over them.
+    fn shift_weights(net: &mut CellNetwork, direction: &[f64], step: f64) {
+        let mut at = 0;
+        net.for_each_param(&mut |p: &mut Param| {
+            if p.decay {
+                for v in &mut p.value {
+                    *v = (f64::from(*v) + step * direction[at]) as f32;
+                    at += 1;
+                }
+            }
+        });
+    }
+
+    /// The loss gradient over the `n` weights by central differences.
+    fn fd_gradient(net: &CellNetwork, pixels: &[f32], labels: &[u8], n: usize) -> Vec<f64> {
+        // Steps well below the weights' scale (batch norm makes the loss of a
+        // small-normed weight tensor sharply curved).
+        let h = 1e-3;
+        (0..n)
+            .map(|i| {
+                let mut unit = vec![0.0; n];
+                unit[i] = 1.0;
+                let at = |step: f64| {
+                    loss_after(net, pixels, labels, &mut |m| shift_weights(m, &unit, step))
+                };
+                (at(h) - at(-h)) / (2.0 * h)
+            })
+            .collect()
+    }
+
+    /// Every weight tensor's values, flattened in `for_each_param`'s order.
+    fn weight_tensors(net: &mut CellNetwork) -> Vec<Vec<f64>> {
+        let mut out = Vec::new();
+        net.for_each_param(&mut |p: &mut Param| {
+            if p.decay {
+                out.push(p.value.iter().map(|&v| f64::from(v)).collect());
+            }
+        });
+        out
+    }
+
+    /// grad_norm, snip, fisher and synflow of a tiny cell network against central
+    /// differences of the loss (for synflow, of the sum of the logits), computed
+    /// here without the network's backward pass; grasp against its definition
+    /// assembled here from gradients that finite differences confirm.
+    #[test]
+    fn zero_cost_scores_match_finite_differences() {
+        let config = TrainConfig {
+            channels: 4,
+            ..TrainConfig::EMBEDDED
+        };
+        let cell = cell(
+            "0110000100010000",
+            "input,conv3x3-bn-relu,conv1x1-bn-relu,output",
+        );
+        let build = || CellNetwork::new(&cell, config, &mut Xoshiro256PlusPlus::seed_from_u64(11));
+        let batch = digits::split().train.first(8);
+        let (pixels, labels) = (&batch.pixels, &batch.labels);
+        let scores = build().loss_gradient_scores(pixels, labels);
+        let mut net = build();
+        let tensors = weight_tensors(&mut net);
+        let n: usize = tensors.iter().map(Vec::len).sum();
+        let close = |name: &str, numeric: f64, analytic: f64, tolerance: f64| {
+            eprintln!(
+                "{name}: {numeric} {analytic} {}",
+                (numeric - analytic).abs() / numeric.abs()
+            );
+            assert!(
+                (numeric - analytic).abs() <= tolerance * numeric.abs().max(analytic.abs()),
+                "{name}: finite differences {numeric}, the network's {analytic}"
+            );
+        };
+
+        let gradient = fd_gradient(&net, pixels, labels, n);
+        let mut grad_norm = 0.0;
+        let mut snip = 0.0;
+        let mut at = 0;
+        for tensor in &tensors {
+            let g = &gradient[at..at + tensor.len()];
+            grad_norm += g.iter().map(|v| v * v).sum::<f64>().sqrt();
+            snip += tensor
+                .iter()
+                .zip(g)
+                .map(|(w, g)| (w * g).abs())
+                .sum::<f64>();
+            at += tensor.len();
+        }
+        close("grad_norm", grad_norm, scores.grad_norm, 0.02);
+        close("snip", snip, scores.snip, 0.02);
+
+        // grasp = −θᵀ H g, H g the central difference of the gradient along g with
+        // a step of norm 10⁻² (the network's definition). A ReLU network's loss is
+        // too kinked for a second difference of the loss to settle, so H g is
+        // assembled here from the network's gradients at θ ± εg, and those
+        // gradients are checked against finite differences of the loss.
+        let theta: Vec<f64> = tensors.iter().flatten().copied().collect();
+        let backward_gradient = |m: &CellNetwork| -> Vec<f64> {
+            let mut m = m.clone();
+            m.for_each_param(&mut |p: &mut Param| p.grad.fill(0.0));
+            let logits = net::logits(&mut m, pixels, labels.len(), true);
+            let (_, grad_logits, _) = softmax_cross_entropy(&logits, labels, N_CLASSES);
+            m.backward(&grad_logits);
+            let mut out = Vec::new();
+            m.for_each_param(&mut |p: &mut Param| {
+                if p.decay {
+                    out.extend(p.grad.iter().map(|&v| f64::from(v)));
+                }
+            });
+            out
+        };
+        let g = backward_gradient(&net);
+        let epsilon = 1e-2 / g.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let distance = |a: &[f64], b: &[f64]| {
+            let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+            let norm: f64 = b.iter().map(|y| y * y).sum();
+            (d / norm).sqrt()
+        };
+        let mut shifted_gradients = Vec::new();
+        for sign in [1.0, -1.0] {
+            let mut shifted = net.clone();
+            shift_weights(&mut shifted, &g, sign * epsilon);
+            let backward = backward_gradient(&shifted);
+            let numeric = fd_gradient(&shifted, pixels, labels, n);
+            let off = distance(&numeric, &backward);
+            assert!(
+                off < 0.02,
+                "gradient at θ {sign:+}εg: {off} from finite differences"
+            );
+            shifted_gradients.push(backward);
+        }
+        let grasp: f64 = (0..n)
+            .map(|i| {
+                -theta[i] * (shifted_gradients[0][i] - shifted_gradients[1][i]) / (2.0 * epsilon)
+            })
+            .sum();
+        close("grasp", grasp, scores.grasp, 1e-9);
+
+        // fisher with batch norm off and one image: scaling row c of a block's
+        // conv weight by 1 + t scales that channel's conv output alone, so
+        // dL/dt = Σ_spatial a·∂L/∂a, and fisher = ½ Σ over blocks and channels of
+        // its square.
+        let mut plain = build();
+        plain.for_each_block(&mut |b| b.set_batch_norm(false));
+        let (one_pixels, one_label) = (&pixels[..64], &labels[..1]);
+        let fisher_net = plain
+            .clone()
+            .loss_gradient_scores(one_pixels, one_label)
+            .fisher;
+        let mut shapes = Vec::new();
+        plain.for_each_block(&mut |b| {
+            let len = b.weight().len();
+            // Batch norm's scale and shift: one each per output channel.
+            shapes.push(((b.parameter_count() - len) / 2, len));
+        });
+        let mut fisher = 0.0;
+        for (block, &(channels, len)) in shapes.iter().enumerate() {
+            let row = len / channels;
+            for channel in 0..channels {
+                let at = |t: f64| {
+                    loss_after(&plain, one_pixels, one_label, &mut |m| {
+                        let mut b_index = 0;
+                        m.for_each_block(&mut |b| {
+                            if b_index == block {
+                                let weight = &mut b.params_mut()[0].value;
+                                for v in &mut weight[channel * row..(channel + 1) * row] {
+                                    *v = (f64::from(*v) * (1.0 + t)) as f32;
+                                }
+                            }
+                            b_index += 1;
+                        });
+                    })
+                };
+                let h = 1e-2;
+                let s = (at(h) - at(-h)) / (2.0 * h);
+                fisher += 0.5 * s * s;
+            }
+        }
+        close("fisher", fisher, fisher_net, 0.03);
+
+        // synflow: |θ| everywhere, batch norm off, R = Σ logits of one all-ones
+        // image; Σ |θ ⊙ ∂R/∂θ| over the weights.
+        let mut positive = build();
+        positive.for_each_param(&mut |p: &mut Param| {
+            for v in &mut p.value {
+                *v = v.abs();
+            }
+        });
+        positive.for_each_block(&mut |b| b.set_batch_norm(false));
+        let ones = vec![1f32; 64];
+        let r = |step: f64, i: usize| {
+            let mut m = positive.clone();
+            let mut unit = vec![0.0; n];
+            unit[i] = 1.0;
+            shift_weights(&mut m, &unit, step);
+            net::logits(&mut m, &ones, 1, true)
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum::<f64>()
+        };
+        let abs_theta: Vec<f64> = theta.iter().map(|t| t.abs()).collect();
+        let h = 1e-2;
+        let synflow: f64 = (0..n)
+            .map(|i| (abs_theta[i] * (r(h, i) - r(-h, i)) / (2.0 * h)).abs())
+            .sum();
+        close("synflow", synflow, scores.synflow, 0.02);
     }
 
     #[test]
