@@ -39,6 +39,8 @@ pub mod baselines;
 pub mod file;
 pub mod fitness;
 pub mod hash;
+#[cfg(feature = "npz")]
+pub mod npz;
 pub mod ops;
 pub mod population;
 pub mod rank;

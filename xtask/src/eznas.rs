@@ -60,6 +60,11 @@ pub(crate) struct Args {
     /// written.
     #[arg(long, value_name = "PATH")]
     stats: Option<std::path::PathBuf>,
+    /// Also write every network's statistics and accuracy (the evolution set,
+    /// then each held-out space) to this NumPy `.npz` archive (see
+    /// `ufh_proxies::npz`).
+    #[arg(long, value_name = "PATH")]
+    npz: Option<std::path::PathBuf>,
 }
 
 /// One of the loss-gradient scores.
@@ -170,6 +175,8 @@ pub(crate) struct Settings {
     pub(crate) seed: u64,
     /// The statistics file, if any.
     pub(crate) stats: Option<std::path::PathBuf>,
+    /// The `.npz` archive to write, if any.
+    pub(crate) npz: Option<std::path::PathBuf>,
 }
 
 /// Trees evaluated at once by the GP's workers: 25 divides every generation of
@@ -271,6 +278,30 @@ fn per_generation(record: &SearchRecord, sizes: &[u64], fec: bool) -> Vec<(u64, 
     out
 }
 
+/// Writes the evolution set (group 0) and every held-out space (groups 1, 2, …)
+/// to a `.npz` archive, the groups named in its metadata.
+fn write_archive(
+    path: &std::path::Path,
+    evolution: &[Network],
+    held_out: &[(String, Vec<Network>, Vec<LossGradientScores>)],
+    metadata: &str,
+) -> anyhow::Result<()> {
+    let mut networks: Vec<&Network> = evolution.iter().collect();
+    let mut groups = vec![0u32; evolution.len()];
+    let mut names = vec!["evolution: NAS-Bench-101 cells".to_string()];
+    for (g, (name, space, _)) in held_out.iter().enumerate() {
+        networks.extend(space);
+        groups.extend(std::iter::repeat_n(g as u32 + 1, space.len()));
+        names.push(format!("held out: {name}"));
+    }
+    let text = serde_json::json!({ "statistics": metadata, "groups": names }).to_string();
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    ufh_proxies::npz::write_npz(std::io::BufWriter::new(file), &networks, &groups, &text)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// Runs the experiment: the statistics, the GP without and with FEC, and the
 /// validation of every proxy on every held-out space. `progress` is told of each
 /// stage.
@@ -358,6 +389,9 @@ pub(crate) fn experiment(
     for space in ZooSpace::ALL {
         let (networks, scores) = zoo_space(space, settings.held_out, settings.batch, settings.seed);
         held_out_spaces.push((format!("{} networks", space.name()), networks, scores));
+    }
+    if let Some(path) = &settings.npz {
+        write_archive(path, &evolution, &held_out_spaces, &metadata)?;
     }
     progress("held-out networks built")?;
     let mut gp = Vec::new();
@@ -463,6 +497,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         generations: args.generations,
         seed: args.seed,
         stats: args.stats,
+        npz: args.npz,
     };
     let results = experiment(&settings, &mut |_| Ok(()))?;
     let (evolution, held_out, seconds, mib, from_file) = results.zoo;

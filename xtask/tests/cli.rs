@@ -193,4 +193,25 @@ fn eznas_evolves_and_validates_proxies() {
     assert!(again.contains("read from the file"), "{again}");
     assert_eq!(strip(&out), strip(&again));
     std::fs::remove_file(&stats).unwrap();
+
+    // --npz writes the evolution set and every held-out space for NumPy.
+    let npz = std::env::temp_dir().join(format!("ufh-eznas-{}.npz", std::process::id()));
+    let output = xtask()
+        .args(&args[..args.len() - 2])
+        .args(["--npz", npz.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let file = std::fs::File::open(&npz).unwrap();
+    let (networks, groups, metadata) = ufh_proxies::npz::read_npz(file).unwrap();
+    assert_eq!(networks.len(), 24 + 3 * 40);
+    let count = |g: u32| groups.iter().filter(|&&x| x == g).count();
+    assert_eq!([count(0), count(1), count(2), count(3)], [24, 40, 40, 40]);
+    assert!(metadata.contains("held out: chain networks"), "{metadata}");
+    assert!(networks.iter().all(|n| n.instances.iter().all(|i| i.len() == 22)));
+    std::fs::remove_file(&npz).unwrap();
 }

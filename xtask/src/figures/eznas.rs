@@ -29,6 +29,7 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         generations: 15,
         seed: context.options.seed,
         stats: None,
+        npz: None,
     };
     let bar = ProgressBar::new(4).with_style(
         ProgressStyle::with_template(
