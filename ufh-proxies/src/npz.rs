@@ -19,7 +19,7 @@ use std::borrow::Borrow;
 use std::io::{Read, Seek, Write};
 
 use ndarray::{Array1, ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::{NpzReader, NpzWriter, WriteNpyExt};
 
 use crate::fitness::Network;
 use crate::tensor::Tensor;
@@ -61,6 +61,19 @@ fn tensor_name(network: usize, instance: usize, stat: Stat) -> String {
     format!("n{network:05}_i{instance:03}_{stat:?}")
 }
 
+/// Adds one array, the error naming it.
+fn add<W: Write + Seek, T: WriteNpyExt + ?Sized>(
+    npz: &mut NpzWriter<W>,
+    name: String,
+    array: &T,
+) -> Result<(), NpzError> {
+    npz.add_array(name.as_str(), array)
+        .map_err(|source| NpzError::Write {
+            array: name,
+            source,
+        })
+}
+
 /// Writes `networks` with their `groups` (one per network) and `metadata`.
 ///
 /// # Panics
@@ -73,39 +86,23 @@ pub fn write_npz<W: Write + Seek, N: Borrow<Network>>(
 ) -> Result<W, NpzError> {
     assert_eq!(groups.len(), networks.len(), "one group per network");
     let mut npz = NpzWriter::new(out);
-    let mut add = |name: String,
-                   write: &mut dyn FnMut(
-        &mut NpzWriter<W>,
-        &str,
-    ) -> Result<(), ndarray_npy::WriteNpzError>| {
-        write(&mut npz, &name).map_err(|source| NpzError::Write {
-            array: name.clone(),
-            source,
-        })
-    };
     let accuracy: Array1<f64> = networks.iter().map(|n| n.borrow().accuracy).collect();
-    add("accuracy".into(), &mut |z, name| {
-        z.add_array(name, &accuracy)
-    })?;
+    add(&mut npz, "accuracy".into(), &accuracy)?;
     let instances: Array1<u32> = networks
         .iter()
         .map(|n| u32::try_from(n.borrow().instances.len()).unwrap_or(u32::MAX))
         .collect();
-    add("instances".into(), &mut |z, name| {
-        z.add_array(name, &instances)
-    })?;
+    add(&mut npz, "instances".into(), &instances)?;
     let group: Array1<u32> = groups.iter().copied().collect();
-    add("group".into(), &mut |z, name| z.add_array(name, &group))?;
+    add(&mut npz, "group".into(), &group)?;
     let text: Array1<u8> = metadata.bytes().collect();
-    add("metadata".into(), &mut |z, name| z.add_array(name, &text))?;
+    add(&mut npz, "metadata".into(), &text)?;
     for (n, network) in networks.iter().enumerate() {
         for (i, instance) in network.borrow().instances.iter().enumerate() {
             for (&stat, tensor) in Stat::ALL.iter().zip(instance) {
                 let array = ArrayD::from_shape_vec(IxDyn(tensor.shape()), tensor.data().to_vec())
                     .expect("a tensor's data fills its shape");
-                add(tensor_name(n, i, stat), &mut |z, name| {
-                    z.add_array(name, &array)
-                })?;
+                add(&mut npz, tensor_name(n, i, stat), &array)?;
             }
         }
     }

@@ -212,6 +212,10 @@ fn eznas_evolves_and_validates_proxies() {
     let count = |g: u32| groups.iter().filter(|&&x| x == g).count();
     assert_eq!([count(0), count(1), count(2), count(3)], [24, 40, 40, 40]);
     assert!(metadata.contains("held out: chain networks"), "{metadata}");
-    assert!(networks.iter().all(|n| n.instances.iter().all(|i| i.len() == 22)));
+    assert!(
+        networks
+            .iter()
+            .all(|n| n.instances.iter().all(|i| i.len() == 22))
+    );
     std::fs::remove_file(&npz).unwrap();
 }
