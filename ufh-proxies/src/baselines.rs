@@ -14,7 +14,8 @@
 //!
 //! The baselines that need the gradient of a loss (snip, grasp, grad_norm,
 //! fisher) or a modified network (synflow) are not computable from these
-//! statistics and are not here yet.
+//! statistics: `ufh-spaces` computes them on the networks themselves
+//! (`LossGradientScores`).
 
 use crate::fitness::Network;
 use crate::tree::Stat;

@@ -523,6 +523,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             run.best.0
         );
     }
+    say!(
+        "best evolved proxy (of higher Kendall tau on the whole evolution set): {}",
+        results.proxies[results.best_evolved].0
+    );
     for space in &results.spaces {
         say!("held out: {} {}", space.accuracies.len(), space.name);
         for (p, (name, kind)) in results.proxies.iter().enumerate() {
