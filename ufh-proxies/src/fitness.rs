@@ -395,9 +395,8 @@ pub(crate) mod tests {
         let hasher = TreeHasher::new(canonical, MantissaBits::f64(24).unwrap(), 0.0).unwrap();
         let fitness = KendallFitness::eznas(spaces).unwrap();
         let config = MuPlusLambdaConfig::EZNAS;
-        let run = || {
-            let mut gp = KeepBest::new(config.build().unwrap());
-            let record = Search::new(
+        let search = || {
+            Search::new(
                 &TreeSpace::EZNAS,
                 &fitness,
                 &hasher,
@@ -406,8 +405,10 @@ pub(crate) mod tests {
             )
             .techniques(Techniques::FEC)
             .unwrap()
-            .run_serial(&mut gp)
-            .unwrap();
+        };
+        let run = || {
+            let mut gp = KeepBest::new(config.build().unwrap());
+            let record = search().run_serial(&mut gp).unwrap();
             (record, gp.best().cloned())
         };
         let (record, best) = run();
@@ -430,17 +431,9 @@ pub(crate) mod tests {
                 .unwrap();
             pool.install(|| {
                 let mut gp = KeepBest::new(config.build().unwrap());
-                Search::new(
-                    &TreeSpace::EZNAS,
-                    &fitness,
-                    &hasher,
-                    Budget::Candidates(1000),
-                    11,
-                )
-                .techniques(Techniques::FEC)
-                .unwrap()
-                .run_parallel(&mut gp, std::num::NonZeroUsize::new(25).unwrap())
-                .unwrap()
+                search()
+                    .run_parallel(&mut gp, std::num::NonZeroUsize::new(25).unwrap())
+                    .unwrap()
             })
         };
         // Debug text, because a hit on a fitness still pending records NaN.

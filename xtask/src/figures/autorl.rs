@@ -8,10 +8,10 @@
 //! `DqnConfig::scaled` on CartPole-v0 and then Dynamic-Obstacles past the 0.6
 //! hurdle, fitness the sum of the normalised scores, each evaluation at a seed of
 //! its own (the paper's noise). Time is environment steps; the paper's hash costs
-//! 2 steps. Budget 5e5 steps per search (`--quick`: 1e5), 6 repeats per
+//! 2 steps. Budget 5e5 steps per search (`--quick`: 6e4), 6 repeats per
 //! condition (`--quick`: 2; at most `--repeats`); repeat `r` uses seed
 //! `--seed + r`. Fig. 11: DQN, DQNReg and DQNClipped, each trained at 12 seeds
-//! (`--quick`: 4). A quick run of this panel takes about 40 s on 2 cores.
+//! (`--quick`: 4). A quick run of this panel takes about 50 s on 2 cores.
 
 use std::fmt::Write as _;
 
@@ -26,7 +26,7 @@ use super::{Experiment, Run, TimeAxis, auc_csv, fig5_conditions, time_grid, writ
 
 pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let quick = context.options.quick;
-    let budget = if quick { 1e5 } else { 5e5 };
+    let budget = if quick { 6e4 } else { 5e5 };
     let repeats = context.repeats.min(if quick { 2 } else { 6 });
     let space = LossGraphSpace::new(LossSpaceConfig::PAPER);
     let evaluator = LossEvaluator::scaled();
