@@ -8,6 +8,18 @@ fn xtask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
 }
 
+/// Runs `command` and returns its standard output, failing the test with its
+/// standard error if it did not succeed.
+fn stdout_of(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// `nasbench synth --help` once wrote a 468 MB file named `--help`.
 #[test]
 fn help_prints_help_and_writes_nothing() {
@@ -100,26 +112,17 @@ fn a_closed_pipe_ends_quietly() {
 /// error that names the flag.
 #[test]
 fn autorl_searches_and_reports() {
-    let output = xtask()
-        .args([
-            "autorl",
-            "--candidates",
-            "24",
-            "--population",
-            "8",
-            "--tournament",
-            "3",
-            "--jobs",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let out = String::from_utf8(output.stdout).unwrap();
+    let out = stdout_of(xtask().args([
+        "autorl",
+        "--candidates",
+        "24",
+        "--population",
+        "8",
+        "--tournament",
+        "3",
+        "--jobs",
+        "1",
+    ]));
     assert!(out.contains("24 candidates"), "{out}");
     assert!(out.contains("FEC hit rate"), "{out}");
     assert!(out.contains("best fitness"), "{out}");
@@ -153,15 +156,7 @@ fn eznas_evolves_and_validates_proxies() {
         "--stats",
         &stats_arg,
     ];
-    let run = || {
-        let output = xtask().args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = || stdout_of(xtask().args(args));
     let out = run();
     assert!(out.contains("GP without FEC: 225 candidates"), "{out}");
     assert!(out.contains("GP with FEC: 225 candidates"), "{out}");
@@ -196,15 +191,10 @@ fn eznas_evolves_and_validates_proxies() {
 
     // --npz writes the evolution set and every held-out space for NumPy.
     let npz = std::env::temp_dir().join(format!("ufh-eznas-{}.npz", std::process::id()));
-    let output = xtask()
-        .args(&args[..args.len() - 2])
-        .args(["--npz", npz.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    stdout_of(
+        xtask()
+            .args(&args[..args.len() - 2])
+            .args(["--npz", npz.to_str().unwrap()]),
     );
     let file = std::fs::File::open(&npz).unwrap();
     let (networks, groups, metadata) = ufh_proxies::npz::read_npz(file).unwrap();
