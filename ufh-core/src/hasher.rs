@@ -406,6 +406,24 @@ mod tests {
         assert_eq!(whole.finish(), single.finish());
     }
 
+    /// Words written one at a time into the (at first uninitialised) buffer
+    /// survive a later slice that borrows the rest of it, at every offset.
+    #[test]
+    fn single_words_then_slices_hash_as_one_slice() {
+        let m = MantissaBits::f64(20).unwrap();
+        let values: Vec<f64> = (0..200).map(|i| (i as f64 * 0.37).cos()).collect();
+        for head in 0..40 {
+            let mut whole = FunctionalHasher::new(m);
+            whole.push_f64s(&values);
+            let mut split = FunctionalHasher::new(m);
+            for &x in &values[..head] {
+                split.push_f64(x);
+            }
+            split.push_f64s(&values[head..]);
+            assert_eq!(whole.finish(), split.finish(), "{head} single words first");
+        }
+    }
+
     #[test]
     fn hex_text_round_trips_and_rejects_garbage() {
         let h = FunctionalHash(0x00ab_cdef_0123_4567);
