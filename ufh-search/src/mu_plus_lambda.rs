@@ -71,6 +71,18 @@ impl MuPlusLambdaConfig {
         reevaluate_parents: true,
     };
 
+    /// Proposals of generation `g`: the population in generation 0; then λ
+    /// offspring, after the parents again when they are re-evaluated (all of
+    /// generation 0 in generation 1, the μ selected ones later).
+    pub fn generation_size(&self, g: usize) -> usize {
+        match (g, self.reevaluate_parents) {
+            (0, _) => self.population_size,
+            (_, false) => self.lambda,
+            (1, true) => self.population_size + self.lambda,
+            (_, true) => self.mu + self.lambda,
+        }
+    }
+
     /// Checks the settings.
     pub fn build<C>(self) -> Result<MuPlusLambda<C>, SearchError> {
         let invalid = |m: String| Err(SearchError::InvalidConfig(m));
@@ -267,14 +279,7 @@ mod tests {
         let mut algo = config.build().unwrap();
         let mut r = rng(seed);
         let mut proposals = Vec::new();
-        // Generation 1 re-evaluates all of generation 0, later ones the mu parents.
-        let per_generation = |g: usize| match (g, config.reevaluate_parents) {
-            (0, _) => config.population_size,
-            (_, false) => config.lambda,
-            (1, true) => config.population_size + config.lambda,
-            (_, true) => config.mu + config.lambda,
-        };
-        let total: usize = (0..generations).map(per_generation).sum();
+        let total: usize = (0..generations).map(|g| config.generation_size(g)).sum();
         for index in 0..total {
             let p = Algorithm::<IntSpace>::propose(&mut algo, &space, &mut r);
             Algorithm::<IntSpace>::feedback(

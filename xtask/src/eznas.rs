@@ -245,25 +245,14 @@ pub(crate) struct Results {
     pub(crate) best_evolved: usize,
 }
 
-/// Sizes of EZNAS's generations under `config`: generation 0 samples the
-/// population, generation 1 re-evaluates it beside λ offspring, every later one
-/// re-evaluates μ parents beside λ offspring.
-fn generation_sizes(config: &MuPlusLambdaConfig, generations: u64) -> Vec<u64> {
-    let mut sizes = vec![config.population_size as u64];
-    if generations >= 1 {
-        sizes.push((config.population_size + config.lambda) as u64);
-    }
-    sizes.extend((1..generations).map(|_| (config.mu + config.lambda) as u64));
-    sizes
-}
-
-/// Each generation's candidates so far, best fitness and hit rate, from a record
-/// that kept every event.
-fn per_generation(record: &SearchRecord, sizes: &[u64], fec: bool) -> Vec<(u64, f64, Option<f64>)> {
+/// Each generation's candidates so far, best fitness and hit rate (with FEC),
+/// from a record that kept every event.
+fn per_generation(record: &SearchRecord, sizes: &[usize]) -> Vec<(u64, f64, Option<f64>)> {
+    let fec = record.cache.is_some();
     let mut out = Vec::with_capacity(sizes.len());
     let mut start = 0usize;
     for &size in sizes {
-        let end = (start + size as usize).min(record.events.len());
+        let end = (start + size).min(record.events.len());
         let events = &record.events[start..end];
         let best = events
             .iter()
@@ -379,8 +368,10 @@ pub(crate) fn experiment(
     };
     let fitness = KendallFitness::eznas(vec![evolution.clone()]).context("the evolution set")?;
     let config = MuPlusLambdaConfig::EZNAS;
-    let sizes = generation_sizes(&config, settings.generations);
-    let candidates: u64 = sizes.iter().sum();
+    let sizes: Vec<usize> = (0..=settings.generations as usize)
+        .map(|g| config.generation_size(g))
+        .collect();
+    let candidates = sizes.iter().sum::<usize>() as u64;
     let mut held_out_spaces: Vec<(String, Vec<Network>, Vec<LossGradientScores>)> = vec![(
         "NAS-Bench-101 cells".into(),
         held_out,
@@ -416,7 +407,7 @@ pub(crate) fn experiment(
         )?;
         let seconds = started.elapsed().as_secs_f64();
         let best = algorithm.best().context("no valid tree")?;
-        let generations = per_generation(&record, &sizes, techniques.fec.is_some());
+        let generations = per_generation(&record, &sizes);
         gp.push(GpRun {
             label,
             best: (best.candidate.clone(), best.fitness),
