@@ -425,22 +425,20 @@ where
         E: Sync,
     {
         let audit = self.techniques.audit.is_some();
-        let streams: Vec<Option<SearchRng>> = generation
-            .iter()
-            .map(|started| evaluation_stream(started, audit, self.seed))
-            .collect();
-        let mut jobs: Vec<(&S::Candidate, SearchRng)> = generation
-            .iter()
-            .zip(&streams)
-            .filter_map(|(started, rng)| Some((&started.candidate, rng.clone()?)))
-            .collect();
+        let mut evaluated = Vec::with_capacity(generation.len());
+        let mut jobs: Vec<(&S::Candidate, SearchRng)> = Vec::with_capacity(generation.len());
+        for started in &generation {
+            let stream = evaluation_stream(started, audit, self.seed);
+            evaluated.push(stream.is_some());
+            jobs.extend(stream.map(|rng| (&started.candidate, rng)));
+        }
         let mut evaluations = self.evaluator.evaluate_batch(&mut jobs).into_iter();
         drop(jobs);
         let finished = generation
             .into_iter()
-            .zip(streams)
-            .map(|(started, rng)| {
-                let evaluation = rng.map(|_| {
+            .zip(evaluated)
+            .map(|(started, evaluated)| {
+                let evaluation = evaluated.then(|| {
                     evaluations
                         .next()
                         .expect("evaluate_batch answers every job")
