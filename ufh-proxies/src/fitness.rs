@@ -95,6 +95,11 @@ impl KendallFitness {
         })
     }
 
+    /// The spaces the rounds are drawn from.
+    pub fn spaces(&self) -> &[Vec<Network>] {
+        &self.spaces
+    }
+
     /// Kendall τ-b of the tree's scores against accuracy over `networks`, or
     /// `None` if the tree is invalid on one of them or scores them all alike.
     pub fn tau(tree: &Tree, networks: &[&Network]) -> Option<f64> {

@@ -41,16 +41,16 @@ use crate::say;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Cells the GP evolves on (EZNAS: 80 per space).
-    #[arg(long, default_value_t = 80)]
+    #[arg(long, default_value_t = Settings::DEFAULT.networks)]
     networks: usize,
     /// Held-out cells the best trees are validated on.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = Settings::DEFAULT.held_out)]
     held_out: usize,
     /// Images per statistics batch (EZNAS evolved with 1, its code uses 16).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = Settings::DEFAULT.batch)]
     batch: usize,
     /// GP generations after the first (EZNAS: 15).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = Settings::DEFAULT.generations)]
     generations: u64,
     /// Seed of the sample and of the GP.
     #[arg(long, default_value_t = 0)]
@@ -179,6 +179,20 @@ pub(crate) struct Settings {
     pub(crate) npz: Option<std::path::PathBuf>,
 }
 
+impl Settings {
+    /// `cargo xtask eznas`'s defaults, which the figures' panel runs too: EZNAS's
+    /// 80 evolution networks and 15 generations, 300 held out per space, batch 8.
+    pub(crate) const DEFAULT: Settings = Settings {
+        networks: 80,
+        held_out: 300,
+        batch: 8,
+        generations: 15,
+        seed: 0,
+        stats: None,
+        npz: None,
+    };
+}
+
 /// Trees evaluated at once by the GP's workers: 25 divides every generation of
 /// EZNAS's settings (50, then 100, then 75), so each generation is a whole
 /// number of batches and its distinct subtrees are computed once per network.
@@ -228,11 +242,25 @@ pub(crate) struct GpRun {
     pub(crate) generations: Vec<(u64, f64, Option<f64>)>,
 }
 
+/// The NAS-Bench-101 cells' statistics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ZooSummary {
+    /// Cells the GP evolves on.
+    pub(crate) evolution: usize,
+    /// Held-out cells.
+    pub(crate) held_out: usize,
+    /// Seconds taken to compute or read them.
+    pub(crate) seconds: f64,
+    /// Their size in MiB.
+    pub(crate) mib: f64,
+    /// Whether they were read from the statistics file.
+    pub(crate) from_file: bool,
+}
+
 /// What an EZNAS experiment measured.
 pub(crate) struct Results {
-    /// Evolution and held-out networks, statistics time, their MiB, and whether
-    /// they were read from the statistics file.
-    pub(crate) zoo: (usize, usize, f64, f64, bool),
+    /// The NAS-Bench-101 cells' statistics.
+    pub(crate) zoo: ZooSummary,
     /// The GP without and with FEC.
     pub(crate) gp: Vec<GpRun>,
     /// Every proxy validated: its name and kind.
@@ -344,13 +372,13 @@ pub(crate) fn experiment(
         .flat_map(|n| n.instances.iter().flatten())
         .map(Tensor::numel)
         .sum();
-    let zoo_summary = (
-        evolution.len(),
-        held_out.len(),
-        started.elapsed().as_secs_f64(),
-        floats as f64 * 4.0 / (1 << 20) as f64,
+    let zoo_summary = ZooSummary {
+        evolution: evolution.len(),
+        held_out: held_out.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        mib: floats as f64 * 4.0 / (1 << 20) as f64,
         from_file,
-    );
+    };
     progress("statistics taken")?;
     let canonical: Vec<Vec<Tensor>> = evolution[..8.min(evolution.len())]
         .iter()
@@ -366,7 +394,8 @@ pub(crate) fn experiment(
             .collect(),
         tries: 100,
     };
-    let fitness = KendallFitness::eznas(vec![evolution.clone()]).context("the evolution set")?;
+    let fitness = KendallFitness::eznas(vec![evolution]).context("the evolution set")?;
+    let evolution = &fitness.spaces()[0];
     let config = MuPlusLambdaConfig::EZNAS;
     let sizes: Vec<usize> = (0..=settings.generations as usize)
         .map(|g| config.generation_size(g))
@@ -382,7 +411,7 @@ pub(crate) fn experiment(
         held_out_spaces.push((format!("{} networks", space.name()), networks, scores));
     }
     if let Some(path) = &settings.npz {
-        write_archive(path, &evolution, &held_out_spaces, &metadata)?;
+        write_archive(path, evolution, &held_out_spaces, &metadata)?;
     }
     progress("held-out networks built")?;
     let mut gp = Vec::new();
@@ -468,7 +497,7 @@ pub(crate) fn experiment(
     // compared by Kendall τ on every evolution network instead. Ties, and a tree
     // undefined there, go to the run without FEC.
     let evolution_tau = |run: &GpRun| {
-        meta_validate(&run.best.0, &evolution).map_or(f64::NEG_INFINITY, |c| c.kendall_tau)
+        meta_validate(&run.best.0, evolution).map_or(f64::NEG_INFINITY, |c| c.kendall_tau)
     };
     let best_evolved = usize::from(evolution_tau(&gp[1]) > evolution_tau(&gp[0]));
     Ok(Results {
@@ -491,15 +520,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         npz: args.npz,
     };
     let results = experiment(&settings, &mut |_| Ok(()))?;
-    let (evolution, held_out, seconds, mib, from_file) = results.zoo;
+    let zoo = results.zoo;
     say!(
-        "statistics of {evolution} + {held_out} cells (batch {}{}): {seconds:.1} s, {mib:.0} MiB",
+        "statistics of {} + {} cells (batch {}{}): {:.1} s, {:.0} MiB",
+        zoo.evolution,
+        zoo.held_out,
         settings.batch,
-        if from_file {
+        if zoo.from_file {
             ", read from the file"
         } else {
             ""
         },
+        zoo.seconds,
+        zoo.mib,
     );
     for run in &results.gp {
         say!(
