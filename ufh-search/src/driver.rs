@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -12,7 +13,7 @@ use ufh_core::FunctionalHash;
 
 use crate::record::{AuditCounters, Event, Outcome, SearchRecord, SharedEventSink};
 use crate::{
-    Algorithm, CandidateHasher, Evaluation, Evaluator, FecConfig, Feedback,
+    Algorithm, CandidateHasher, Evaluation, Evaluator, FecConfig, FecStore, Feedback,
     FunctionalEquivalenceCache, Lookup, SearchError, SearchRng, SearchSpace,
 };
 
@@ -136,6 +137,19 @@ fn candidate_rng(seed: u64, stream: u64, index: u64) -> SearchRng {
     )
 }
 
+/// The id under which the evaluation of proposal `index` of the search `seed` is
+/// stored (two searches share a store): a resumed search, or a job evaluated twice
+/// by two workers, records it once.
+pub fn evaluation_id(seed: u64, index: u64) -> u64 {
+    fn mix(mut z: u64) -> u64 {
+        // SplitMix64's finaliser.
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    mix(mix(seed).wrapping_add(index))
+}
+
 /// A search: space, evaluator, hasher, techniques, budget and seed. Run it with
 /// [`Search::run_serial`], [`Search::run_workers`] or [`Search::run_parallel`].
 ///
@@ -156,6 +170,8 @@ pub struct Search<'a, S, E, H> {
     keep_events: bool,
     /// Where events are streamed as they happen.
     sink: Option<SinkRef<'a>>,
+    /// Where FEC's entries live, if not in the run's memory.
+    store: Option<Arc<dyn FecStore>>,
 }
 
 /// A borrowed event sink, shown by name in `Debug`.
@@ -228,7 +244,18 @@ where
             parallel_hashing: true,
             keep_events: true,
             sink: None,
+            store: None,
         }
+    }
+
+    /// The same search, whose functional equivalence cache keeps its entries in
+    /// `store` (persistent, or shared with other searches and machines) instead of
+    /// the run's memory. It takes effect when the techniques include FEC. A store
+    /// that fails ends the run with [`SearchError::Store`] once the candidates in
+    /// flight are in.
+    pub fn cache_store(mut self, store: Arc<dyn FecStore>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The same search, whose record keeps every event (`true`, the default) or
@@ -299,7 +326,14 @@ where
             search: self,
             search_rng: SearchRng::seed_from_u64(self.seed),
             cache_rng: SearchRng::seed_from_u64(self.seed ^ CACHE_STREAM),
-            cache: self.techniques.fec.map(FecConfig::build).transpose()?,
+            cache: self
+                .techniques
+                .fec
+                .map(|config| match &self.store {
+                    Some(store) => config.build_with_store(Arc::clone(store)),
+                    None => config.build(),
+                })
+                .transpose()?,
             tabu: FxHashMap::default(),
             audit: self.techniques.audit.map(|_| AuditCounters::default()),
             record: SearchRecord::new(),
@@ -492,6 +526,10 @@ where
     /// the counters as they are: for proposals made ahead of their lookups.
     fn allowed_at(&self, clock_s: f64, index: u64) -> bool {
         !self.reached_target
+            && self
+                .cache
+                .as_ref()
+                .is_none_or(|c| c.store_error().is_none())
             && self.search.budget.allows_start(
                 clock_s,
                 index,
@@ -632,7 +670,8 @@ where
             (Some(lookup), Some(evaluation)) => {
                 let cache = self.cache.as_mut().expect("a lookup implies a cache");
                 let hash = started.hash.expect("a lookup implies a hash");
-                let mean = cache.record(hash, &evaluation);
+                let id = evaluation_id(self.search.seed, started.index);
+                let mean = cache.record_evaluation(hash, &evaluation, id);
                 let outcome = match lookup {
                     Lookup::Miss => Outcome::Miss,
                     _ => Outcome::PartialHit,
@@ -678,6 +717,9 @@ where
     fn finish(mut self) -> Result<SearchRecord, SearchError> {
         if let Some(e) = self.sink_error {
             return Err(SearchError::EventSink(e.to_string()));
+        }
+        if let Some(e) = self.cache.as_ref().and_then(|c| c.store_error()) {
+            return Err(SearchError::Store(e.clone()));
         }
         self.record.cache = self.cache.map(|c| c.counters());
         self.record.audit = self.audit;

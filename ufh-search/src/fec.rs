@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use ufh_core::FunctionalHash;
 
 use crate::algorithm::bernoulli;
+use crate::store::{FecStore, StoreError, StoredEvaluation};
 use crate::{Evaluation, SearchError, SearchRng};
 
 /// When a cache forgets a key after a full hit (Method 8).
@@ -66,7 +68,29 @@ impl FecConfig {
             recency: BTreeMap::new(),
             tick: 0,
             counters: CacheCounters::default(),
+            store: None,
+            store_error: None,
         })
+    }
+
+    /// Builds a cache whose entries live in `store` (which may already hold
+    /// entries of earlier searches or of other machines) instead of this process's
+    /// memory. A store keeps every key: bound it in the store itself (Redis's
+    /// `maxmemory`), so a capacity here is refused. Forgetting counts the hits
+    /// held in the store, which all its users share.
+    pub fn build_with_store(
+        self,
+        store: Arc<dyn FecStore>,
+    ) -> Result<FunctionalEquivalenceCache, SearchError> {
+        if let Some(capacity) = self.capacity {
+            return Err(SearchError::InvalidConfig(format!(
+                "a cache of capacity {capacity} cannot live in the store {}: a store keeps every key",
+                store.describe()
+            )));
+        }
+        let mut cache = self.build()?;
+        cache.store = Some(store);
+        Ok(cache)
     }
 }
 
@@ -84,6 +108,36 @@ pub struct CacheEntry {
     /// Full hits since insertion.
     pub n_hits: u32,
     last_used: u64,
+}
+
+impl CacheEntry {
+    /// An entry before its first evaluation.
+    pub(crate) fn empty() -> Self {
+        CacheEntry {
+            validation: 0.0,
+            test: 0.0,
+            cost_s: 0.0,
+            n_evals: 0,
+            n_hits: 0,
+            last_used: 0,
+        }
+    }
+
+    /// Adds one evaluation to the running means.
+    pub(crate) fn add(&mut self, evaluation: &Evaluation) {
+        self.n_evals += 1;
+        if self.n_evals == 1 {
+            // The first evaluation is taken as it is, a failure's infinite fitness too.
+            self.validation = evaluation.validation;
+            self.test = evaluation.test;
+            self.cost_s = evaluation.cost_s;
+        } else {
+            let n = f64::from(self.n_evals);
+            self.validation += (evaluation.validation - self.validation) / n;
+            self.test += (evaluation.test - self.test) / n;
+            self.cost_s += (evaluation.cost_s - self.cost_s) / n;
+        }
+    }
 }
 
 /// The outcome of looking a hash up.
@@ -115,6 +169,12 @@ pub struct CacheCounters {
 
 /// Fitness cached by functional hash, so that a candidate equivalent to one already
 /// evaluated is not evaluated again.
+///
+/// Its entries live in this process's memory ([`FecConfig::build`]) or in a
+/// [`FecStore`] ([`FecConfig::build_with_store`]). A store that fails (a server
+/// gone for longer than it retries) turns lookups into misses and keeps its first
+/// error ([`FunctionalEquivalenceCache::store_error`]): a search stops starting
+/// candidates and reports it, and nothing it computed is lost.
 #[derive(Debug, Clone)]
 pub struct FunctionalEquivalenceCache {
     config: FecConfig,
@@ -124,12 +184,21 @@ pub struct FunctionalEquivalenceCache {
     recency: BTreeMap<u64, FunctionalHash>,
     tick: u64,
     counters: CacheCounters,
+    store: Option<Arc<dyn FecStore>>,
+    store_error: Option<StoreError>,
 }
 
 impl FunctionalEquivalenceCache {
     /// Looks `hash` up; a full hit may make the cache forget the key afterwards.
     /// `rng` decides forgetting only.
     pub fn lookup(&mut self, hash: FunctionalHash, rng: &mut SearchRng) -> Lookup {
+        if let Some(store) = self.store.clone() {
+            return self.lookup_in(&*store, hash, rng).unwrap_or_else(|e| {
+                self.store_error.get_or_insert(e);
+                self.counters.misses += 1;
+                Lookup::Miss
+            });
+        }
         let Some(entry) = self.entries.get_mut(&hash) else {
             self.counters.misses += 1;
             return Lookup::Miss;
@@ -147,47 +216,91 @@ impl FunctionalEquivalenceCache {
         entry.n_hits += 1;
         self.counters.full_hits += 1;
         let found = *entry;
-        let forget = match self.config.forgetting {
-            Forgetting::Never => false,
-            Forgetting::Fixed(p) => bernoulli(rng, p),
-            Forgetting::Harmonic => bernoulli(rng, 1.0 / (f64::from(found.n_hits) + 1.0)),
-            Forgetting::AfterHits(n) => found.n_hits >= n.get(),
-        };
-        if forget {
+        if self.forgets(found.n_hits, rng) {
             self.remove(hash);
             self.counters.forgotten += 1;
         }
         Lookup::Hit(found)
     }
 
+    /// Whether a key is forgotten on its `n_hits`-th full hit.
+    fn forgets(&self, n_hits: u32, rng: &mut SearchRng) -> bool {
+        match self.config.forgetting {
+            Forgetting::Never => false,
+            Forgetting::Fixed(p) => bernoulli(rng, p),
+            Forgetting::Harmonic => bernoulli(rng, 1.0 / (f64::from(n_hits) + 1.0)),
+            Forgetting::AfterHits(n) => n_hits >= n.get(),
+        }
+    }
+
+    /// [`Self::lookup`] in a store.
+    fn lookup_in(
+        &mut self,
+        store: &dyn FecStore,
+        hash: FunctionalHash,
+        rng: &mut SearchRng,
+    ) -> Result<Lookup, StoreError> {
+        let Some(stored) = store.get(hash)? else {
+            self.counters.misses += 1;
+            return Ok(Lookup::Miss);
+        };
+        let mut found = stored.entry();
+        if found.n_evals < self.config.max_evals.get() {
+            self.counters.partial_hits += 1;
+            return Ok(Lookup::PartialHit);
+        }
+        self.counters.full_hits += 1;
+        if self.config.forgetting != Forgetting::Never {
+            // Hit counts matter only to forgetting: plain FEC's hits stay reads.
+            found.n_hits = store.add_hit(hash)?;
+            if self.forgets(found.n_hits, rng) {
+                store.remove(hash)?;
+                self.counters.forgotten += 1;
+            }
+        }
+        Ok(Lookup::Hit(found))
+    }
+
     /// Adds an evaluation of `hash` and returns the entry's new running means.
+    /// In a store the evaluation's id is the cache's own count of records; a
+    /// search records through [`Self::record_evaluation`] with its own ids.
     pub fn record(&mut self, hash: FunctionalHash, evaluation: &Evaluation) -> CacheEntry {
+        let id = self.tick + 1;
+        self.record_evaluation(hash, evaluation, id)
+    }
+
+    /// Adds the evaluation `id` of `hash` and returns the entry's new running
+    /// means. A store counts an id once (see [`FecStore::add_evaluation`]); in
+    /// memory the id is not kept.
+    pub fn record_evaluation(
+        &mut self,
+        hash: FunctionalHash,
+        evaluation: &Evaluation,
+        id: u64,
+    ) -> CacheEntry {
         self.tick += 1;
+        if let Some(store) = &self.store {
+            let stored = StoredEvaluation::new(id, evaluation);
+            return match store.add_evaluation(hash, stored, self.config.max_evals.get()) {
+                Ok(entry) => entry.entry(),
+                Err(e) => {
+                    self.store_error.get_or_insert(e);
+                    let mut alone = CacheEntry::empty();
+                    alone.add(evaluation);
+                    alone
+                }
+            };
+        }
         let tick = self.tick;
         let entry = self.entries.entry(hash).or_insert(CacheEntry {
-            validation: 0.0,
-            test: 0.0,
-            cost_s: 0.0,
-            n_evals: 0,
-            n_hits: 0,
             last_used: tick,
+            ..CacheEntry::empty()
         });
         if self.config.capacity.is_some() {
             self.recency.remove(&entry.last_used);
         }
         entry.last_used = tick;
-        entry.n_evals += 1;
-        if entry.n_evals == 1 {
-            // The first evaluation is taken as it is, a failure's infinite fitness too.
-            entry.validation = evaluation.validation;
-            entry.test = evaluation.test;
-            entry.cost_s = evaluation.cost_s;
-        } else {
-            let n = f64::from(entry.n_evals);
-            entry.validation += (evaluation.validation - entry.validation) / n;
-            entry.test += (evaluation.test - entry.test) / n;
-            entry.cost_s += (evaluation.cost_s - entry.cost_s) / n;
-        }
+        entry.add(evaluation);
         let result = *entry;
         if let Some(capacity) = self.config.capacity {
             self.recency.insert(tick, hash);
@@ -206,19 +319,29 @@ impl FunctionalEquivalenceCache {
         }
     }
 
-    /// Keys held.
+    /// Keys held in memory (a cache in a store holds none itself).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Whether no key is held.
+    /// Whether no key is held in memory.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// The entry of `hash`, without touching recency or counters.
+    /// The in-memory entry of `hash`, without touching recency or counters.
     pub fn peek(&self, hash: FunctionalHash) -> Option<&CacheEntry> {
         self.entries.get(&hash)
+    }
+
+    /// The store the entries live in, if not in memory.
+    pub fn store(&self) -> Option<&Arc<dyn FecStore>> {
+        self.store.as_ref()
+    }
+
+    /// The first error of the store, if it failed.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        self.store_error.as_ref()
     }
 
     /// Outcome counts so far.

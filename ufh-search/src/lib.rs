@@ -73,6 +73,9 @@ mod mu_plus_lambda;
 mod ppo;
 mod record;
 mod space;
+mod store;
+#[cfg(feature = "redb")]
+mod store_redb;
 pub mod symbolic;
 #[cfg(test)]
 mod testutil;
@@ -82,7 +85,9 @@ pub use algorithm::{
     Replacement,
 };
 pub use bananas::{Acquisition, Bananas, BananasConfig, FeatureEncoding};
-pub use driver::{AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques};
+pub use driver::{
+    AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques, evaluation_id,
+};
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
@@ -96,6 +101,9 @@ pub use record::{
 pub use space::{
     CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, Neighbourhood, SearchRng, SearchSpace,
 };
+pub use store::{FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation};
+#[cfg(feature = "redb")]
+pub use store_redb::RedbStore;
 
 /// Errors of search configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -107,4 +115,8 @@ pub enum SearchError {
     /// The event sink failed to take an event (a full disk, a closed pipe).
     #[error("writing search events failed: {0}")]
     EventSink(String),
+    /// The FEC store failed and the search stopped; what was computed before is in
+    /// the store and in any checkpoint.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
