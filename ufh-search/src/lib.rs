@@ -72,6 +72,8 @@ mod local_search;
 mod mu_plus_lambda;
 mod ppo;
 mod record;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod space;
 mod store;
 #[cfg(feature = "redb")]
@@ -98,6 +100,8 @@ pub use record::{
     AuditCounters, BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord,
     SharedEventSink,
 };
+#[cfg(feature = "redis")]
+pub use redis::{RedisEvaluator, RedisStore};
 pub use space::{
     CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, Neighbourhood, SearchRng, SearchSpace,
 };

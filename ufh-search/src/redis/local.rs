@@ -1,0 +1,129 @@
+//! A `redis-server` child process on loopback, for tests and demos.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::StoreError;
+
+/// A `redis-server` (from the distribution's packages) started as a child on
+/// 127.0.0.1 at a free port, with its files in its own folder; killed when
+/// dropped. With `aof` on, every write is appended and fsynced before it is
+/// acknowledged (`appendfsync always`), so a killed and restarted server has every
+/// acknowledged write.
+#[derive(Debug)]
+pub struct LocalRedis {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    aof: bool,
+}
+
+impl LocalRedis {
+    /// Starts a server whose files live in `dir` (created if missing).
+    pub fn start(dir: impl AsRef<Path>, aof: bool) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::new("redis-server", format!("{}: {e}", dir.display())))?;
+        let port = free_port()?;
+        let mut server = Self {
+            child: None,
+            port,
+            dir,
+            aof,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// `redis://127.0.0.1:PORT/db`.
+    pub fn url(&self, db: u32) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and folder (after [`Self::kill`]).
+    pub fn restart(&mut self) -> Result<(), StoreError> {
+        self.kill();
+        self.spawn()
+    }
+
+    fn spawn(&mut self) -> Result<(), StoreError> {
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .args(["--protected-mode", "yes", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--logfile", "redis.log"]);
+        if self.aof {
+            command.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            command.args(["--appendonly", "no"]);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                StoreError::new(
+                    "redis-server",
+                    format!(
+                        "cannot start it ({e}): install the distribution's redis-server package"
+                    ),
+                )
+            })?;
+        self.child = Some(child);
+        // Wait until it answers PING.
+        let started = Instant::now();
+        let client = redis::Client::open(self.url(0)).expect("a loopback URL parses");
+        loop {
+            if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(StoreError::new(
+                    format!("redis-server on port {}", self.port),
+                    format!(
+                        "did not answer within 10 s; see {}",
+                        self.dir.join("redis.log").display()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for LocalRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port free on loopback now.
+fn free_port() -> Result<u16, StoreError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| StoreError::new("redis-server", format!("no free loopback port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| StoreError::new("redis-server", e))
+}
