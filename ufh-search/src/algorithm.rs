@@ -7,7 +7,7 @@ use rand::Rng;
 use crate::{SearchError, SearchRng, SearchSpace};
 
 /// A proposed candidate, with the parent it was mutated from, if any.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Proposal<C> {
     /// The candidate to evaluate.
     pub candidate: C,
@@ -94,7 +94,7 @@ impl EvolutionConfig {
 /// each proposal is a mutation of the fittest of `tournament_size` members sampled
 /// without replacement (ties go to the first sampled), or with replacement after
 /// [`Evolution::draws_with_replacement`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Evolution<C> {
     config: EvolutionConfig,
     /// Members with their fitness, oldest first.
@@ -176,7 +176,7 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
 }
 
 /// The fittest candidate a search fed back, with its fitness and proposal index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Best<C> {
     /// The candidate.
     pub candidate: C,
@@ -190,7 +190,7 @@ pub struct Best<C> {
 /// Wraps an algorithm and remembers the fittest candidate fed back to it (the
 /// first of equals), since a [`crate::SearchRecord`] keeps fitness, not
 /// candidates.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KeepBest<A, C> {
     /// The wrapped algorithm.
     pub inner: A,
@@ -240,7 +240,7 @@ fn fitness_order(fitness: f64) -> f64 {
 }
 
 /// Random search: every proposal is a fresh sample; feedback is ignored.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct RandomSearch;
 
 impl<S: SearchSpace> Algorithm<S> for RandomSearch {

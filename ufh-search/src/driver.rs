@@ -9,7 +9,11 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use ufh_core::FunctionalHash;
+
+use crate::checkpoint::{self, Checkpoints};
 
 use crate::record::{AuditCounters, Event, Outcome, SearchRecord, SharedEventSink};
 use crate::{
@@ -186,6 +190,7 @@ impl std::fmt::Debug for SinkRef<'_> {
 
 /// A candidate whose hash and cache lookup are done and whose evaluation, if it
 /// needs one, is not yet.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Started<C> {
     index: u64,
     candidate: C,
@@ -199,6 +204,7 @@ struct Started<C> {
 }
 
 /// A candidate with its evaluation (absent for a cache hit without audit).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Finished<C> {
     started: Started<C>,
     evaluation: Option<Evaluation>,
@@ -367,23 +373,182 @@ where
         workers: NonZeroUsize,
     ) -> Result<SearchRecord, SearchError> {
         let mut run = self.start_run()?;
-        let mut in_flight: BinaryHeap<Arrival<S::Candidate>> = BinaryHeap::new();
-        for _ in 0..workers.get() {
-            if !run.allows_start(0.0) {
-                break;
-            }
-            let started = run.start(algorithm, 0.0);
-            in_flight.push(Arrival(run.evaluate(started)));
-        }
+        let in_flight = run.first_starts(algorithm, workers);
+        Self::drive_workers(&mut run, algorithm, in_flight, |_, _, _, _| Ok(()))?;
+        run.finish()
+    }
+
+    /// The event loop of [`Search::run_workers`], from any state; `safe_point` is
+    /// called after each completion, when the state is whole (a checkpoint).
+    fn drive_workers<'r, A: Algorithm<S>>(
+        run: &mut Run<'r, S, E, H>,
+        algorithm: &mut A,
+        mut in_flight: BinaryHeap<Arrival<S::Candidate>>,
+        mut safe_point: impl FnMut(
+            &Run<'r, S, E, H>,
+            &A,
+            &BinaryHeap<Arrival<S::Candidate>>,
+            f64,
+        ) -> Result<(), SearchError>,
+    ) -> Result<f64, SearchError> {
+        let mut clock_s = 0.0;
         while let Some(Arrival(finished)) = in_flight.pop() {
-            let clock_s = finished.end_s;
+            clock_s = finished.end_s;
             run.complete(algorithm, finished);
             if run.allows_start(clock_s) {
                 let started = run.start(algorithm, clock_s);
                 in_flight.push(Arrival(run.evaluate(started)));
             }
+            safe_point(run, algorithm, &in_flight, clock_s)?;
         }
-        run.finish()
+        Ok(clock_s)
+    }
+
+    /// [`Search::run_workers`] with checkpoints: the state is written to
+    /// `checkpoints.path` every so many candidates or seconds and at the end, and
+    /// a run started with [`Checkpoints::resume`] on an existing file continues
+    /// from it (ignoring `algorithm`, whose state is in the file). A run killed at
+    /// any moment and resumed ends with the record of a run never killed. Returns
+    /// the record and the algorithm as it ends.
+    ///
+    /// The checkpoint holds the cache's entries unless they live in a store
+    /// ([`Search::cache_store`]); a store keeps the entries recorded after the
+    /// checkpoint too, so a resumed run may hit where the first run missed, with
+    /// the same fitness. Events streamed to a sink after the last checkpoint are
+    /// streamed again.
+    pub fn run_workers_resumable<A>(
+        &self,
+        algorithm: A,
+        workers: NonZeroUsize,
+        checkpoints: &Checkpoints,
+    ) -> Result<(SearchRecord, A), SearchError>
+    where
+        A: Algorithm<S> + Serialize + DeserializeOwned,
+        S::Candidate: Serialize + DeserializeOwned,
+    {
+        let fingerprint = self.fingerprint("workers", workers);
+        let (mut run, mut algorithm, in_flight) = match self.load(checkpoints, &fingerprint)? {
+            Some(mut saved) => {
+                let in_flight = std::mem::take(&mut saved.state.in_flight);
+                let run = self.restore(saved.state);
+                (
+                    run,
+                    saved.algorithm,
+                    in_flight.into_iter().map(Arrival).collect(),
+                )
+            }
+            None => {
+                let mut run = self.start_run()?;
+                let mut algorithm = algorithm;
+                let in_flight = run.first_starts(&mut algorithm, workers);
+                (run, algorithm, in_flight)
+            }
+        };
+        let mut writer = CheckpointWriter::new(checkpoints, fingerprint, run.record.n_events);
+        let end_s = Self::drive_workers(
+            &mut run,
+            &mut algorithm,
+            in_flight,
+            |run, a, heap, clock_s| {
+                if writer.due(run.record.n_events) {
+                    let in_flight = heap.iter().map(|arrival| arrival.0.clone()).collect();
+                    writer.write(a, &run.snapshot(clock_s, in_flight))?;
+                }
+                Ok(())
+            },
+        )?;
+        writer.write(&algorithm, &run.snapshot(end_s, Vec::new()))?;
+        Ok((run.finish()?, algorithm))
+    }
+
+    /// [`Search::run_serial`] with checkpoints (see
+    /// [`Search::run_workers_resumable`]).
+    pub fn run_serial_resumable<A>(
+        &self,
+        algorithm: A,
+        checkpoints: &Checkpoints,
+    ) -> Result<(SearchRecord, A), SearchError>
+    where
+        A: Algorithm<S> + Serialize + DeserializeOwned,
+        S::Candidate: Serialize + DeserializeOwned,
+    {
+        self.run_workers_resumable(algorithm, NonZeroUsize::MIN, checkpoints)
+    }
+
+    /// What a checkpoint must match to be resumed by this search.
+    fn fingerprint(&self, mode: &str, workers: NonZeroUsize) -> Fingerprint {
+        Fingerprint {
+            mode: mode.to_string(),
+            workers: workers.get(),
+            seed: self.seed,
+            budget: self.budget,
+            techniques: self.techniques,
+            target: self.target,
+            in_store: self.store.is_some(),
+        }
+    }
+
+    /// The checkpoint to resume from, if resuming and there is one.
+    fn load<A: DeserializeOwned>(
+        &self,
+        checkpoints: &Checkpoints,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<CheckpointFile<A, S::Candidate>>, SearchError>
+    where
+        S::Candidate: DeserializeOwned,
+    {
+        let path = &checkpoints.path;
+        if !checkpoints.resume || !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(path).map_err(|e| checkpoint::error(path, e))?;
+        let head: CheckpointHead = serde_json::from_slice(&bytes)
+            .map_err(|e| checkpoint::error(path, format!("not a checkpoint: {e}")))?;
+        if head.format != checkpoint::FORMAT {
+            return Err(checkpoint::error(
+                path,
+                format!(
+                    "format {:?}, expected {:?}",
+                    head.format,
+                    checkpoint::FORMAT
+                ),
+            ));
+        }
+        if head.fingerprint != *fingerprint {
+            return Err(checkpoint::error(
+                path,
+                format!(
+                    "it is of another search: it has {:?}, this search is {:?}",
+                    head.fingerprint, fingerprint
+                ),
+            ));
+        }
+        let saved: CheckpointFile<A, S::Candidate> = serde_json::from_slice(&bytes)
+            .map_err(|e| checkpoint::error(path, format!("unreadable state: {e}")))?;
+        Ok(Some(saved))
+    }
+
+    /// A run from a checkpoint's state (its clock and candidates in flight are
+    /// the caller's).
+    fn restore(&self, state: RunState<S::Candidate>) -> Run<'_, S, E, H> {
+        let mut cache = state.cache;
+        if let Some(cache) = cache.as_mut() {
+            cache.attach_store(self.store.clone());
+        }
+        Run {
+            search: self,
+            search_rng: state.search_rng,
+            cache_rng: state.cache_rng,
+            cache,
+            tabu: state.tabu.into_iter().collect(),
+            audit: state.audit,
+            record: state.record,
+            n_started: state.n_started,
+            n_evaluations: state.n_evaluations,
+            hits_in_a_row: state.hits_in_a_row,
+            reached_target: state.reached_target,
+            sink_error: None,
+        }
     }
 
     /// Real parallelism for evaluators that really compute: generations of up to
@@ -403,7 +568,25 @@ where
         H: Sync,
     {
         let mut run = self.start_run()?;
-        let mut clock_s = 0.0;
+        self.drive_parallel(&mut run, algorithm, workers, 0.0, |_, _, _| Ok(()))?;
+        run.finish()
+    }
+
+    /// The generation loop of [`Search::run_parallel`] from any state between
+    /// generations; `safe_point` is called after each generation (a checkpoint).
+    fn drive_parallel<'r, A: Algorithm<S>>(
+        &'r self,
+        run: &mut Run<'r, S, E, H>,
+        algorithm: &mut A,
+        workers: NonZeroUsize,
+        mut clock_s: f64,
+        mut safe_point: impl FnMut(&Run<'r, S, E, H>, &A, f64) -> Result<(), SearchError>,
+    ) -> Result<f64, SearchError>
+    where
+        S::Candidate: Send + Sync,
+        E: Sync,
+        H: Sync,
+    {
         // With FEC alone, a generation's hashes do not depend on one another (FCM
         // and the tabulist hash inside their retry loops): compute them on the pool,
         // then look them up in proposal order. Hashes are pure, so the record is
@@ -444,8 +627,48 @@ where
                 f.end_s = clock_s;
                 run.complete(algorithm, f);
             }
+            safe_point(run, algorithm, clock_s)?;
         }
-        run.finish()
+        Ok(clock_s)
+    }
+
+    /// [`Search::run_parallel`] with checkpoints between generations (see
+    /// [`Search::run_workers_resumable`]).
+    pub fn run_parallel_resumable<A>(
+        &self,
+        algorithm: A,
+        workers: NonZeroUsize,
+        checkpoints: &Checkpoints,
+    ) -> Result<(SearchRecord, A), SearchError>
+    where
+        A: Algorithm<S> + Serialize + DeserializeOwned,
+        S::Candidate: Serialize + DeserializeOwned + Send + Sync,
+        E: Sync,
+        H: Sync,
+    {
+        let fingerprint = self.fingerprint("parallel", workers);
+        let (mut run, mut algorithm, clock_s) = match self.load(checkpoints, &fingerprint)? {
+            Some(saved) => {
+                let clock_s = saved.state.clock_s;
+                (self.restore(saved.state), saved.algorithm, clock_s)
+            }
+            None => (self.start_run()?, algorithm, 0.0),
+        };
+        let mut writer = CheckpointWriter::new(checkpoints, fingerprint, run.record.n_events);
+        let end_s = self.drive_parallel(
+            &mut run,
+            &mut algorithm,
+            workers,
+            clock_s,
+            |run, a, clock_s| {
+                if writer.due(run.record.n_events) {
+                    writer.write(a, &run.snapshot(clock_s, Vec::new()))?;
+                }
+                Ok(())
+            },
+        )?;
+        writer.write(&algorithm, &run.snapshot(end_s, Vec::new()))?;
+        Ok((run.finish()?, algorithm))
     }
 
     /// Evaluates one generation of started candidates as one batch
@@ -520,6 +743,48 @@ where
 {
     fn allows_start(&self, clock_s: f64) -> bool {
         self.allowed_at(clock_s, self.n_started)
+    }
+
+    /// The first candidate of each of `workers` workers, at time 0.
+    fn first_starts<A: Algorithm<S>>(
+        &mut self,
+        algorithm: &mut A,
+        workers: NonZeroUsize,
+    ) -> BinaryHeap<Arrival<S::Candidate>> {
+        let mut in_flight = BinaryHeap::new();
+        for _ in 0..workers.get() {
+            if !self.allows_start(0.0) {
+                break;
+            }
+            let started = self.start(algorithm, 0.0);
+            in_flight.push(Arrival(self.evaluate(started)));
+        }
+        in_flight
+    }
+
+    /// The run's state for a checkpoint.
+    fn snapshot(
+        &self,
+        clock_s: f64,
+        in_flight: Vec<Finished<S::Candidate>>,
+    ) -> RunState<S::Candidate> {
+        let mut tabu: Vec<(FunctionalHash, u32)> =
+            self.tabu.iter().map(|(h, n)| (*h, *n)).collect();
+        tabu.sort_unstable();
+        RunState {
+            search_rng: self.search_rng.clone(),
+            cache_rng: self.cache_rng.clone(),
+            cache: self.cache.clone(),
+            tabu,
+            audit: self.audit,
+            record: self.record.clone(),
+            n_started: self.n_started,
+            n_evaluations: self.n_evaluations,
+            hits_in_a_row: self.hits_in_a_row,
+            reached_target: self.reached_target,
+            clock_s,
+            in_flight,
+        }
     }
 
     /// Whether the budget allowed starting the candidate of proposal `index`, with
@@ -727,6 +992,101 @@ where
     }
 }
 
+/// What a checkpoint must match to be resumed: the search's settings and mode.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Fingerprint {
+    mode: String,
+    workers: usize,
+    seed: u64,
+    budget: Budget,
+    techniques: Techniques,
+    target: Option<f64>,
+    in_store: bool,
+}
+
+/// The state of a run between two steps.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RunState<C> {
+    search_rng: SearchRng,
+    cache_rng: SearchRng,
+    cache: Option<FunctionalEquivalenceCache>,
+    tabu: Vec<(FunctionalHash, u32)>,
+    audit: Option<AuditCounters>,
+    record: SearchRecord,
+    n_started: u64,
+    n_evaluations: u64,
+    hits_in_a_row: u64,
+    reached_target: bool,
+    clock_s: f64,
+    in_flight: Vec<Finished<C>>,
+}
+
+/// A checkpoint file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CheckpointFile<A, C> {
+    format: String,
+    fingerprint: Fingerprint,
+    algorithm: A,
+    state: RunState<C>,
+}
+
+/// The head of a checkpoint file, read first to check it belongs to the search.
+#[derive(serde::Deserialize)]
+struct CheckpointHead {
+    format: String,
+    fingerprint: Fingerprint,
+}
+
+/// Writes checkpoints when they are due.
+struct CheckpointWriter<'c> {
+    config: &'c Checkpoints,
+    fingerprint: Fingerprint,
+    events_at_last: u64,
+    last: std::time::Instant,
+}
+
+impl<'c> CheckpointWriter<'c> {
+    fn new(config: &'c Checkpoints, fingerprint: Fingerprint, n_events: u64) -> Self {
+        Self {
+            config,
+            fingerprint,
+            events_at_last: n_events,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn due(&self, n_events: u64) -> bool {
+        n_events >= self.events_at_last + self.config.every_candidates
+            || self.last.elapsed() >= self.config.every
+    }
+
+    fn write<A: Serialize, C: Serialize>(
+        &mut self,
+        algorithm: &A,
+        state: &RunState<C>,
+    ) -> Result<(), SearchError> {
+        #[derive(serde::Serialize)]
+        struct Borrowed<'x, A, C> {
+            format: &'x str,
+            fingerprint: &'x Fingerprint,
+            algorithm: &'x A,
+            state: &'x RunState<C>,
+        }
+        let path = &self.config.path;
+        let bytes = serde_json::to_vec(&Borrowed {
+            format: checkpoint::FORMAT,
+            fingerprint: &self.fingerprint,
+            algorithm,
+            state,
+        })
+        .map_err(|e| checkpoint::error(path, format!("cannot serialise the state: {e}")))?;
+        checkpoint::write_atomically(path, &bytes).map_err(|e| checkpoint::error(path, e))?;
+        self.events_at_last = state.record.n_events;
+        self.last = std::time::Instant::now();
+        Ok(())
+    }
+}
+
 /// A finished candidate ordered for the min-heap of arrivals: earliest finish
 /// first, then earliest proposal.
 struct Arrival<C>(Finished<C>);
@@ -759,6 +1119,9 @@ impl<C> Ord for Arrival<C> {
         b_end.total_cmp(&a_end).then(b_index.cmp(&a_index))
     }
 }
+
+#[cfg(test)]
+mod resume_tests;
 
 #[cfg(test)]
 mod tests {

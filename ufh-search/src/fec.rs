@@ -141,7 +141,7 @@ impl CacheEntry {
 }
 
 /// The outcome of looking a hash up.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Lookup {
     /// Unknown hash: evaluate, then [`FunctionalEquivalenceCache::record`].
     Miss,
@@ -175,7 +175,7 @@ pub struct CacheCounters {
 /// gone for longer than it retries) turns lookups into misses and keeps its first
 /// error ([`FunctionalEquivalenceCache::store_error`]): a search stops starting
 /// candidates and reports it, and nothing it computed is lost.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FunctionalEquivalenceCache {
     config: FecConfig,
     entries: FxHashMap<FunctionalHash, CacheEntry>,
@@ -184,7 +184,11 @@ pub struct FunctionalEquivalenceCache {
     recency: BTreeMap<u64, FunctionalHash>,
     tick: u64,
     counters: CacheCounters,
+    /// Not in a checkpoint: the entries are in the store, which the resumed search
+    /// attaches again ([`FunctionalEquivalenceCache::attach_store`]).
+    #[serde(skip)]
     store: Option<Arc<dyn FecStore>>,
+    #[serde(skip)]
     store_error: Option<StoreError>,
 }
 
@@ -332,6 +336,12 @@ impl FunctionalEquivalenceCache {
     /// The in-memory entry of `hash`, without touching recency or counters.
     pub fn peek(&self, hash: FunctionalHash) -> Option<&CacheEntry> {
         self.entries.get(&hash)
+    }
+
+    /// Attaches `store` to a cache restored from a checkpoint (whose store is not
+    /// in the checkpoint).
+    pub(crate) fn attach_store(&mut self, store: Option<Arc<dyn FecStore>>) {
+        self.store = store;
     }
 
     /// The store the entries live in, if not in memory.

@@ -66,6 +66,7 @@
 
 mod algorithm;
 mod bananas;
+mod checkpoint;
 mod driver;
 mod fec;
 mod local_search;
@@ -87,6 +88,7 @@ pub use algorithm::{
     Replacement,
 };
 pub use bananas::{Acquisition, Bananas, BananasConfig, FeatureEncoding};
+pub use checkpoint::{Checkpoints, write_atomically};
 pub use driver::{
     AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques, evaluation_id,
 };
@@ -123,4 +125,8 @@ pub enum SearchError {
     /// the store and in any checkpoint.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A checkpoint could not be written, read or used; the message names the
+    /// file and what was wrong.
+    #[error("checkpoint {0}")]
+    Checkpoint(String),
 }

@@ -61,7 +61,7 @@ impl LocalSearchConfig {
 }
 
 /// A candidate and its fitness.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Scored<C> {
     candidate: C,
     fitness: f64,
@@ -77,7 +77,7 @@ struct Scored<C> {
 /// a worker that asks while the phase waits for answers gets a random sample.
 /// Revisits are frequent (a neighbour's neighbour is often the candidate itself),
 /// which is what the functional equivalence cache absorbs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LocalSearch<C> {
     config: LocalSearchConfig,
     /// The candidate the search stands on; `None` while starting.

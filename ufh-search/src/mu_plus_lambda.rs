@@ -117,7 +117,7 @@ impl MuPlusLambdaConfig {
 }
 
 /// (μ + λ) evolution with `varOr` (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MuPlusLambda<C> {
     config: MuPlusLambdaConfig,
     /// The parents with their fitness.

@@ -93,7 +93,7 @@ impl PpoConfig {
 
 /// One episode of the batch: the choices, their log-probability when sampled,
 /// and the reward.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Sample {
     choices: Vec<usize>,
     old_log_prob: f64,
@@ -109,7 +109,7 @@ struct Sample {
 /// order. A technique that replaces the proposed candidate (FCM, tabulist) would
 /// make PPO credit its own choices with the replacement's fitness; the paper pairs
 /// PPO with FEC only, which never replaces candidates.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ppo {
     config: PpoConfig,
     cardinalities: Vec<usize>,
@@ -374,6 +374,69 @@ mod tests {
             "a uniform policy scores about 0.2, got {first}"
         );
         assert!(last > 0.8, "trained policy scores {last}");
+    }
+
+    /// Drives `ppo` for proposals `from..to`, answering some out of order (a
+    /// proposal's feedback arrives after the next proposal), and returns the
+    /// proposals.
+    fn drive(ppo: &mut Ppo, r: &mut SearchRng, from: u64, to: u64) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut waiting: Option<(u64, Vec<usize>)> = None;
+        for index in from..to {
+            let proposal = Algorithm::<Chain>::propose(ppo, &Chain, r);
+            out.push(proposal.candidate.clone());
+            let answer = |ppo: &mut Ppo, i: u64, c: Vec<usize>| {
+                let fitness = chain_reward(&c);
+                Algorithm::<Chain>::feedback(
+                    ppo,
+                    Feedback {
+                        proposal_index: i,
+                        candidate: c,
+                        fitness,
+                        replaced: false,
+                    },
+                );
+            };
+            if index % 3 == 0 {
+                if let Some((i, c)) = waiting.replace((index, proposal.candidate)) {
+                    answer(ppo, i, c);
+                }
+            } else {
+                answer(ppo, index, proposal.candidate);
+            }
+        }
+        if let Some((i, c)) = waiting {
+            let fitness = chain_reward(&c);
+            Algorithm::<Chain>::feedback(
+                ppo,
+                Feedback {
+                    proposal_index: i,
+                    candidate: c,
+                    fitness,
+                    replaced: false,
+                },
+            );
+        }
+        out
+    }
+
+    /// A checkpoint holds PPO whole: its weights, baseline, the batch being
+    /// gathered and the proposals awaiting feedback. A copy read back from JSON
+    /// in the middle of a batch goes on exactly as the original does.
+    #[test]
+    fn ppo_read_back_from_a_checkpoint_goes_on_identically() {
+        let mut ppo = PpoConfig::DEFAULT.build(&Chain).unwrap();
+        let mut r = rng(4);
+        drive(&mut ppo, &mut r, 0, 250);
+        let json = serde_json::to_string(&ppo).unwrap();
+        let mut copy: Ppo = serde_json::from_str(&json).unwrap();
+        let mut r_copy: SearchRng =
+            serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert!(!ppo.batch.is_empty() || !ppo.pending.is_empty() || ppo.baseline.is_some());
+        let original = drive(&mut ppo, &mut r, 250, 500);
+        let resumed = drive(&mut copy, &mut r_copy, 250, 500);
+        assert_eq!(original, resumed);
+        assert_eq!(ppo.weights, copy.weights);
     }
 
     /// A replacement's fitness (the tabulist's fresh sample in place of PPO's

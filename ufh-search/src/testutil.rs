@@ -38,6 +38,16 @@ impl SearchSpace for IntSpace {
     }
 }
 
+impl crate::Neighbourhood for IntSpace {
+    /// The candidates one to three steps away, wrapping.
+    fn neighbours(&self, c: &u32) -> Vec<u32> {
+        [-3i64, -2, -1, 1, 2, 3]
+            .iter()
+            .map(|step| (i64::from(*c) + step).rem_euclid(i64::from(self.size)) as u32)
+            .collect()
+    }
+}
+
 /// The function a candidate computes: `c mod period`, scaled into (0, 1].
 pub(crate) fn function_of(candidate: u32, period: u32) -> f64 {
     f64::from(candidate % period + 1) / f64::from(period)

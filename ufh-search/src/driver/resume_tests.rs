@@ -1,0 +1,268 @@
+//! Checkpoints and resumption: a run stopped at any point and resumed ends with
+//! the record of a run never stopped, in every mode, in process (a panic) and as
+//! a real child process killed with SIGKILL.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+use super::*;
+use crate::testutil::{IntSpace, PeriodicEvaluator, PeriodicHasher};
+use crate::{EvolutionConfig, FcmConfig, KeepBest, LocalSearchConfig, Replacement};
+
+type Evo = KeepBest<crate::Evolution<u32>, u32>;
+
+fn evolution() -> Evo {
+    let config = EvolutionConfig {
+        population_size: 12,
+        tournament_size: 4,
+        replacement: Replacement::Oldest,
+    };
+    KeepBest::new(config.build().unwrap())
+}
+
+/// Every technique that keeps state: FEC with forgetting and FEA, FCM, the
+/// tabulist and the audit, over a noisy evaluator.
+fn techniques() -> Techniques {
+    Techniques {
+        fec: Some(FecConfig {
+            capacity: NonZeroUsize::new(40),
+            forgetting: crate::Forgetting::Fixed(0.2),
+            max_evals: std::num::NonZeroU32::new(2).unwrap(),
+        }),
+        fcm: Some(FcmConfig { max_tries: 3 }),
+        tabulist: Some(TabulistConfig {
+            max_occurrences: 4,
+            max_tries: 2,
+        }),
+        audit: Some(AuditConfig { tolerance: 1e-9 }),
+    }
+}
+
+/// An evaluator that panics on its `crash_at`-th evaluation (counted from 1), as
+/// a killed process would stop; `u64::MAX` never panics.
+struct Crashing {
+    inner: PeriodicEvaluator,
+    count: AtomicU64,
+    crash_at: u64,
+    /// Wall time per evaluation, so that a child process can be killed midway.
+    sleep: std::time::Duration,
+}
+
+impl Crashing {
+    fn new(crash_at: u64) -> Self {
+        Self {
+            inner: PeriodicEvaluator::new(23, 5.0, 0.05),
+            count: AtomicU64::new(0),
+            crash_at,
+            sleep: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl Evaluator<u32> for Crashing {
+    fn evaluate(&self, candidate: &u32, rng: &mut SearchRng) -> Evaluation {
+        let n = self.count.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+        assert!(n != self.crash_at, "crash at evaluation {n}");
+        if !self.sleep.is_zero() {
+            std::thread::sleep(self.sleep);
+        }
+        self.inner.evaluate(candidate, rng)
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ufh-resume-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const BUDGET: Budget = Budget::Candidates(300);
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Serial,
+    Workers(usize),
+    Parallel(usize),
+}
+
+/// Runs the test search in `mode`, checkpointing every 7 candidates to `path`.
+fn run(
+    mode: Mode,
+    evaluator: &Crashing,
+    path: &Path,
+    resume: bool,
+) -> Result<(SearchRecord, Evo), SearchError> {
+    let space = IntSpace::new(200);
+    let hasher = PeriodicHasher::new(23, 0.5);
+    let search = Search::new(&space, evaluator, &hasher, BUDGET, 11).techniques(techniques())?;
+    let checkpoints = Checkpoints::new(path).every_candidates(7).resume(resume);
+    let n = |k: usize| NonZeroUsize::new(k).unwrap();
+    match mode {
+        Mode::Serial => search.run_serial_resumable(evolution(), &checkpoints),
+        Mode::Workers(k) => search.run_workers_resumable(evolution(), n(k), &checkpoints),
+        Mode::Parallel(k) => search.run_parallel_resumable(evolution(), n(k), &checkpoints),
+    }
+}
+
+fn uninterrupted(mode: Mode) -> SearchRecord {
+    let space = IntSpace::new(200);
+    let hasher = PeriodicHasher::new(23, 0.5);
+    let evaluator = Crashing::new(u64::MAX);
+    let search = Search::new(&space, &evaluator, &hasher, BUDGET, 11)
+        .techniques(techniques())
+        .unwrap();
+    let mut algorithm = evolution();
+    let n = |k: usize| NonZeroUsize::new(k).unwrap();
+    match mode {
+        Mode::Serial => search.run_serial(&mut algorithm),
+        Mode::Workers(k) => search.run_workers(&mut algorithm, n(k)),
+        Mode::Parallel(k) => search.run_parallel(&mut algorithm, n(k)),
+    }
+    .unwrap()
+}
+
+#[test]
+fn a_run_crashed_and_resumed_ends_as_if_never_stopped_in_every_mode() {
+    for mode in [Mode::Serial, Mode::Workers(3), Mode::Parallel(4)] {
+        let expected = uninterrupted(mode);
+        assert!(
+            expected.cache.unwrap().full_hits > 10,
+            "the test must exercise hits"
+        );
+        let dir = temp_dir(&format!("{mode:?}"));
+        let path = dir.join("run.json");
+        // Crash three times at different points, resuming each time.
+        for crash_at in [5, 40, 90] {
+            let evaluator = Crashing::new(crash_at);
+            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(mode, &evaluator, &path, true)
+            }));
+            assert!(crashed.is_err(), "{mode:?}: no crash at {crash_at}");
+        }
+        let (record, algorithm) = run(mode, &Crashing::new(u64::MAX), &path, true).unwrap();
+        assert_eq!(record, expected, "{mode:?}");
+        assert!(algorithm.best().is_some());
+        // Resuming a finished run returns its record at once.
+        let (again, _) = run(mode, &Crashing::new(1), &path, true).unwrap();
+        assert_eq!(again, expected, "{mode:?}: a finished checkpoint");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_by_name() {
+    let dir = temp_dir("refused");
+    let path = dir.join("run.json");
+    run(Mode::Serial, &Crashing::new(u64::MAX), &path, true).unwrap();
+    let err = run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("run.json") && message.contains("another search"),
+        "{message}"
+    );
+    // Starting afresh overwrites it.
+    run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, false).unwrap();
+    std::fs::write(&path, b"{\"format\": 3").unwrap();
+    let err = run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+    assert!(err.to_string().contains("not a checkpoint"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn local_search_resumes_too() {
+    let space = IntSpace::new(200);
+    let hasher = PeriodicHasher::new(23, 0.5);
+    let config = LocalSearchConfig::DEFAULT;
+    let dir = temp_dir("local");
+    let path = dir.join("run.json");
+    let go = |evaluator: &Crashing| {
+        let search = Search::new(&space, evaluator, &hasher, Budget::Candidates(200), 3)
+            .techniques(Techniques::FEC)
+            .unwrap();
+        let checkpoints = Checkpoints::new(&path).every_candidates(5);
+        search.run_workers_resumable(
+            config.build::<u32>().unwrap(),
+            NonZeroUsize::new(2).unwrap(),
+            &checkpoints,
+        )
+    };
+    let crashing = Crashing::new(12);
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| go(&crashing))).is_err());
+    let (resumed, _) = go(&Crashing::new(u64::MAX)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let (fresh, _) = go(&Crashing::new(u64::MAX)).unwrap();
+    assert_eq!(resumed, fresh);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The environment variable that turns [`sigkill_child`] into the child search.
+const CHILD: &str = "UFH_RESUME_CHILD_DIR";
+
+/// The child process of [`a_run_killed_with_sigkill_and_resumed_ends_as_if_never_killed`]:
+/// runs the search on 3 simulated workers with checkpoints in the folder named
+/// by `UFH_RESUME_CHILD_DIR` and writes its final record there.
+#[test]
+#[ignore = "the child process of the SIGKILL test, run by it"]
+fn sigkill_child() {
+    let dir = PathBuf::from(std::env::var(CHILD).expect("run by the SIGKILL test"));
+    let mut evaluator = Crashing::new(u64::MAX);
+    evaluator.sleep = std::time::Duration::from_millis(2);
+    let (record, _) = run(Mode::Workers(3), &evaluator, &dir.join("run.json"), true).unwrap();
+    let bytes = serde_json::to_vec(&record).unwrap();
+    crate::write_atomically(&dir.join("record.json"), &bytes).unwrap();
+}
+
+#[test]
+fn a_run_killed_with_sigkill_and_resumed_ends_as_if_never_killed() {
+    use rand::Rng;
+    let dir = temp_dir("sigkill");
+    let expected = uninterrupted(Mode::Workers(3));
+    let child = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "driver::resume_tests::sigkill_child",
+                "--ignored",
+            ])
+            .args(["--test-threads", "1", "--quiet"])
+            .env(CHILD, &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // The run takes about 0.6 s of evaluations; kill it at random points (seeded)
+    // until it finishes, and count the kills that landed mid-run.
+    let mut rng = SearchRng::seed_from_u64(7);
+    let mut kills = 0;
+    for _ in 0..40 {
+        let mut process = child();
+        let delay = std::time::Duration::from_millis(rng.random_range(20..250));
+        std::thread::sleep(delay);
+        match process.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success(), "the child failed: {status}");
+                break;
+            }
+            None => {
+                process.kill().unwrap(); // SIGKILL
+                process.wait().unwrap();
+                if dir.join("record.json").exists() {
+                    break;
+                }
+                kills += 1;
+            }
+        }
+    }
+    if !dir.join("record.json").exists() {
+        // The last resume runs to the end.
+        assert!(child().wait().unwrap().success());
+    }
+    assert!(kills >= 3, "only {kills} kills landed mid-run");
+    let record: SearchRecord =
+        serde_json::from_slice(&std::fs::read(dir.join("record.json")).unwrap()).unwrap();
+    assert_eq!(record, expected);
+    std::fs::remove_dir_all(dir).unwrap();
+}
