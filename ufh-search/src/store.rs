@@ -65,14 +65,7 @@ impl Namespace {
     /// The namespace of a description that already names everything the results
     /// depend on (for evaluators without a [`HashSpec`]).
     pub fn of_text(text: &str) -> Self {
-        let mut hasher = FunctionalHasher::new_128(MantissaBits::full(ufh_core::FloatFormat::F64));
-        hasher.push_u64(text.len() as u64);
-        for chunk in text.as_bytes().chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            hasher.push_u64(u64::from_le_bytes(word));
-        }
-        Self(format!("{:032x}", hasher.finish().0))
+        Self(format!("{:032x}", digest(text.as_bytes())))
     }
 
     /// The 32 hex digits.
@@ -85,6 +78,19 @@ impl fmt::Display for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A 128-bit digest of `bytes` (length, then 8-byte little-endian words) by the
+/// crate's own XXH3 through `ufh-core`.
+pub(crate) fn digest(bytes: &[u8]) -> u128 {
+    let mut hasher = FunctionalHasher::new_128(MantissaBits::full(ufh_core::FloatFormat::F64));
+    hasher.push_u64(bytes.len() as u64);
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hasher.push_u64(u64::from_le_bytes(word));
+    }
+    hasher.finish().0
 }
 
 /// One evaluation as a store keeps it. Its `id` identifies the evaluation (for a

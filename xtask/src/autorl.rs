@@ -24,7 +24,7 @@ use crate::say;
 const GENERATION: NonZeroUsize = NonZeroUsize::new(16).expect("non-zero");
 
 /// Advances the progress bar as events complete.
-struct Progress(ProgressBar);
+pub(crate) struct Progress(pub(crate) ProgressBar);
 
 impl SharedEventSink for Progress {
     fn event(&self, _: &Event) -> std::io::Result<()> {

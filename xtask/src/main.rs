@@ -23,6 +23,7 @@ use clap::{Parser, Subcommand};
 mod automl_zero;
 mod autorl;
 mod bench_table;
+mod distributed;
 mod eznas;
 mod figures;
 mod golden;
@@ -64,6 +65,11 @@ enum Task {
     TableStats(table_stats::Args),
     /// Load NAS-Bench-101 files, write synthetic ones.
     Nasbench(nasbench::Args),
+    /// Coordinate one NAS search whose evaluations run in worker processes through
+    /// Redis (or, with --in-process, the same search without Redis).
+    Distributed(distributed::Args),
+    /// Evaluate the jobs of `distributed` coordinators, on this machine or another.
+    Worker(distributed::WorkerArgs),
 }
 
 /// `f(r, base + r)` for `r` in `0..count` on the current rayon pool, one `r` per
@@ -95,6 +101,8 @@ fn main() -> ExitCode {
         Task::ZooTable(args) => zoo_table::run(args),
         Task::TableStats(args) => table_stats::run(args),
         Task::Nasbench(args) => nasbench::run(args),
+        Task::Distributed(args) => distributed::run(args),
+        Task::Worker(args) => distributed::worker(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -181,6 +189,8 @@ mod tests {
             vec!["nasbench"],
             vec!["nasbench", "load"],
             vec!["nasbench", "synth"],
+            vec!["distributed"],
+            vec!["worker"],
         ] {
             let mut help = vec!["xtask"];
             help.extend(&task);

@@ -6,9 +6,10 @@
 //! * `ufh:NS:answers`, a hash from job id to its answer, written once (`HSETNX`):
 //!   the first answer of a job is the one every reader sees.
 //!
-//! A job's id is derived from its evaluator stream, which a search seeds by its
-//! seed and proposal index: a coordinator that resumes from a checkpoint sends the
-//! same ids again and finds the answers of jobs done while it was away.
+//! A job's id is a digest of its candidate and its evaluator stream, which a
+//! search seeds by its seed and proposal index: a coordinator that resumes from
+//! a checkpoint sends the same ids again and finds the answers of jobs done while
+//! it was away.
 //!
 //! Failures: a worker killed mid-evaluation leaves its job pending in the group;
 //! another worker claims it (`XAUTOCLAIM`) once it has been idle for
@@ -54,10 +55,13 @@ pub struct JobResult {
     pub from_cache: bool,
 }
 
-/// The id of the job evaluated with `rng`: its first draw, which a search's
-/// per-proposal seeding makes unique to the proposal.
-fn job_id(rng: &SearchRng) -> u64 {
-    rng.clone().next_u64()
+/// The id of the job evaluating `candidate` (as JSON) with `rng`: a digest of
+/// both, so that two searches never share an answer unless they evaluate the same
+/// candidate on the same stream.
+fn job_id(candidate_json: &[u8], rng: &SearchRng) -> u64 {
+    let mut bytes = rng.clone().next_u64().to_le_bytes().to_vec();
+    bytes.extend_from_slice(candidate_json);
+    crate::store::digest(&bytes) as u64
 }
 
 fn jobs_key(ns: &Namespace) -> String {
@@ -140,6 +144,9 @@ impl<C: Serialize> RedisEvaluator<C> {
     }
 
     fn send(&self, jobs: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
         let key = jobs_key(&self.namespace);
         self.link.run("XADD jobs", |c| {
             let mut pipe = redis::pipe();
@@ -159,10 +166,19 @@ impl<C: Serialize> RedisEvaluator<C> {
 
     /// Sends `jobs` and waits for their answers, in order.
     fn run_batch(&self, jobs: &[(&C, SearchRng)]) -> Result<Vec<Evaluation>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
         let messages: Vec<(u64, Vec<u8>)> = jobs
             .iter()
             .map(|(candidate, rng)| {
-                let id = job_id(rng);
+                let json = serde_json::to_vec(candidate).map_err(|e| {
+                    StoreError::new(
+                        self.link.url(),
+                        format!("a candidate does not serialise: {e}"),
+                    )
+                })?;
+                let id = job_id(&json, rng);
                 let job = Job {
                     id,
                     candidate: *candidate,

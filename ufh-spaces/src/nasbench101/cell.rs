@@ -195,12 +195,37 @@ pub enum InvalidCell {
 /// assert_eq!(cell.module_hash().to_string(), "d32d0b26d534203b48d866facd98cc3e");
 /// # Ok::<(), ufh_spaces::nasbench101::CellError>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "CellText", try_from = "CellText")]
 pub struct Cell {
     n: u8,
     /// `rows[i]` has bit `j` set when there is an edge `i -> j`.
     rows: [u8; MAX_VERTICES],
     ops: [u8; MAX_VERTICES],
+}
+
+/// A cell in serde: the benchmark's text forms of its matrix and ops, checked
+/// again when read back (checkpoints, job messages).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CellText {
+    matrix: String,
+    ops: String,
+}
+
+impl From<Cell> for CellText {
+    fn from(cell: Cell) -> Self {
+        Self {
+            matrix: cell.matrix_string(),
+            ops: cell.ops_string(),
+        }
+    }
+}
+
+impl TryFrom<CellText> for Cell {
+    type Error = CellError;
+    fn try_from(text: CellText) -> Result<Self, CellError> {
+        Cell::from_strings(&text.matrix, &text.ops)
+    }
 }
 
 impl Cell {
@@ -684,6 +709,23 @@ mod tests {
                 op: Op::Output
             })
         );
+    }
+
+    #[test]
+    fn serde_writes_the_text_forms_and_checks_them_when_reading() {
+        let c = cell(
+            "0110001000010000",
+            "input,conv1x1-bn-relu,maxpool3x3,output",
+        );
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"matrix":"0110001000010000","ops":"input,conv1x1-bn-relu,maxpool3x3,output"}"#
+        );
+        assert_eq!(serde_json::from_str::<Cell>(&json).unwrap(), c);
+        let err =
+            serde_json::from_str::<Cell>(r#"{"matrix":"0010","ops":"input,output"}"#).unwrap_err();
+        assert!(err.to_string().contains("upper"), "{err}");
     }
 
     #[test]

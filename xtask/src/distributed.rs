@@ -1,0 +1,354 @@
+//! `cargo xtask distributed` (the coordinator) and `cargo xtask worker`: one
+//! search over the embedded NAS table whose evaluations run in worker processes,
+//! on this machine or others, through Redis.
+//!
+//! Each evaluation is the table's look-up plus `--cost-ms` of wall time, which
+//! stands for training the model on the worker. The coordinator holds the
+//! algorithm (regularized evolution) and FEC, whose entries live in Redis, so
+//! every search of the same settings on any machine hits what the others
+//! evaluated. `--in-process` runs the same search without Redis: its record is
+//! the one the distributed run must reproduce.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use ufh_search::redis::{LocalRedis, RedisEvaluator, RedisStore, Worker, WorkerConfig};
+use ufh_search::{
+    Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, Namespace, Replacement, Search,
+    SearchRecord, SearchRng, Techniques,
+};
+use ufh_spaces::embedded::EmbeddedTable;
+use ufh_spaces::nasbench101::Cell;
+use ufh_spaces::tabular::{
+    ModelTable, RepeatChoice, TableEvaluator, TableEvaluatorConfig, TableHasher, TableHasherConfig,
+};
+
+use crate::say;
+
+/// The search's settings that decide its results (and so its namespace).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Setup {
+    /// The embedded NAS table: small (2,532 cells) or large (64,542 cells).
+    #[arg(long, default_value = "large")]
+    table: String,
+    /// Wall milliseconds each evaluation takes on a worker (standing for training).
+    #[arg(long, default_value_t = 20)]
+    cost_ms: u64,
+}
+
+/// The evaluator: the table's look-up after `cost` of wall time.
+struct Paced<'t> {
+    inner: TableEvaluator<'t, ModelTable>,
+    cost: Duration,
+}
+
+impl Evaluator<Cell> for Paced<'_> {
+    fn evaluate(&self, candidate: &Cell, rng: &mut SearchRng) -> Evaluation {
+        std::thread::sleep(self.cost);
+        self.inner.evaluate(candidate, rng)
+    }
+}
+
+const EVALUATOR: TableEvaluatorConfig = TableEvaluatorConfig {
+    repeat: RepeatChoice::Random,
+    ..TableEvaluatorConfig::PAPER
+};
+
+const EVOLUTION: EvolutionConfig = EvolutionConfig {
+    population_size: 50,
+    tournament_size: 10,
+    replacement: Replacement::Oldest,
+};
+
+/// The loaded setup: table, evaluator settings, namespace.
+struct Loaded {
+    table: EmbeddedTable,
+    namespace: Namespace,
+    cost: Duration,
+}
+
+impl Setup {
+    fn load(&self) -> anyhow::Result<Loaded> {
+        let table = EmbeddedTable::named(&self.table)
+            .with_context(|| format!("--table {:?}: expected small or large", self.table))?;
+        // The wall cost changes no result, so workers of any pace share it.
+        let settings = serde_json::to_string(&(
+            "ufh nas-table evolution",
+            &self.table,
+            table.metadata(),
+            EVALUATOR,
+            TableHasherConfig::paper(),
+        ))?;
+        Ok(Loaded {
+            namespace: Namespace::of_text(&settings),
+            cost: Duration::from_millis(self.cost_ms),
+            table,
+        })
+    }
+}
+
+impl Loaded {
+    fn evaluator(&self) -> anyhow::Result<Paced<'_>> {
+        Ok(Paced {
+            inner: EVALUATOR.build(self.table.table())?,
+            cost: self.cost,
+        })
+    }
+
+    fn hasher(&self) -> anyhow::Result<TableHasher<'_, ModelTable>> {
+        Ok(TableHasherConfig::paper().build(self.table.table())?)
+    }
+}
+
+/// `cargo xtask worker`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    /// The Redis server, e.g. redis://10.0.0.5:6379/0.
+    #[arg(long)]
+    redis: String,
+    #[command(flatten)]
+    setup: Setup,
+    /// This worker's name in the consumer group (default: host name and pid).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds another worker's job may stay unanswered before this one claims it;
+    /// keep it above the slowest evaluation.
+    #[arg(long, default_value_t = 30.0)]
+    reclaim_after_s: f64,
+    /// Exit after this many seconds without a job (default: never).
+    #[arg(long)]
+    idle_exit_s: Option<f64>,
+    /// Exit after this many jobs.
+    #[arg(long)]
+    max_jobs: Option<u64>,
+}
+
+fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s).with_context(|| format!("{flag} {s}: not a duration"))
+}
+
+pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let loaded = args.setup.load()?;
+    let evaluator = loaded.evaluator()?;
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+    let name = args
+        .name
+        .unwrap_or_else(|| format!("{}-{}", host.trim(), std::process::id()));
+    let config = WorkerConfig {
+        name: name.clone(),
+        reclaim_after: seconds("--reclaim-after-s", args.reclaim_after_s)?,
+        idle_exit: args
+            .idle_exit_s
+            .map(|s| seconds("--idle-exit-s", s))
+            .transpose()?,
+        max_jobs: args.max_jobs,
+    };
+    eprintln!(
+        "worker {name}: namespace {} on {}",
+        loaded.namespace, args.redis
+    );
+    let stats = Worker::new(&args.redis, &loaded.namespace, &evaluator, config)?.run()?;
+    say!(
+        "worker {name}: evaluated {}, reclaimed {}, duplicates skipped {}, unreadable {}",
+        stats.evaluated,
+        stats.reclaimed,
+        stats.duplicates,
+        stats.unreadable
+    );
+    Ok(())
+}
+
+/// `cargo xtask distributed`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The Redis server, e.g. redis://10.0.0.5:6379/0.
+    #[arg(long, conflicts_with_all = ["local_redis", "in_process"])]
+    redis: Option<String>,
+    /// Start a redis-server of this machine's packages on loopback for the run.
+    #[arg(long, conflicts_with = "in_process")]
+    local_redis: bool,
+    /// Run the same search in this process, without Redis (the baseline).
+    #[arg(long)]
+    in_process: bool,
+    /// Worker processes to start on this machine (0: workers run elsewhere).
+    #[arg(long, default_value_t = 0)]
+    spawn_workers: usize,
+    #[command(flatten)]
+    setup: Setup,
+    /// Candidates in the search.
+    #[arg(long, default_value_t = 400)]
+    candidates: u64,
+    /// Candidates proposed and evaluated together (the record depends on it).
+    #[arg(long, default_value_t = NonZeroUsize::new(4).expect("non-zero"))]
+    batch: NonZeroUsize,
+    /// Threads of the in-process run (its record does not depend on them).
+    #[arg(long, default_value_t = NonZeroUsize::MIN)]
+    jobs: NonZeroUsize,
+    /// The search's seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The baseline: no functional equivalence cache.
+    #[arg(long)]
+    no_fec: bool,
+    /// Checkpoint to this file after every batch.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Continue from --checkpoint.
+    #[arg(long, requires = "checkpoint")]
+    resume: bool,
+    /// Delete the namespace's cache entries, jobs and answers first.
+    #[arg(long, conflicts_with = "resume")]
+    fresh: bool,
+    /// Write the final record here as JSON.
+    #[arg(long)]
+    record: Option<PathBuf>,
+}
+
+/// Worker processes started by the coordinator, killed when it ends.
+struct Spawned(Vec<Child>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let loaded = args.setup.load()?;
+    let space = loaded.table.space();
+    let hasher = loaded.hasher()?;
+    let techniques = if args.no_fec {
+        Techniques::NONE
+    } else {
+        Techniques::FEC
+    };
+    let budget = Budget::Candidates(args.candidates);
+    let bar = crate::bench_table::progress_bar(args.candidates as usize, "candidates");
+    let progress = crate::autorl::Progress(bar.clone());
+    let started = Instant::now();
+    let (record, coordinator) = if args.in_process {
+        let evaluator = loaded.evaluator()?;
+        let search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
+            .techniques(techniques)?
+            .stream_events(&progress);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.jobs.get())
+            .build()?;
+        let record = pool.install(|| run_search(&search, &args))?;
+        (record, None)
+    } else {
+        let mut local = None;
+        let url = match (&args.redis, args.local_redis) {
+            (Some(url), _) => url.clone(),
+            (None, true) => {
+                let dir = std::env::temp_dir().join(format!("ufh-redis-{}", std::process::id()));
+                let server = LocalRedis::start(&dir, true)?;
+                let url = server.url(0);
+                local = Some((server, dir));
+                url
+            }
+            (None, false) => anyhow::bail!("give --redis URL, --local-redis or --in-process"),
+        };
+        let store = Arc::new(RedisStore::open(&url, &loaded.namespace)?);
+        let evaluator = RedisEvaluator::<Cell>::open(&url, &loaded.namespace)?;
+        if args.fresh {
+            store.clear()?;
+            evaluator.clear()?;
+        }
+        let _workers = Spawned(
+            (0..args.spawn_workers)
+                .map(|i| spawn_worker(&url, &args.setup, i))
+                .collect::<anyhow::Result<_>>()?,
+        );
+        say!(
+            "coordinator: namespace {} on {url}, {} local worker(s)",
+            loaded.namespace,
+            args.spawn_workers
+        );
+        let mut search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
+            .techniques(techniques)?
+            .stream_events(&progress);
+        if !args.no_fec {
+            search = search.cache_store(store);
+        }
+        let record = run_search(&search, &args)?;
+        if let Some(e) = evaluator.error() {
+            return Err(e).context("the workers did not answer");
+        }
+        drop(local);
+        (record, Some(evaluator.stats()))
+    };
+    bar.finish_and_clear();
+    let wall_s = started.elapsed().as_secs_f64();
+    let counters = record.cache.unwrap_or_default();
+    let evaluations = record.n_events - counters.full_hits;
+    say!(
+        "{} candidates in {wall_s:.2} s: {:.1} candidates/s, {evaluations} evaluations ({:.1}/s), hit rate {}",
+        record.n_events,
+        record.n_events as f64 / wall_s,
+        evaluations as f64 / wall_s,
+        record
+            .hit_rate()
+            .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r))
+    );
+    if let Some(best) = record.best.last() {
+        say!("best validation accuracy {:.4}", best.validation);
+    }
+    if let Some(stats) = coordinator {
+        say!(
+            "jobs: sent {}, sent again {}, answers taken {}, unreadable {}",
+            stats.sent,
+            stats.resent,
+            stats.answered,
+            stats.unreadable
+        );
+    }
+    if let Some(path) = &args.record {
+        std::fs::write(path, serde_json::to_vec(&record)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `search` in generations of `--batch`, with checkpoints if asked.
+fn run_search<E: Evaluator<Cell> + Sync>(
+    search: &Search<'_, ufh_spaces::nasbench101::NasBench101Space, E, TableHasher<'_, ModelTable>>,
+    args: &Args,
+) -> anyhow::Result<SearchRecord> {
+    let algorithm = EVOLUTION.build::<Cell>()?;
+    Ok(match &args.checkpoint {
+        Some(path) => {
+            let checkpoints = Checkpoints::new(path)
+                .every_candidates(args.batch.get() as u64)
+                .resume(args.resume);
+            search
+                .run_parallel_resumable(algorithm, args.batch, &checkpoints)?
+                .0
+        }
+        None => {
+            let mut algorithm = algorithm;
+            search.run_parallel(&mut algorithm, args.batch)?
+        }
+    })
+}
+
+fn spawn_worker(url: &str, setup: &Setup, i: usize) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("the xtask binary")?;
+    Command::new(exe)
+        .args(["worker", "--redis", url, "--table", &setup.table])
+        .args(["--cost-ms", &setup.cost_ms.to_string()])
+        .args(["--name", &format!("local-{}-{i}", std::process::id())])
+        .args(["--reclaim-after-s", "5"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting a worker process")
+}
