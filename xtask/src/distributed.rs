@@ -206,6 +206,9 @@ pub(crate) struct Args {
     /// Write the final record here as JSON.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// Give up (an error) when a batch has waited this many seconds for workers.
+    #[arg(long, default_value_t = 86_400.0)]
+    give_up_after_s: f64,
 }
 
 /// Worker processes started by the coordinator, killed when it ends.
@@ -257,7 +260,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             (None, false) => anyhow::bail!("give --redis URL, --local-redis or --in-process"),
         };
         let store = Arc::new(RedisStore::open(&url, &loaded.namespace)?);
-        let evaluator = RedisEvaluator::<Cell>::open(&url, &loaded.namespace)?;
+        let mut evaluator = RedisEvaluator::<Cell>::open(&url, &loaded.namespace)?;
+        evaluator.give_up_after = seconds("--give-up-after-s", args.give_up_after_s)?;
         if args.fresh {
             store.clear()?;
             evaluator.clear()?;

@@ -447,16 +447,22 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
     /// A job claimed from a stalled worker, else a new one (waiting up to 200 ms).
     fn next_job(&self) -> Result<Option<(String, Vec<u8>, bool)>, StoreError> {
         let key = jobs_key(&self.namespace);
+        // A coordinator starting afresh deletes the stream with its group: the
+        // group is made again and the worker goes on.
+        let mut lost_group = false;
         let claimed: Value = self.link.run("XAUTOCLAIM", |c| {
-            redis::cmd("XAUTOCLAIM")
-                .arg(&key)
-                .arg(GROUP)
-                .arg(&self.config.name)
-                .arg(self.config.reclaim_after.as_millis() as u64)
-                .arg("0-0")
-                .arg("COUNT")
-                .arg(1)
-                .query(c)
+            regrouping(
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&key)
+                    .arg(GROUP)
+                    .arg(&self.config.name)
+                    .arg(self.config.reclaim_after.as_millis() as u64)
+                    .arg("0-0")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query(c),
+                &mut lost_group,
+            )
         })?;
         if let Value::Array(parts) = &claimed
             && let Some(Value::Array(entries)) = parts.get(1)
@@ -465,19 +471,26 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
             return Ok(Some((entry.0, entry.1, true)));
         }
         let read: Value = self.link.run("XREADGROUP", |c| {
-            redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.config.name)
-                .arg("COUNT")
-                .arg(1)
-                .arg("BLOCK")
-                .arg(200)
-                .arg("STREAMS")
-                .arg(&key)
-                .arg(">")
-                .query(c)
+            regrouping(
+                redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(GROUP)
+                    .arg(&self.config.name)
+                    .arg("COUNT")
+                    .arg(1)
+                    .arg("BLOCK")
+                    .arg(200)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(">")
+                    .query(c),
+                &mut lost_group,
+            )
         })?;
+        if lost_group {
+            ensure_group(&self.link, &self.namespace)?;
+            return Ok(None);
+        }
         // [[stream, [[id, [field, value]]]]], or nil on timeout.
         if let Value::Array(streams) = &read
             && let Some(Value::Array(stream)) = streams.first()
@@ -553,6 +566,18 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
             evaluation,
             from_cache: false,
         })
+    }
+}
+
+/// `reply`, with the errors of a deleted stream or group (NOGROUP, or UNBLOCKED
+/// for a read blocked on it) turned into an empty reply and noted in `lost`.
+fn regrouping(reply: redis::RedisResult<Value>, lost: &mut bool) -> redis::RedisResult<Value> {
+    match reply {
+        Err(e) if matches!(e.code(), Some("NOGROUP" | "UNBLOCKED")) => {
+            *lost = true;
+            Ok(Value::Nil)
+        }
+        other => other,
     }
 }
 

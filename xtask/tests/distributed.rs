@@ -1,0 +1,247 @@
+//! Fault tests of the distributed search with real processes and a real Redis on
+//! loopback: a worker killed with SIGKILL, Redis killed and restarted, the
+//! coordinator killed and resumed. Each run must end with the record of the same
+//! search run in one process, byte for byte: nothing lost, nothing counted twice.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ufh_search::redis::LocalRedis;
+
+fn xtask() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+}
+
+/// A folder of this test's own, empty.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ufh-dist-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The search every test runs: the small table, 25 ms per evaluation.
+const SEARCH: [&str; 8] = [
+    "--table",
+    "small",
+    "--cost-ms",
+    "25",
+    "--candidates",
+    "160",
+    "--batch",
+    "4",
+];
+
+/// The in-process record of [`SEARCH`].
+fn expected_record(dir: &Path) -> Vec<u8> {
+    let path = dir.join("in-process.json");
+    let status = xtask()
+        .arg("distributed")
+        .arg("--in-process")
+        .args(SEARCH)
+        .arg("--record")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(path).unwrap()
+}
+
+fn coordinator(url: &str, record: &Path, extra: &[&str]) -> Child {
+    xtask()
+        .args(["distributed", "--redis", url])
+        .args(SEARCH)
+        .arg("--record")
+        .arg(record)
+        .args(["--give-up-after-s", "120"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn worker(url: &str, name: &str) -> Child {
+    xtask()
+        .args([
+            "worker",
+            "--redis",
+            url,
+            "--table",
+            "small",
+            "--cost-ms",
+            "25",
+        ])
+        .args([
+            "--name",
+            name,
+            "--reclaim-after-s",
+            "1",
+            "--idle-exit-s",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` and returns its standard output; fails on an error exit.
+fn finish(child: Child) -> String {
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn kill(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// `redis-cli` against the test's server.
+fn redis_cli(redis: &LocalRedis, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string(), "--raw"])
+        .args(args)
+        .output()
+        .expect("redis-cli (the distribution's redis-tools) is installed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Jobs taken by a worker and not yet acknowledged.
+fn pending_jobs(redis: &LocalRedis) -> u64 {
+    let keys = redis_cli(redis, &["--scan", "--pattern", "ufh:*:jobs"]);
+    let Some(key) = keys.lines().next() else {
+        return 0;
+    };
+    let summary = redis_cli(redis, &["XPENDING", key, "workers"]);
+    summary
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The number after `label` in a worker's summary line.
+fn count_after(text: &str, label: &str) -> u64 {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {text}"));
+    text[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_worker_killed_mid_evaluation_loses_nothing_and_counts_nothing_twice() {
+    let dir = temp_dir("worker-kill");
+    let expected = expected_record(&dir);
+    let redis = LocalRedis::start(dir.join("redis"), true).unwrap();
+    let url = redis.url(0);
+    let record = dir.join("distributed.json");
+    let run = coordinator(&url, &record, &["--fresh"]);
+    // Kill the first worker while it holds a job; if it happened to be between
+    // jobs, start another and try again.
+    let started = Instant::now();
+    loop {
+        let mut doomed = worker(&url, "doomed");
+        std::thread::sleep(Duration::from_millis(300));
+        let holding = pending_jobs(&redis) > 0;
+        kill(&mut doomed);
+        if holding && pending_jobs(&redis) > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never caught a worker mid-job"
+        );
+    }
+    let survivor = worker(&url, "survivor");
+    let coordinator_out = finish(run);
+    let survivor_out = finish(survivor);
+    assert!(
+        count_after(&survivor_out, "reclaimed") >= 1,
+        "{survivor_out}"
+    );
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        expected,
+        "{coordinator_out}"
+    );
+    // Every job was answered once.
+    assert_eq!(
+        count_after(&coordinator_out, "sent"),
+        count_after(&coordinator_out, "answers taken"),
+        "{coordinator_out}"
+    );
+    drop(redis);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_redis_killed_and_restarted_mid_run_with_aof_loses_nothing() {
+    let dir = temp_dir("redis-restart");
+    let expected = expected_record(&dir);
+    let mut redis = LocalRedis::start(dir.join("redis"), true).unwrap();
+    let url = redis.url(0);
+    let record = dir.join("distributed.json");
+    let workers = [worker(&url, "a"), worker(&url, "b")];
+    let run = coordinator(&url, &record, &["--fresh"]);
+    std::thread::sleep(Duration::from_millis(700));
+    redis.kill();
+    std::thread::sleep(Duration::from_millis(1_000));
+    redis.restart().unwrap();
+    let coordinator_out = finish(run);
+    for w in workers {
+        finish(w);
+    }
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        expected,
+        "{coordinator_out}"
+    );
+    drop(redis);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_coordinator_killed_and_resumed_ends_as_if_never_killed() {
+    let dir = temp_dir("coordinator-kill");
+    let expected = expected_record(&dir);
+    let redis = LocalRedis::start(dir.join("redis"), true).unwrap();
+    let url = redis.url(0);
+    let record = dir.join("distributed.json");
+    let checkpoint = dir.join("run.ckpt");
+    let ckpt = checkpoint.to_str().unwrap();
+    let workers = [worker(&url, "a"), worker(&url, "b")];
+    let mut first = coordinator(&url, &record, &["--fresh", "--checkpoint", ckpt]);
+    std::thread::sleep(Duration::from_millis(600));
+    kill(&mut first);
+    assert!(
+        checkpoint.exists(),
+        "no checkpoint was written before the kill: {:?}",
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
+    assert!(!record.exists(), "the run finished before it was killed");
+    let resumed = coordinator(&url, &record, &["--checkpoint", ckpt, "--resume"]);
+    let out = finish(resumed);
+    for w in workers {
+        finish(w);
+    }
+    assert_eq!(std::fs::read(&record).unwrap(), expected, "{out}");
+    drop(redis);
+    std::fs::remove_dir_all(dir).unwrap();
+}
