@@ -8,6 +8,7 @@ mod hashing;
 mod nasbench;
 mod proxies;
 mod search_loop;
+mod stores;
 
 criterion_main!(
     automl_zero::benches,
@@ -15,5 +16,6 @@ criterion_main!(
     hashing::benches,
     nasbench::benches,
     proxies::benches,
-    search_loop::benches
+    search_loop::benches,
+    stores::benches
 );
