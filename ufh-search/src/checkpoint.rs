@@ -1,7 +1,7 @@
 //! Checkpoints of a running search: where, how often, and the atomic file write.
 //!
-//! A checkpoint is one JSON file (floats written so that they read back bit for
-//! bit) holding everything a run needs to go on as if it had never stopped: the
+//! A checkpoint is one file in postcard's compact binary serde format (every
+//! float bit for bit, a failure's infinite fitness too), holding everything a run needs to go on as if it had never stopped: the
 //! algorithm's state (PPO's parameters, a population), every RNG state, the
 //! simulated clock, the candidates in flight with their evaluations, the cache
 //! (or, for a cache in a store, its counters: the entries are in the store), the

@@ -502,7 +502,7 @@ where
             return Ok(None);
         }
         let bytes = std::fs::read(path).map_err(|e| checkpoint::error(path, e))?;
-        let head: CheckpointHead = serde_json::from_slice(&bytes)
+        let head: CheckpointHead = postcard::from_bytes(&bytes)
             .map_err(|e| checkpoint::error(path, format!("not a checkpoint: {e}")))?;
         if head.format != checkpoint::FORMAT {
             return Err(checkpoint::error(
@@ -523,7 +523,7 @@ where
                 ),
             ));
         }
-        let saved: CheckpointFile<A, S::Candidate> = serde_json::from_slice(&bytes)
+        let saved: CheckpointFile<A, S::Candidate> = postcard::from_bytes(&bytes)
             .map_err(|e| checkpoint::error(path, format!("unreadable state: {e}")))?;
         Ok(Some(saved))
     }
@@ -1056,7 +1056,10 @@ impl<'c> CheckpointWriter<'c> {
     }
 
     fn due(&self, n_events: u64) -> bool {
-        n_events >= self.events_at_last + self.config.every_candidates
+        n_events
+            >= self
+                .events_at_last
+                .saturating_add(self.config.every_candidates)
             || self.last.elapsed() >= self.config.every
     }
 
@@ -1073,7 +1076,7 @@ impl<'c> CheckpointWriter<'c> {
             state: &'x RunState<C>,
         }
         let path = &self.config.path;
-        let bytes = serde_json::to_vec(&Borrowed {
+        let bytes = postcard::to_stdvec(&Borrowed {
             format: checkpoint::FORMAT,
             fingerprint: &self.fingerprint,
             algorithm,

@@ -301,7 +301,8 @@ mod special_f64 {
     use serde::{Deserialize, Deserializer, Serializer, de};
 
     pub(super) fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_finite() {
+        // Binary formats (checkpoints) hold every f64 as it is.
+        if value.is_finite() || !serializer.is_human_readable() {
             serializer.serialize_f64(*value)
         } else if value.is_nan() {
             serializer.serialize_str("NaN")
@@ -321,6 +322,9 @@ mod special_f64 {
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        if !deserializer.is_human_readable() {
+            return f64::deserialize(deserializer);
+        }
         match Repr::deserialize(deserializer)? {
             Repr::Number(value) => Ok(value),
             Repr::Text(text) => match &*text {

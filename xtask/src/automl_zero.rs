@@ -47,6 +47,16 @@ pub(crate) struct Args {
     /// they could stream.
     #[arg(long, requires = "measure_memory")]
     keep_events: bool,
+    /// Checkpoint each experiment's search into this folder (every 30 s and at
+    /// its end); run again with the same folder and --resume to go on.
+    #[arg(long, value_name = "DIR", conflicts_with = "measure_memory")]
+    checkpoint: Option<std::path::PathBuf>,
+    /// Continue from the checkpoints in --checkpoint.
+    #[arg(long, requires = "checkpoint")]
+    resume: bool,
+    /// Seconds between checkpoints.
+    #[arg(long, default_value_t = 30.0, requires = "checkpoint")]
+    checkpoint_every_s: f64,
 }
 
 /// One search of `candidates` candidates with the demo's settings; prints its peak
@@ -162,8 +172,27 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
+    if let Some(dir) = &args.checkpoint {
+        let has_any = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        if has_any && !args.resume {
+            bail!(
+                "{} holds checkpoints: pass --resume to go on from them, or give another folder",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let every = std::time::Duration::try_from_secs_f64(args.checkpoint_every_s)
+        .with_context(|| format!("--checkpoint-every-s {}", args.checkpoint_every_s))?;
+    let checkpoints =
+        args.checkpoint
+            .as_ref()
+            .map(|dir| ufh_spaces::automl_zero::DemoCheckpoints {
+                dir: dir.clone(),
+                every,
+            });
     let report = pool.install(|| {
-        demo.run(&options, |e| {
+        demo.run_resumable(&options, checkpoints.as_ref(), |e| {
         // A closed stdout must not stop the search; the final report sees it.
         let _ = crate::write_stdout(format_args!(
             "experiment {}: {} candidates in {:.1} s ({:.0}/s), {} evaluated, FEC hit rate {:.1}%, \

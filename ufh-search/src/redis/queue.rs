@@ -55,12 +55,12 @@ pub struct JobResult {
     pub from_cache: bool,
 }
 
-/// The id of the job evaluating `candidate` (as JSON) with `rng`: a digest of
+/// The id of the job evaluating `candidate` (its postcard bytes) with `rng`: a digest of
 /// both, so that two searches never share an answer unless they evaluate the same
 /// candidate on the same stream.
-fn job_id(candidate_json: &[u8], rng: &SearchRng) -> u64 {
+fn job_id(candidate_bytes: &[u8], rng: &SearchRng) -> u64 {
     let mut bytes = rng.clone().next_u64().to_le_bytes().to_vec();
-    bytes.extend_from_slice(candidate_json);
+    bytes.extend_from_slice(candidate_bytes);
     crate::store::digest(&bytes) as u64
 }
 
@@ -172,19 +172,19 @@ impl<C: Serialize> RedisEvaluator<C> {
         let messages: Vec<(u64, Vec<u8>)> = jobs
             .iter()
             .map(|(candidate, rng)| {
-                let json = serde_json::to_vec(candidate).map_err(|e| {
+                let encoded = postcard::to_stdvec(candidate).map_err(|e| {
                     StoreError::new(
                         self.link.url(),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
-                let id = job_id(&json, rng);
+                let id = job_id(&encoded, rng);
                 let job = Job {
                     id,
                     candidate: *candidate,
                     rng: rng.clone(),
                 };
-                let bytes = serde_json::to_vec(&job).map_err(|e| {
+                let bytes = postcard::to_stdvec(&job).map_err(|e| {
                     StoreError::new(
                         self.link.url(),
                         format!("a candidate does not serialise: {e}"),
@@ -269,7 +269,7 @@ impl<C: Serialize> RedisEvaluator<C> {
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         for (id, reply) in wanted.into_iter().zip(replies) {
             let Some(bytes) = reply else { continue };
-            let evaluation = match serde_json::from_slice::<JobResult>(&bytes) {
+            let evaluation = match postcard::from_bytes::<JobResult>(&bytes) {
                 Ok(result) => result.evaluation,
                 Err(_) => {
                     stats.unreadable += 1;
@@ -504,7 +504,7 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
 
     fn process(&mut self, entry: &str, message: &[u8]) -> Result<(), StoreError> {
         let answers = answers_key(&self.namespace);
-        let result = match serde_json::from_slice::<Job<C>>(message) {
+        let result = match postcard::from_bytes::<Job<C>>(message) {
             Err(_) => {
                 self.stats.unreadable += 1;
                 None
@@ -526,7 +526,7 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
             let mut pipe = redis::pipe();
             pipe.atomic();
             if let Some((id, result)) = &result {
-                let bytes = serde_json::to_vec(result).expect("a result serialises");
+                let bytes = postcard::to_stdvec(result).expect("a result serialises");
                 pipe.cmd("HSETNX").arg(&answers).arg(id).arg(bytes).ignore();
             }
             pipe.cmd("XACK").arg(&key).arg(GROUP).arg(entry).ignore();

@@ -118,9 +118,9 @@ pub use liveness::live_code;
 pub use op::{DataKind, Kind, Op};
 pub use program::{Component, FEATURES, Instruction, LABEL, MemoryLayout, PREDICTION, Program};
 pub use setups::{
-    DEMO_FEATURES, DIGITS_FEATURES, DemoError, DemoOptions, DemoReport, DigitsRun, Evolved,
-    ExperimentReport, LINEAR_REGRESSION_DEMO, LinearRegressionDemo, PROJECTED_DIGITS,
-    ProjectedDigitsSetup, evolve, sgd_program,
+    DEMO_FEATURES, DIGITS_FEATURES, DemoCheckpoints, DemoError, DemoOptions, DemoReport, DigitsRun,
+    Evolved, ExperimentReport, LINEAR_REGRESSION_DEMO, LinearRegressionDemo, PROJECTED_DIGITS,
+    ProjectedDigitsSetup, evolve, evolve_with, sgd_program,
 };
 pub use space::{
     InitialProgram, Mutation, ProgramSpace, ProgramSpaceConfig, SizeBounds, SpaceError,

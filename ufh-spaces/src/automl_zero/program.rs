@@ -18,7 +18,7 @@ pub const FEATURES: u8 = 0;
 ///
 /// Fields an op does not use are zero, so that two instructions that do the same
 /// thing compare equal.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Instruction {
     /// The operation.
     pub op: Op,
@@ -288,7 +288,7 @@ impl Component {
 }
 
 /// A candidate algorithm: three sequences of instructions.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Program {
     /// Setup: run once before training.
     pub setup: Vec<Instruction>,

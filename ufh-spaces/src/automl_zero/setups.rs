@@ -2,10 +2,12 @@
 //! regression, and projected binary classification on the digits.
 
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use ufh_search::{
-    Budget, EvolutionConfig, KeepBest, Replacement, Search, SearchError, SearchRecord, Techniques,
+    Budget, Checkpoints, EvolutionConfig, KeepBest, Replacement, Search, SearchError, SearchRecord,
+    Techniques,
 };
 
 use super::evaluate::{EvaluatorError, ProgramEvaluator, ProgramHashConfig};
@@ -133,6 +135,15 @@ pub struct DemoOptions {
     /// AutoML-Zero's C++ demo does (`false`), for a like-for-like time to
     /// solution.
     pub stop_early: bool,
+}
+
+/// Where and how often [`LinearRegressionDemo::run_resumable`] checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoCheckpoints {
+    /// The folder of the experiments' checkpoints.
+    pub dir: PathBuf,
+    /// Wall time between checkpoints of a search.
+    pub every: std::time::Duration,
 }
 
 /// One experiment of the demo: a search on fresh tasks, then selection.
@@ -267,6 +278,20 @@ impl LinearRegressionDemo {
     pub fn run(
         &self,
         options: &DemoOptions,
+        on_experiment: impl FnMut(&ExperimentReport),
+    ) -> Result<DemoReport, DemoError> {
+        self.run_resumable(options, None, on_experiment)
+    }
+
+    /// [`Self::run`] with each experiment's search checkpointed to
+    /// `DIR/experiment-K.json` (every so often and at its end): run again with
+    /// the same folder, the demo goes on from where it stopped, finished
+    /// experiments read back whole, and it ends with the same report (its wall
+    /// times aside).
+    pub fn run_resumable(
+        &self,
+        options: &DemoOptions,
+        checkpoints: Option<&DemoCheckpoints>,
         mut on_experiment: impl FnMut(&ExperimentReport),
     ) -> Result<DemoReport, DemoError> {
         let space = self.space().build()?;
@@ -297,7 +322,17 @@ impl LinearRegressionDemo {
             } else {
                 search
             };
-            let result = evolve(&search, self.evolution(), options.workers)?;
+            let checkpoint = checkpoints.map(|c| {
+                Checkpoints::new(c.dir.join(format!("experiment-{experiment}.json")))
+                    .every_candidates(u64::MAX)
+                    .every(c.every)
+            });
+            let result = evolve_with(
+                &search,
+                self.evolution(),
+                options.workers,
+                checkpoint.as_ref(),
+            )?;
             let selection_fitness = selection
                 .evaluate_program(&result.best.candidate)
                 .map_or(f64::NEG_INFINITY, |e| e.validation);
@@ -354,12 +389,31 @@ pub fn evolve<const F: usize>(
     evolution: EvolutionConfig,
     workers: NonZeroUsize,
 ) -> Result<Evolved, SearchError> {
+    evolve_with(search, evolution, workers, None)
+}
+
+/// [`evolve`], checkpointing to `checkpoints` and resuming from it if it asks.
+pub fn evolve_with<const F: usize>(
+    search: &Search<'_, ProgramSpace, ProgramEvaluator<F>, ProgramEvaluator<F>>,
+    evolution: EvolutionConfig,
+    workers: NonZeroUsize,
+    checkpoints: Option<&Checkpoints>,
+) -> Result<Evolved, SearchError> {
     let mut algorithm = KeepBest::new(evolution.build()?.draws_with_replacement());
     let start = Instant::now();
-    let record = if workers.get() == 1 {
-        search.run_serial(&mut algorithm)?
-    } else {
-        search.run_parallel(&mut algorithm, workers)?
+    let record = match checkpoints {
+        Some(checkpoints) if workers.get() == 1 => {
+            let (record, a) = search.run_serial_resumable(algorithm, checkpoints)?;
+            algorithm = a;
+            record
+        }
+        Some(checkpoints) => {
+            let (record, a) = search.run_parallel_resumable(algorithm, workers, checkpoints)?;
+            algorithm = a;
+            record
+        }
+        None if workers.get() == 1 => search.run_serial(&mut algorithm)?,
+        None => search.run_parallel(&mut algorithm, workers)?,
     };
     let wall_s = start.elapsed().as_secs_f64();
     let best = algorithm

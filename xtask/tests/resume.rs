@@ -1,0 +1,70 @@
+//! Long xtask commands killed with SIGKILL and run again with --resume end as an
+//! uninterrupted run does.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn xtask() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+}
+
+/// The lines of an `automl-zero` report, wall times taken out.
+fn without_times(report: &str) -> Vec<String> {
+    report
+        .lines()
+        .map(|line| {
+            let line = match (line.find(" in "), line.find("/s), ")) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &line[..a], &line[b + 4..]),
+                _ => line.to_string(),
+            };
+            match line.find(" candidates/s over all searches") {
+                Some(at) => line[..line[..at].rfind(',').unwrap_or(at)].to_string(),
+                None => line,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
+    let dir = std::env::temp_dir().join(format!("ufh-resume-az-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let whole = xtask()
+        .args(["automl-zero", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(whole.status.success());
+    let expected = without_times(&String::from_utf8(whole.stdout).unwrap());
+    let args = |resume: bool| {
+        let mut c = xtask();
+        c.args(["automl-zero", "--seed", "3", "--checkpoint-every-s", "0.2"])
+            .arg("--checkpoint")
+            .arg(&dir);
+        if resume {
+            c.arg("--resume");
+        }
+        c
+    };
+    let mut first = args(false).stdout(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    let finished_early = first.try_wait().unwrap().is_some();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!finished_early, "the run ended before it could be killed");
+    assert!(dir.join("experiment-0.json").exists());
+    // A folder of checkpoints is not overwritten by mistake.
+    let refused = args(false).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+    let resumed = args(true).output().unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(
+        without_times(&String::from_utf8(resumed.stdout).unwrap()),
+        expected
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
