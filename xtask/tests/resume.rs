@@ -68,3 +68,50 @@ fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Every file of a figures run but the journal, by name.
+fn outputs(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run() {
+    use std::io::BufRead as _;
+    let root = std::env::temp_dir().join(format!("ufh-resume-figures-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let figures = |out: &std::path::Path| {
+        let mut c = xtask();
+        c.args(["figures", "--quick", "--repeats", "30", "--jobs", "1"])
+            .args(["--only", "fig5", "fig6", "fig7", "--out"])
+            .arg(out);
+        c
+    };
+    let whole = root.join("whole");
+    assert!(figures(&whole).stdout(Stdio::null()).status().unwrap().success());
+    let killed = root.join("killed");
+    let mut first = figures(&killed).stdout(Stdio::piped()).spawn().unwrap();
+    // Kill it as soon as fig5 is done: fig6 and fig7 are then under way.
+    let lines = std::io::BufReader::new(first.stdout.take().unwrap()).lines();
+    for line in lines {
+        if line.unwrap().starts_with("fig5 done") {
+            break;
+        }
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!killed.join("summary.md").exists(), "the run ended before it was killed");
+    let resumed = figures(&killed).arg("--resume").output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let report = String::from_utf8(resumed.stdout).unwrap();
+    assert!(report.contains("fig5 read back from the journal"), "{report}");
+    assert_eq!(outputs(&killed), outputs(&whole));
+    std::fs::remove_dir_all(root).unwrap();
+}

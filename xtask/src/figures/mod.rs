@@ -37,7 +37,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
     BananasConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, LocalSearchConfig,
-    PpoConfig, Replacement, Search, SearchRecord, TabulistConfig, Techniques,
+    Namespace, PpoConfig, Replacement, Search, SearchRecord, TabulistConfig, Techniques,
 };
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Space, SpaceConfig};
@@ -98,10 +98,15 @@ pub(crate) struct Args {
     /// Threads [default: all cores].
     #[arg(long)]
     jobs: Option<NonZeroUsize>,
+    /// Go on from the journal of an interrupted run into the same --out: figures
+    /// and conditions already done are read back, not run again.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// The checked options of a run.
 struct Options {
+    resume: bool,
     quick: bool,
     nasbench: Option<PathBuf>,
     table: String,
@@ -115,6 +120,7 @@ struct Options {
 impl Options {
     fn from_args(args: Args) -> anyhow::Result<Self> {
         Ok(Self {
+            resume: args.resume,
             quick: args.quick,
             nasbench: args.nasbench,
             table: args.table,
@@ -311,11 +317,99 @@ struct Experiment<'a> {
     /// Records of conditions already run, keyed by the condition (label aside) and
     /// the repeat count, so figures that share a condition share its searches.
     memo: HashMap<String, Vec<Run>>,
+    /// Where finished figures and conditions are journalled.
+    journal: Journal,
+}
+
+/// The journal of a run, in `OUT/.resume/`: one file per finished figure (its
+/// summary lines and notes) and one per finished condition (its runs), each
+/// written atomically and stamped with the run's settings. `--resume` reads them
+/// back, so an interrupted run loses at most the condition it was in, and the
+/// summary it ends with is the one an uninterrupted run writes, byte for byte.
+struct Journal {
+    dir: PathBuf,
+    stamp: String,
+}
+
+/// A finished figure in the journal.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FigureEntry {
+    stamp: String,
+    summary: Vec<Comparison>,
+    notes: Vec<String>,
+}
+
+/// A finished condition in the journal.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ConditionEntry {
+    stamp: String,
+    key: String,
+    runs: Vec<Run>,
+}
+
+impl Journal {
+    fn open(options: &Options, bench_name: &str) -> anyhow::Result<Self> {
+        let dir = options.out.join(".resume");
+        // Everything the figures' numbers depend on; not the threads.
+        let stamp = format!(
+            "{bench_name} quick={} nasbench={:?} table={} repeats={:?} seed={}",
+            options.quick, options.nasbench, options.table, options.repeats, options.seed
+        );
+        if !options.resume && dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self { dir, stamp })
+    }
+
+    fn path(&self, kind: &str, name: &str) -> PathBuf {
+        let digest = Namespace::of_text(name);
+        self.dir
+            .join(format!("{kind}-{}.bin", &digest.as_str()[..16]))
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &Path,
+        stamp_of: impl Fn(&T) -> &str,
+    ) -> anyhow::Result<Option<T>> {
+        let Ok(bytes) = std::fs::read(path) else {
+            return Ok(None);
+        };
+        let entry: T = postcard::from_bytes(&bytes)
+            .with_context(|| format!("{}: a damaged journal entry", path.display()))?;
+        if stamp_of(&entry) != self.stamp {
+            bail!(
+                "{}: the journal of another run ({}); this run is {}: run without --resume",
+                path.display(),
+                stamp_of(&entry),
+                self.stamp
+            );
+        }
+        Ok(Some(entry))
+    }
+
+    fn write(&self, path: &Path, entry: &impl serde::Serialize) -> anyhow::Result<()> {
+        let bytes = postcard::to_stdvec(entry)?;
+        ufh_search::write_atomically(path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    fn figure(&self, figure: &str) -> anyhow::Result<Option<FigureEntry>> {
+        self.read(&self.path("figure", figure), |e: &FigureEntry| &e.stamp)
+    }
+
+    fn condition(&self, key: &str) -> anyhow::Result<Option<Vec<Run>>> {
+        Ok(self
+            .read(&self.path("condition", key), |e: &ConditionEntry| &e.stamp)?
+            .filter(|e| e.key == key)
+            .map(|e| e.runs))
+    }
 }
 
 /// What the figures keep of one search: full records of converged searches hold
 /// hundreds of thousands of cache-hit events, far too many to keep for every repeat.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Run {
     /// Best-so-far validation and test accuracy on the time grid.
     validation: Vec<f64>,
@@ -370,7 +464,7 @@ struct TimeAxis<'a> {
 }
 
 /// One line of the summary.
-#[derive(serde::Serialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Comparison {
     figure: String,
     comparison: String,
@@ -402,8 +496,21 @@ impl Experiment<'_> {
             bar.inc(repeats as u64);
             return Ok(records.clone());
         }
+        if let Some(records) = self.journal.condition(&key)? {
+            bar.inc(repeats as u64);
+            self.memo.insert(key, records.clone());
+            return Ok(records);
+        }
         let started = Instant::now();
         let records = self.run_fresh(condition, repeats, bar)?;
+        self.journal.write(
+            &self.journal.path("condition", &key),
+            &ConditionEntry {
+                stamp: self.journal.stamp.clone(),
+                key: key.clone(),
+                runs: records.clone(),
+            },
+        )?;
         if std::env::var_os("UFH_FIGURES_TRACE").is_some() {
             let candidates: usize = records
                 .iter()
@@ -654,7 +761,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         bench.hash_cost_s,
         options.out.display()
     );
+    let journal = Journal::open(&options, &bench.name)?;
     let mut context = Experiment {
+        journal,
         bench: &bench,
         options: &options,
         repeats,
@@ -668,6 +777,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         let figure_start = Instant::now();
+        if let Some(done) = context.journal.figure(figure)? {
+            context.summary.extend(done.summary);
+            context.notes.extend(done.notes);
+            say!("{figure} read back from the journal (--resume)");
+            continue;
+        }
+        let (summary_before, notes_before) = (context.summary.len(), context.notes.len());
         match figure {
             "fig5" => fig5(&mut context)?,
             "fig6" => fig6(&mut context)?,
@@ -683,6 +799,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "eznas" => eznas::figure(&mut context)?,
             _ => unreachable!("FIGURES lists only these"),
         }
+        context.journal.write(
+            &context.journal.path("figure", figure),
+            &FigureEntry {
+                stamp: context.journal.stamp.clone(),
+                summary: context.summary[summary_before..].to_vec(),
+                notes: context.notes[notes_before..].to_vec(),
+            },
+        )?;
         say!(
             "{figure} done in {:.1} s",
             figure_start.elapsed().as_secs_f64()
