@@ -171,7 +171,12 @@ pub struct CacheCounters {
 /// evaluated is not evaluated again.
 ///
 /// Its entries live in this process's memory ([`FecConfig::build`]) or in a
-/// [`FecStore`] ([`FecConfig::build_with_store`]). A store that fails (a server
+/// [`FecStore`] ([`FecConfig::build_with_store`]). The two differ in one case:
+/// equivalent candidates in flight together (workers, a parallel generation) all
+/// miss, and when their evaluations come back the in-memory cache aggregates every
+/// one into the key's running means (as the paper's figures were made), while a
+/// store keeps the first `max_evals` and answers those (the first result wins, as
+/// it must between machines). A store that fails (a server
 /// gone for longer than it retries) turns lookups into misses and keeps its first
 /// error ([`FunctionalEquivalenceCache::store_error`]): a search stops starting
 /// candidates and reports it, and nothing it computed is lost.

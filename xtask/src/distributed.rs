@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ufh_search::redis::{LocalRedis, RedisEvaluator, RedisStore, Worker, WorkerConfig};
 use ufh_search::{
-    Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, Namespace, Replacement, Search,
-    SearchRecord, SearchRng, Techniques,
+    Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, MemoryStore, Namespace,
+    Replacement, Search, SearchRecord, SearchRng, Techniques,
 };
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::Cell;
@@ -238,8 +238,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let (record, coordinator) = if args.in_process {
         let evaluator = loaded.evaluator()?;
+        // The cache in a store of this process: the same rule for equivalent
+        // candidates in flight together as the Redis store's (the first result
+        // written wins), so this run is the exact model of the distributed one.
         let search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
             .techniques(techniques)?
+            .cache_store(Arc::new(MemoryStore::new()))
             .stream_events(&progress);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(args.jobs.get())

@@ -95,7 +95,13 @@ fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run
         c
     };
     let whole = root.join("whole");
-    assert!(figures(&whole).stdout(Stdio::null()).status().unwrap().success());
+    assert!(
+        figures(&whole)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
     let killed = root.join("killed");
     let mut first = figures(&killed).stdout(Stdio::piped()).spawn().unwrap();
     // Kill it as soon as fig5 is done: fig6 and fig7 are then under way.
@@ -107,11 +113,21 @@ fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run
     }
     first.kill().unwrap();
     first.wait().unwrap();
-    assert!(!killed.join("summary.md").exists(), "the run ended before it was killed");
+    assert!(
+        !killed.join("summary.md").exists(),
+        "the run ended before it was killed"
+    );
     let resumed = figures(&killed).arg("--resume").output().unwrap();
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
     let report = String::from_utf8(resumed.stdout).unwrap();
-    assert!(report.contains("fig5 read back from the journal"), "{report}");
+    assert!(
+        report.contains("fig5 read back from the journal"),
+        "{report}"
+    );
     assert_eq!(outputs(&killed), outputs(&whole));
     std::fs::remove_dir_all(root).unwrap();
 }
