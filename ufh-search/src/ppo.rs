@@ -380,23 +380,21 @@ mod tests {
     /// proposal's feedback arrives after the next proposal), and returns the
     /// proposals.
     fn drive(ppo: &mut Ppo, r: &mut SearchRng, from: u64, to: u64) -> Vec<Vec<usize>> {
+        let answer = |ppo: &mut Ppo, proposal_index: u64, candidate: Vec<usize>| {
+            let fitness = chain_reward(&candidate);
+            let feedback = Feedback {
+                proposal_index,
+                candidate,
+                fitness,
+                replaced: false,
+            };
+            Algorithm::<Chain>::feedback(ppo, feedback);
+        };
         let mut out = Vec::new();
         let mut waiting: Option<(u64, Vec<usize>)> = None;
         for index in from..to {
             let proposal = Algorithm::<Chain>::propose(ppo, &Chain, r);
             out.push(proposal.candidate.clone());
-            let answer = |ppo: &mut Ppo, i: u64, c: Vec<usize>| {
-                let fitness = chain_reward(&c);
-                Algorithm::<Chain>::feedback(
-                    ppo,
-                    Feedback {
-                        proposal_index: i,
-                        candidate: c,
-                        fitness,
-                        replaced: false,
-                    },
-                );
-            };
             if index % 3 == 0 {
                 if let Some((i, c)) = waiting.replace((index, proposal.candidate)) {
                     answer(ppo, i, c);
@@ -406,16 +404,7 @@ mod tests {
             }
         }
         if let Some((i, c)) = waiting {
-            let fitness = chain_reward(&c);
-            Algorithm::<Chain>::feedback(
-                ppo,
-                Feedback {
-                    proposal_index: i,
-                    candidate: c,
-                    fitness,
-                    replaced: false,
-                },
-            );
+            answer(ppo, i, c);
         }
         out
     }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ufh_search::redis::{LocalRedis, RedisEvaluator, RedisStore, Worker, WorkerConfig};
 use ufh_search::{
-    Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, MemoryStore, Namespace,
-    Replacement, Search, SearchRecord, SearchRng, Techniques,
+    Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, FecStore, MemoryStore, Namespace,
+    RedbStore, Replacement, Search, SearchRecord, SearchRng, Techniques,
 };
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::Cell;
@@ -174,6 +174,10 @@ pub(crate) struct Args {
     /// Run the same search in this process, without Redis (the baseline).
     #[arg(long)]
     in_process: bool,
+    /// With --in-process: keep the cache in this redb file, so that a later run
+    /// (of any seed) finds what this one evaluated.
+    #[arg(long, value_name = "PATH", requires = "in_process")]
+    fec_file: Option<PathBuf>,
     /// Worker processes to start on this machine (0: workers run elsewhere).
     #[arg(long, default_value_t = 0)]
     spawn_workers: usize,
@@ -241,9 +245,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         // The cache in a store of this process: the same rule for equivalent
         // candidates in flight together as the Redis store's (the first result
         // written wins), so this run is the exact model of the distributed one.
+        let store: Arc<dyn FecStore> = match &args.fec_file {
+            Some(path) => Arc::new(RedbStore::open(path, &loaded.namespace)?),
+            None => Arc::new(MemoryStore::new()),
+        };
         let search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
             .techniques(techniques)?
-            .cache_store(Arc::new(MemoryStore::new()))
+            .cache_store(store)
             .stream_events(&progress);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(args.jobs.get())

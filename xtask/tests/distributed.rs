@@ -245,3 +245,47 @@ fn a_coordinator_killed_and_resumed_ends_as_if_never_killed() {
     drop(redis);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_cache_in_a_redb_file_outlives_the_run_that_filled_it() {
+    let dir = temp_dir("fec-file");
+    let file = dir.join("fec.redb");
+    let run = || {
+        let output = xtask()
+            .args([
+                "distributed",
+                "--in-process",
+                "--table",
+                "small",
+                "--cost-ms",
+                "1",
+            ])
+            .args(["--candidates", "100", "--fec-file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    let second = run();
+    assert!(!first.contains(", 0 evaluations"), "{first}");
+    // The same search again finds every function in the file: nothing is
+    // evaluated, and it finds the same best model.
+    assert!(
+        second.contains(", 0 evaluations") && second.contains("hit rate 100.0%"),
+        "{second}"
+    );
+    let best = |report: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with("best"))
+            .map(str::to_string)
+    };
+    assert_eq!(best(&first), best(&second));
+    std::fs::remove_dir_all(dir).unwrap();
+}

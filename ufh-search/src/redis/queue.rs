@@ -194,37 +194,34 @@ impl<C: Serialize> RedisEvaluator<C> {
             })
             .collect::<Result<_, StoreError>>()?;
         let mut answers: FxHashMap<u64, Evaluation> = FxHashMap::default();
+        let missing = |answers: &FxHashMap<u64, Evaluation>| -> Vec<(u64, Vec<u8>)> {
+            messages
+                .iter()
+                .filter(|(id, _)| !answers.contains_key(id))
+                .cloned()
+                .collect()
+        };
+        let distinct = messages
+            .iter()
+            .map(|(id, _)| id)
+            .collect::<rustc_hash::FxHashSet<_>>()
+            .len();
         // Jobs answered before (by a run this one resumes) are not sent again.
         self.collect(&messages, &mut answers)?;
-        let missing: Vec<(u64, Vec<u8>)> = messages
-            .iter()
-            .filter(|(id, _)| !answers.contains_key(id))
-            .cloned()
-            .collect();
-        self.send(&missing)?;
+        self.send(&missing(&answers))?;
         let started = Instant::now();
         let mut sent_at = Instant::now();
         let mut pause = Duration::from_micros(200);
-        while answers.len()
-            < messages
-                .iter()
-                .map(|(id, _)| id)
-                .collect::<rustc_hash::FxHashSet<_>>()
-                .len()
-        {
+        while answers.len() < distinct {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
             if self.collect(&messages, &mut answers)? {
                 pause = Duration::from_micros(200);
             }
             if sent_at.elapsed() > self.resend_after {
-                let missing: Vec<(u64, Vec<u8>)> = messages
-                    .iter()
-                    .filter(|(id, _)| !answers.contains_key(id))
-                    .cloned()
-                    .collect();
-                self.send(&missing)?;
-                self.stats.lock().unwrap_or_else(|e| e.into_inner()).resent += missing.len() as u64;
+                let again = missing(&answers);
+                self.send(&again)?;
+                self.stats.lock().unwrap_or_else(|e| e.into_inner()).resent += again.len() as u64;
                 sent_at = Instant::now();
             }
             if started.elapsed() > self.give_up_after {
