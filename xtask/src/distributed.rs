@@ -115,8 +115,8 @@ pub(crate) struct WorkerArgs {
     /// This worker's name in the consumer group (default: host name and pid).
     #[arg(long)]
     name: Option<String>,
-    /// Seconds another worker's job may stay unanswered before this one claims it;
-    /// keep it above the slowest evaluation.
+    /// Seconds a stopped worker's job waits before this one takes it (a live
+    /// worker's heartbeat keeps its job, however long it evaluates).
     #[arg(long, default_value_t = 30.0)]
     reclaim_after_s: f64,
     /// Exit after this many seconds without a job (default: never).

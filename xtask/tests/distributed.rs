@@ -199,6 +199,7 @@ fn a_redis_killed_and_restarted_mid_run_with_aof_loses_nothing() {
     let run = coordinator(&url, &record, &["--fresh"]);
     std::thread::sleep(Duration::from_millis(700));
     redis.kill();
+    assert!(!record.exists(), "the run ended before Redis was killed");
     std::thread::sleep(Duration::from_millis(1_000));
     redis.restart().unwrap();
     let coordinator_out = finish(run);
@@ -287,5 +288,65 @@ fn a_cache_in_a_redb_file_outlives_the_run_that_filled_it() {
             .map(str::to_string)
     };
     assert_eq!(best(&first), best(&second));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_live_worker_slower_than_the_reclaim_timeout_keeps_its_jobs() {
+    let dir = temp_dir("slow");
+    let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
+    let url = redis.url(0);
+    // Each evaluation takes 1.2 s, above the workers' 1 s reclaim timeout; one job
+    // at a time, so the other worker is idle and looking for stalled jobs.
+    let slow = [
+        "--table",
+        "small",
+        "--cost-ms",
+        "1200",
+        "--candidates",
+        "3",
+        "--batch",
+        "1",
+    ];
+    let worker = |name: &str| {
+        xtask()
+            .args([
+                "worker",
+                "--redis",
+                &url,
+                "--table",
+                "small",
+                "--cost-ms",
+                "1200",
+            ])
+            .args([
+                "--name",
+                name,
+                "--reclaim-after-s",
+                "1",
+                "--idle-exit-s",
+                "2",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let workers = [worker("a"), worker("b")];
+    let coordinator = xtask()
+        .args(["distributed", "--redis", &url, "--fresh"])
+        .args(slow)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let report = finish(coordinator);
+    assert_eq!(count_after(&report, "sent again"), 0, "{report}");
+    for w in workers {
+        let out = finish(w);
+        assert_eq!(count_after(&out, "reclaimed"), 0, "{out}");
+        assert_eq!(count_after(&out, "duplicates skipped"), 0, "{out}");
+    }
+    drop(redis);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -13,7 +13,8 @@
 //!
 //! Failures: a worker killed mid-evaluation leaves its job pending in the group;
 //! another worker claims it (`XAUTOCLAIM`) once it has been idle for
-//! [`WorkerConfig::reclaim_after`] and evaluates it. A worker that finds a job
+//! [`WorkerConfig::reclaim_after`] and evaluates it (a live worker's heartbeat
+//! keeps its job from going idle). A worker that finds a job
 //! already answered acknowledges it without evaluating, and the coordinator takes
 //! one answer per id, so nothing is lost and nothing is counted twice. A job not
 //! answered within [`RedisEvaluator::resend_after`] is sent again (for a server
@@ -325,9 +326,9 @@ fn ensure_group(link: &Link, ns: &Namespace) -> Result<(), StoreError> {
 pub struct WorkerConfig {
     /// The consumer's name in the group (unique per worker: host and pid, say).
     pub name: String,
-    /// How long another worker's job may stay pending before this one claims it:
-    /// longer than the slowest evaluation, or live jobs are evaluated twice (their
-    /// answers still count once).
+    /// How long another worker's job may stay unclaimed before this one takes it.
+    /// A live worker claims its job again every third of this while it evaluates,
+    /// so only a stopped worker's jobs are taken, however long evaluations are.
     pub reclaim_after: Duration,
     /// Stop after this long without a job (`None`: never).
     pub idle_exit: Option<Duration>,
@@ -514,7 +515,7 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
                     self.stats.duplicates += 1;
                     None
                 } else {
-                    Some((job.id, self.answer(job)?))
+                    Some((job.id, self.answer_with_heartbeat(entry, job)?))
                 }
             }
         };
@@ -529,6 +530,39 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
             pipe.cmd("XACK").arg(&key).arg(GROUP).arg(entry).ignore();
             pipe.cmd("XDEL").arg(&key).arg(entry).ignore();
             pipe.query::<()>(c)
+        })
+    }
+
+    /// [`Self::answer`] while a second connection claims the job for this worker
+    /// again every third of [`WorkerConfig::reclaim_after`], resetting its idle
+    /// time: only the jobs of a worker that stopped are ever reclaimed, however
+    /// long an evaluation takes.
+    fn answer_with_heartbeat(&mut self, entry: &str, job: Job<C>) -> Result<JobResult, StoreError> {
+        let beat = (self.config.reclaim_after / 3).max(Duration::from_millis(10));
+        let heart = Link::new(self.link.url(), beat)?;
+        let (key, name) = (jobs_key(&self.namespace), self.config.name.clone());
+        let (stop, wake) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wake.recv_timeout(beat)
+                {
+                    // A failed beat is not an error: at worst the job is
+                    // evaluated twice, and its first answer counts.
+                    let _ = heart.run("XCLAIM", |c| {
+                        redis::cmd("XCLAIM")
+                            .arg(&key)
+                            .arg(GROUP)
+                            .arg(&name)
+                            .arg(0)
+                            .arg(entry)
+                            .arg("JUSTID")
+                            .query::<Value>(c)
+                    });
+                }
+            });
+            let answer = self.answer(job);
+            drop(stop);
+            answer
         })
     }
 
