@@ -8,6 +8,9 @@
 //!   and the demo that rediscovers linear regression.
 //! * [`autorl`]: the environments of AutoRL's evolved losses: CartPole and
 //!   MiniGrid's dynamic-obstacles gridworld.
+//! * [`mnas`]: MnasNet's factorised hierarchical space of mobile CNNs scaled to
+//!   the 8×8 digits, trained on them, with a shipped per-layer latency table and
+//!   MnasNet's latency-aware reward.
 //! * [`zoo`]: the proxy zoo's two further design spaces, NAS-Bench-201's cells and
 //!   a chain grid of ReLU-Conv-BN blocks, with shipped tables of trained networks.
 //! * [`tabular`]: tabular benchmarks (a table of trained models), the
@@ -29,6 +32,7 @@
 //!   in; implies `nasbench101`);
 //! * `automl-zero`: [`automl_zero`];
 //! * `autorl`: [`autorl`];
+//! * `mnas`: [`mnas`] (the digits and the substrate's layers, not NAS-Bench-101);
 //! * `zoo`: [`zoo`] (implies `nasbench101`).
 //!
 //! # Example
@@ -75,14 +79,16 @@
 pub mod automl_zero;
 #[cfg(feature = "autorl")]
 pub mod autorl;
-#[cfg(any(feature = "nasbench101", feature = "automl-zero"))]
+#[cfg(any(feature = "nasbench101", feature = "automl-zero", feature = "mnas"))]
 pub mod digits;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod gaussian;
+#[cfg(feature = "mnas")]
+pub mod mnas;
 #[cfg(feature = "nasbench101")]
 pub mod nasbench101;
-#[cfg(any(feature = "nasbench101", feature = "autorl"))]
+#[cfg(any(feature = "nasbench101", feature = "autorl", feature = "mnas"))]
 mod nn;
 #[cfg(feature = "nasbench101")]
 pub mod tabular;

@@ -27,6 +27,7 @@ mod distributed;
 mod eznas;
 mod figures;
 mod golden;
+mod mnas;
 mod nasbench;
 mod table_stats;
 mod zoo_table;
@@ -53,6 +54,9 @@ enum Task {
     /// EZNAS: evolve zero-cost proxies as expression trees over network
     /// statistics, with and without FEC; prints held-out Kendall tau and Spearman rho.
     Eznas(eznas::Args),
+    /// MNAS: evolve mobile CNNs on the digits under a latency-aware reward, or
+    /// measure the per-layer latency table.
+    Mnas(mnas::Args),
     /// Check (or rewrite) ufh-core's golden hash vectors.
     Golden(golden::Args),
     /// Train an embedded NAS benchmark (resumable; see ufh_spaces::embedded).
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Task::AutomlZero(args) => automl_zero::run(args),
         Task::Autorl(args) => autorl::run(args),
         Task::Eznas(args) => eznas::run(args),
+        Task::Mnas(args) => mnas::run(args),
         Task::Golden(args) => golden::golden(args),
         Task::BenchTable(args) => bench_table::run(args),
         Task::ZooTable(args) => zoo_table::run(args),
@@ -182,6 +187,9 @@ mod tests {
             vec!["automl-zero"],
             vec!["autorl"],
             vec!["eznas"],
+            vec!["mnas"],
+            vec!["mnas", "search"],
+            vec!["mnas", "latency"],
             vec!["golden"],
             vec!["bench-table"],
             vec!["table-stats"],

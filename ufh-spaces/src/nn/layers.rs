@@ -6,6 +6,9 @@
 //! convolution is one matrix product, a channel concatenation is a concatenation of
 //! rows, and a channel truncation is a prefix.
 
+// With MNAS alone, NAS-Bench-101's conv blocks and pools are compiled but unused.
+#![cfg_attr(not(feature = "nasbench101"), allow(dead_code))]
+
 use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -69,7 +72,7 @@ pub(crate) struct Param {
 }
 
 impl Param {
-    fn new(value: Vec<f32>, decay: bool) -> Self {
+    pub(crate) fn new(value: Vec<f32>, decay: bool) -> Self {
         let n = value.len();
         Self {
             value,

@@ -7,7 +7,9 @@
 //! no kernel reassociates a sum and none dispatches on CPU features.
 
 pub(crate) mod kernels;
-#[cfg(feature = "nasbench101")]
+#[cfg(any(feature = "nasbench101", feature = "mnas"))]
 pub(crate) mod layers;
+#[cfg(feature = "mnas")]
+pub(crate) mod mobile;
 #[cfg(feature = "nasbench101")]
 pub(crate) mod net;

@@ -23,6 +23,7 @@
 mod automl_zero;
 mod autorl;
 mod eznas;
+mod mnas;
 mod plot;
 mod stats;
 
@@ -55,7 +56,7 @@ const NASBENCH_MEAN_TRAINING_S: f64 = 2300.0;
 const GRID: usize = 200;
 
 /// Every figure, in the order they run.
-const FIGURES: [&str; 12] = [
+const FIGURES: [&str; 13] = [
     "fig5",
     "fig6",
     "fig7",
@@ -68,6 +69,7 @@ const FIGURES: [&str; 12] = [
     "automl-zero",
     "autorl",
     "eznas",
+    "mnas",
 ];
 
 /// `cargo xtask figures`.
@@ -797,6 +799,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "automl-zero" => automl_zero::figure(&mut context)?,
             "autorl" => autorl::figure(&mut context)?,
             "eznas" => eznas::figure(&mut context)?,
+            "mnas" => mnas::figure(&mut context)?,
             _ => unreachable!("FIGURES lists only these"),
         }
         context.journal.write(
@@ -1466,6 +1469,9 @@ fn expected_files(out: &Path) -> Vec<PathBuf> {
         "eznas_scatter_evolved",
         "eznas_scatter_baseline",
         "eznas_gp",
+        "fig5_mnas_validation",
+        "fig5_mnas_test",
+        "fig6_mnas",
     ] {
         files.push(out.join(format!("{stem}.png")));
         files.push(out.join(format!("{stem}.svg")));
@@ -1490,6 +1496,10 @@ fn expected_files(out: &Path) -> Vec<PathBuf> {
         "eznas_scatter_evolved",
         "eznas_scatter_baseline",
         "eznas_gp",
+        "fig5_mnas",
+        "fig5_mnas_auc",
+        "fig6_mnas",
+        "mnas_hash_audit",
     ] {
         files.push(out.join(format!("{csv}.csv")));
     }

@@ -1,0 +1,210 @@
+//! The MNAS panel of Fig. 5 (baseline against FEC) and its row of Fig. 6 (the
+//! best network re-evaluated on test), for the paper's Setup A
+//! (`ufh_spaces::mnas`), and the comparison of its two hashes by the
+//! counterfactual audit.
+//!
+//! Searches: regularized evolution (`crate::mnas::EVOLUTION`: population 20,
+//! tournament 5) from random architectures, each candidate trained at
+//! `TrainSettings::DEFAULT`, fitness MnasNet's reward on validation accuracy and
+//! the shipped latency table. Time is the latency model's simulated seconds; the
+//! budget is that of 400 trainings of the reference network (`--quick`: 36), in
+//! 8 repeats per condition (`--quick`: 2; at most `--repeats`); repeat `r` uses
+//! seed `--seed + r`. The hash is the paper's (softmax outputs rounded to four
+//! decimals).
+//!
+//! The audit: one FEC search per hash (the rounded softmax and the softmax
+//! truncated to 10 mantissa bits), at the panel's budget and `--seed`, trains
+//! every cache hit anyway and counts a collision when its reward differs from
+//! the cached one (fitness is a function of the architecture, so any difference
+//! is a collision).
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use ufh_core::MantissaBits;
+use ufh_search::{AuditConfig, Budget, CandidateHasher, Search, SearchRecord, Techniques};
+use ufh_spaces::mnas::{
+    Architecture, MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings,
+};
+
+use super::plot::{self, Axes};
+use super::{Experiment, Run, TimeAxis, auc_csv, time_grid, write_file};
+use crate::mnas::EVOLUTION;
+
+/// Mantissa bits of the truncated hash in the audit.
+const TRUNCATED_BITS: u32 = 10;
+
+pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
+    let quick = context.options.quick;
+    let trainings = if quick { 36.0 } else { 400.0 };
+    let repeats = context.repeats.min(if quick { 2 } else { 8 });
+    let evaluator = MnasEvaluator::new(TrainSettings::DEFAULT);
+    let budget = trainings * evaluator.cost_s(&Architecture::REFERENCE);
+    let hasher = MnasHasher::new(MnasHash::RoundedSoftmax, &evaluator);
+    let conditions = [("baseline", Techniques::NONE), ("FEC", Techniques::FEC)];
+    let grid = time_grid(budget);
+    let bar = context.bar("mnas", conditions.len() * repeats);
+    let mut hit_rates = Vec::new();
+    let records: Vec<Vec<Run>> = conditions
+        .iter()
+        .map(|(label, techniques)| {
+            let runs = crate::per_seed(repeats, context.options.seed, |r, seed| {
+                let record = search(&evaluator, &hasher, *techniques, budget, seed)
+                    .with_context(|| format!("MNAS {label}, repeat {r}"))?;
+                bar.inc(1);
+                Ok((Run::new(&record, &grid, budget), record.hit_rate()))
+            })
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()?;
+            hit_rates.push(runs.iter().filter_map(|(_, h)| *h).collect::<Vec<f64>>());
+            Ok(runs.into_iter().map(|(run, _)| run).collect())
+        })
+        .collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
+    let time = TimeAxis {
+        grid: &grid,
+        x: "simulated seconds (latency model)",
+        metric: "reward",
+        column: "simulated_s",
+    };
+    context.curves_on(
+        "fig5_mnas",
+        "MNAS (mobile CNNs on the digits, reward ACC·(LAT/T)^-0.07)",
+        &labels,
+        &records,
+        &time,
+    )?;
+    write_file(
+        context.out.join("fig5_mnas_auc.csv"),
+        auc_csv(&labels, &records)?,
+    )?;
+    let (hit_mean, _) = super::stats::mean_sem(&hit_rates[1]);
+    context.notes.push(format!(
+        "fig5/fig6 MNAS rows: regularized evolution (population {}, tournament {}) of the scaled \
+         MnasNet space, each candidate trained {} epochs on {} digits, T = {:.2} µs; a budget of \
+         {trainings} reference trainings ({budget:.1} simulated s) per search, {repeats} repeats per \
+         condition; FEC hit rate {:.1}% (mean over repeats).",
+        EVOLUTION.population_size,
+        EVOLUTION.tournament_size,
+        evaluator.settings.epochs,
+        evaluator.settings.train_images,
+        evaluator.target_us,
+        100.0 * hit_mean
+    ));
+    let baseline = context.aucs(&records[0]);
+    let fec = context.aucs(&records[1]);
+    context.compare(
+        "fig5 MNAS",
+        "FEC vs baseline",
+        "AUC of best reward",
+        &fec,
+        &baseline,
+    );
+    best_on_test(context, &labels, &records)?;
+    audit(context, &evaluator, budget)
+}
+
+fn search<H: CandidateHasher<Architecture> + Sync>(
+    evaluator: &MnasEvaluator,
+    hasher: &H,
+    techniques: Techniques,
+    budget: f64,
+    seed: u64,
+) -> anyhow::Result<SearchRecord> {
+    let search = Search::new(
+        &MnasSpace,
+        evaluator,
+        hasher,
+        Budget::SimulatedSeconds(budget),
+        seed,
+    )
+    .techniques(techniques)?
+    .keep_events(true);
+    Ok(search.run_serial(&mut EVOLUTION.build()?)?)
+}
+
+/// Fig. 6's MNAS row: the test reward of each search's best-by-validation
+/// network.
+fn best_on_test(
+    context: &mut Experiment<'_>,
+    labels: &[String],
+    records: &[Vec<Run>],
+) -> anyhow::Result<()> {
+    let mut csv = String::from("condition,repeat,test_reward_of_best\n");
+    let mut groups = Vec::new();
+    for (label, runs) in labels.iter().zip(records) {
+        let values: Vec<f64> = runs.iter().map(|r| r.final_test).collect();
+        for (r, v) in values.iter().enumerate() {
+            writeln!(csv, "{label},{r},{v}")?;
+        }
+        groups.push((label.clone(), values));
+    }
+    write_file(context.out.join("fig6_mnas.csv"), csv)?;
+    plot::groups(
+        &context.out.join("fig6_mnas"),
+        &Axes {
+            title: "MNAS: the best network re-evaluated on test",
+            x: "technique",
+            y: "test reward of best-by-validation",
+        },
+        &groups,
+    )?;
+    context.compare(
+        "fig6 MNAS",
+        "FEC vs baseline",
+        "test reward of the best",
+        &groups[1].1,
+        &groups[0].1,
+    );
+    Ok(())
+}
+
+/// The two hashes under the counterfactual audit.
+fn audit(
+    context: &mut Experiment<'_>,
+    evaluator: &MnasEvaluator,
+    budget: f64,
+) -> anyhow::Result<()> {
+    let hashes = [
+        ("rounded softmax (4 decimals)", MnasHash::RoundedSoftmax),
+        (
+            "truncated softmax (10 mantissa bits)",
+            MnasHash::Truncated(MantissaBits::f32(TRUNCATED_BITS)?),
+        ),
+    ];
+    let techniques = Techniques {
+        audit: Some(AuditConfig { tolerance: 0.0 }),
+        ..Techniques::FEC
+    };
+    let seed = context.options.seed;
+    let records = crate::per_seed(hashes.len(), 0, |i, _| {
+        let hasher = MnasHasher::new(hashes[i].1, evaluator);
+        search(evaluator, &hasher, techniques, budget, seed)
+    });
+    let mut csv = String::from("hash,candidates,hits,hit_rate,audited,collisions,collision_rate\n");
+    let mut lines = Vec::new();
+    for ((name, _), record) in hashes.iter().zip(records) {
+        let record = record.with_context(|| format!("MNAS audit, {name}"))?;
+        let audit = record.audit.context("the audit ran")?;
+        let hit_rate = record.hit_rate().unwrap_or(0.0);
+        let collision_rate = audit.collision_rate().unwrap_or(0.0);
+        writeln!(
+            csv,
+            "{name},{},{},{hit_rate},{},{},{collision_rate}",
+            record.n_events, audit.audited, audit.audited, audit.collisions
+        )?;
+        lines.push(format!(
+            "{name}: hit rate {:.1}%, {} of {} audited hits collided",
+            100.0 * hit_rate,
+            audit.collisions,
+            audit.audited
+        ));
+    }
+    write_file(context.out.join("mnas_hash_audit.csv"), csv)?;
+    context.notes.push(format!(
+        "MNAS hashes under the counterfactual audit (one FEC search each, seed {seed}): {}.",
+        lines.join("; ")
+    ));
+    Ok(())
+}
