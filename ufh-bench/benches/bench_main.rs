@@ -5,6 +5,7 @@ use criterion::criterion_main;
 mod automl_zero;
 mod autorl;
 mod hashing;
+mod mnas;
 mod nasbench;
 mod proxies;
 mod search_loop;
@@ -14,6 +15,7 @@ criterion_main!(
     automl_zero::benches,
     autorl::benches,
     hashing::benches,
+    mnas::benches,
     nasbench::benches,
     proxies::benches,
     search_loop::benches,

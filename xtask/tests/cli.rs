@@ -136,6 +136,47 @@ fn autorl_searches_and_reports() {
     assert!(err.contains("--mantissa-bits"), "{err}");
 }
 
+/// A short MNAS search with the audit reports its hit rate, collisions and best
+/// network, the same on 1 and 2 threads; a bad mantissa width is an error that
+/// names the flag.
+#[test]
+fn mnas_searches_and_reports_the_same_on_any_thread_count() {
+    let run = |jobs: &str| {
+        stdout_of(xtask().args([
+            "mnas",
+            "search",
+            "--candidates",
+            "24",
+            "--epochs",
+            "1",
+            "--audit",
+            "0",
+            "--jobs",
+            jobs,
+        ]))
+    };
+    let one = run("1");
+    assert!(one.contains("24 candidates"), "{one}");
+    assert!(one.contains("FEC hit rate"), "{one}");
+    assert!(one.contains("audit: ") && one.contains(" 0 collisions"), "{one}");
+    assert!(one.contains("best reward"), "{one}");
+    let results = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.contains(" s, "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(results(&one), results(&run("2")));
+
+    let output = xtask()
+        .args(["mnas", "search", "--hasher", "truncated", "--mantissa-bits", "40"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(err.contains("--mantissa-bits"), "{err}");
+}
+
 /// A short EZNAS run evolves proxies on the large table's cells with and without
 /// FEC, validates them on held-out cells and the same seed prints the same results.
 #[test]

@@ -476,6 +476,30 @@ mod tests {
         }
     }
 
+    /// The hashes and the reward of the reference network, bit for bit: the
+    /// substrate's sums run in one order on every machine (AVX2 or not), so these
+    /// change only when the arithmetic, the training or the hash does.
+    #[test]
+    fn the_reference_network_hashes_and_scores_as_committed() {
+        let [rounded, truncated] = <[MnasHasher; 2]>::try_from(hashers()).expect("two");
+        let evaluator = MnasEvaluator::new(TrainSettings::DEFAULT);
+        let e = evaluator.evaluate(&Architecture::REFERENCE, &mut SearchRng::seed_from_u64(0));
+        assert_eq!(
+            (
+                rounded.hash(&Architecture::REFERENCE),
+                truncated.hash(&Architecture::REFERENCE),
+                e.validation.to_bits(),
+                e.test.to_bits()
+            ),
+            (
+                FunctionalHash(0x04fa_63a5_5284_f170),
+                FunctionalHash(0x34be_d484_7596_a975),
+                4_603_597_689_625_586_484,
+                4_603_174_215_131_657_667
+            )
+        );
+    }
+
     #[test]
     fn evaluation_is_deterministic_and_learns() {
         let evaluator = MnasEvaluator::new(TrainSettings::DEFAULT);
