@@ -158,7 +158,10 @@ fn mnas_searches_and_reports_the_same_on_any_thread_count() {
     let one = run("1");
     assert!(one.contains("24 candidates"), "{one}");
     assert!(one.contains("FEC hit rate"), "{one}");
-    assert!(one.contains("audit: ") && one.contains(" 0 collisions"), "{one}");
+    assert!(
+        one.contains("audit: ") && one.contains(" 0 collisions"),
+        "{one}"
+    );
     assert!(one.contains("best reward"), "{one}");
     let results = |out: &str| -> Vec<String> {
         out.lines()
@@ -169,7 +172,14 @@ fn mnas_searches_and_reports_the_same_on_any_thread_count() {
     assert_eq!(results(&one), results(&run("2")));
 
     let output = xtask()
-        .args(["mnas", "search", "--hasher", "truncated", "--mantissa-bits", "40"])
+        .args([
+            "mnas",
+            "search",
+            "--hasher",
+            "truncated",
+            "--mantissa-bits",
+            "40",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());

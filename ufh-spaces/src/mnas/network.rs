@@ -104,14 +104,17 @@ pub(crate) fn layer_key(
     side: usize,
     stride: usize,
 ) -> LayerKey {
+    // MBConv ×1 builds the separable conv's layers, so it has the separable
+    // conv's key: equivalent layers have one key, one latency and one reward.
+    let (op, expansion) = match (spec.op, spec.expansion) {
+        (Op::MbConv, 1) | (Op::Depthwise, _) => (Op::Depthwise, 1),
+        (Op::MbConv, e) => (Op::MbConv, e),
+        (Op::Conv, _) => (Op::Conv, 1),
+    };
     LayerKey {
-        op: spec.op,
+        op,
         kernel: spec.kernel,
-        expansion: if spec.op == Op::MbConv {
-            spec.expansion
-        } else {
-            1
-        },
+        expansion,
         stride,
         in_channels,
         out_channels: spec.filters,
