@@ -96,6 +96,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a search's FEC hit rate and, if it ran, the audit's collisions.
+pub(crate) fn report_cache(record: &SearchRecord) -> anyhow::Result<()> {
+    if let Some(rate) = record.hit_rate() {
+        say!("FEC hit rate {:.1}%", 100.0 * rate);
+    }
+    if let Some(audit) = record.audit {
+        say!(
+            "audit: {} hits re-evaluated, {} collisions ({:.1}%)",
+            audit.audited,
+            audit.collisions,
+            100.0 * audit.collision_rate().unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
+
 fn search<H: CandidateHasher<LossGraph> + Sync>(
     args: &Args,
     space: &LossGraphSpace,
@@ -147,17 +163,7 @@ fn search<H: CandidateHasher<LossGraph> + Sync>(
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     say!("{:.1} s, {} candidates", seconds, record.n_events);
-    if let Some(rate) = record.hit_rate() {
-        say!("FEC hit rate {:.1}%", 100.0 * rate);
-    }
-    if let Some(audit) = record.audit {
-        say!(
-            "audit: {} hits re-evaluated, {} collisions ({:.1}%)",
-            audit.audited,
-            audit.collisions,
-            100.0 * audit.collision_rate().unwrap_or(0.0)
-        );
-    }
+    report_cache(&record)?;
     if let Some(best) = algorithm.best() {
         say!("best fitness {:.3}: {}", best.fitness, best.candidate);
     }

@@ -195,17 +195,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 record.n_events,
                 record.n_evaluations()
             );
-            if let Some(rate) = record.hit_rate() {
-                say!("FEC hit rate {:.1}%", 100.0 * rate);
-            }
-            if let Some(audit) = record.audit {
-                say!(
-                    "audit: {} hits re-evaluated, {} collisions ({:.1}%)",
-                    audit.audited,
-                    audit.collisions,
-                    100.0 * audit.collision_rate().unwrap_or(0.0)
-                );
-            }
+            crate::autorl::report_cache(&record)?;
             if let Some(best) = algorithm.best() {
                 let arch: &Architecture = &best.candidate;
                 let outcome = evaluator.outcome(arch);

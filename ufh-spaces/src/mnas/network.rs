@@ -6,8 +6,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::latency::LayerKey;
 use super::{Architecture, BlockSpec, Op, STEM_FILTERS, STRIDES};
 use crate::digits::N_CLASSES;
-use crate::nn::layers::{Classifier, Param, Tensor};
-use crate::nn::mobile::{BatchNorm, Conv, Depthwise, Gate, Relu, SqueezeExcite, out_side};
+use crate::nn::layers::{Classifier, Param, Relu, Tensor};
+use crate::nn::mobile::{BatchNorm, Conv, Depthwise, Gate, SqueezeExcite, out_side};
 
 /// One layer of a unit.
 #[derive(Debug, Clone)]

@@ -718,14 +718,14 @@ impl AvgPool {
     }
 }
 
-/// A ReLU on its own (the zoo's head, before global average pooling).
-#[cfg(feature = "zoo")]
+/// A ReLU on its own (the zoo's head, before global average pooling; MNAS's ops).
+#[cfg(any(feature = "zoo", feature = "mnas"))]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Relu {
     output: Vec<f32>,
 }
 
-#[cfg(feature = "zoo")]
+#[cfg(any(feature = "zoo", feature = "mnas"))]
 impl Relu {
     pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
         let mut out = input.clone();

@@ -1,6 +1,6 @@
 //! The layers of mobile networks (MnasNet's space): a convolution of any odd
-//! kernel and stride 1 or 2, the depthwise convolution, batch normalisation and
-//! the ReLU as layers of their own, global average pooling, and
+//! kernel and stride 1 or 2, the depthwise convolution, batch normalisation as
+//! a layer of its own (the ReLU is `layers.rs`'), global average pooling, and
 //! squeeze-and-excite. MBConv (the inverted bottleneck) is a sequence of them,
 //! built by [`crate::mnas`].
 //!
@@ -419,35 +419,6 @@ impl BatchNorm {
     }
 }
 
-/// A ReLU.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Relu {
-    output: Vec<f32>,
-}
-
-impl Relu {
-    pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
-        let mut out = input.clone();
-        for v in &mut out.data {
-            *v = v.max(0.0);
-        }
-        if training {
-            self.output.clone_from(&out.data);
-        }
-        out
-    }
-
-    pub(crate) fn backward(&mut self, grad_output: &Tensor) -> Tensor {
-        let mut grad = grad_output.clone();
-        for (g, &o) in grad.data.iter_mut().zip(&self.output) {
-            if o <= 0.0 {
-                *g = 0.0;
-            }
-        }
-        grad
-    }
-}
-
 /// Global average pooling: `[channels][images × plane]` to `[channels][images]`.
 pub(crate) fn global_pool(input: &Tensor) -> Vec<f32> {
     let plane = input.h * input.w;
@@ -681,6 +652,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+    use crate::nn::layers::Relu;
 
     fn random_tensor(channels: usize, images: usize, side: usize, seed: u64) -> Tensor {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
