@@ -9,7 +9,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
-    AuditConfig, Budget, EvolutionConfig, FecConfig, KeepBest, Replacement, Search, Techniques,
+    AuditConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, KeepBest, Replacement, Search,
+    TabulistConfig, Techniques,
 };
 use ufh_spaces::mnas::{
     Architecture, MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings,
@@ -51,8 +52,9 @@ pub(crate) enum Hasher {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Regularized evolution with FEC (or without, --no-fec); prints the hit rate,
-    /// the audit's collisions and the best architecture.
+    /// Regularized evolution with FEC (or without, --no-fec), FCM and the
+    /// tabulist if asked; prints the hit rate, the audit's collisions and the best
+    /// architecture.
     Search {
         /// Candidates of the search.
         #[arg(long, default_value_t = 200)]
@@ -75,6 +77,14 @@ enum Command {
         /// Run without the cache (the baseline).
         #[arg(long, conflicts_with = "audit")]
         no_fec: bool,
+        /// Functional change mutation: re-mutate a child whose hash is its
+        /// parent's (at most 100 tries).
+        #[arg(long)]
+        fcm: bool,
+        /// The tabulist: re-mutate a child whose hash was seen more than K times
+        /// (at most 100 tries).
+        #[arg(long, value_name = "K")]
+        tabulist: Option<u32>,
         /// Train every cache hit anyway and count those whose fitness differs by
         /// more than this (fitness is a function of the architecture).
         #[arg(long, value_name = "TOLERANCE")]
@@ -142,6 +152,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             hasher: kind,
             mantissa_bits,
             no_fec,
+            fcm,
+            tabulist,
             audit,
             epochs,
             jobs,
@@ -153,8 +165,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             let hasher = hasher(kind, mantissa_bits, &evaluator)?;
             let techniques = Techniques {
                 fec: (!no_fec).then_some(FecConfig::PLAIN),
+                fcm: fcm.then_some(FcmConfig { max_tries: 100 }),
+                tabulist: tabulist.map(|max_occurrences| TabulistConfig {
+                    max_occurrences,
+                    max_tries: 100,
+                }),
                 audit: audit.map(|tolerance| AuditConfig { tolerance }),
-                ..Techniques::NONE
             };
             let evolution = EvolutionConfig {
                 population_size: population,

@@ -136,7 +136,7 @@ fn autorl_searches_and_reports() {
     assert!(err.contains("--mantissa-bits"), "{err}");
 }
 
-/// A short MNAS search with the audit reports its hit rate, collisions and best
+/// A short MNAS search with FCM, the tabulist and the audit reports its hit rate, collisions and best
 /// network, the same on 1 and 2 threads; a bad mantissa width is an error that
 /// names the flag.
 #[test]
@@ -151,6 +151,9 @@ fn mnas_searches_and_reports_the_same_on_any_thread_count() {
             "1",
             "--audit",
             "0",
+            "--fcm",
+            "--tabulist",
+            "2",
             "--jobs",
             jobs,
         ]))
