@@ -20,14 +20,15 @@
 //! | skip | none, identity (on layers of stride 1 whose input and output widths agree) |
 //!
 //! The ops, per layer of `in` → `out` channels at stride `s`:
-//! * regular conv: k×k conv (stride s) → BN → ReLU → [SE] (`out` channels);
-//! * depthwise-separable conv: k×k depthwise (stride s) → BN → ReLU → [SE] →
+//! * regular conv: k×k conv (stride s) → BN → ReLU → (SE) (`out` channels);
+//! * depthwise-separable conv: k×k depthwise (stride s) → BN → ReLU → (SE) →
 //!   1×1 conv to `out` → BN;
 //! * MBConv (the inverted bottleneck): 1×1 conv to `e · in` → BN → ReLU (none
-//!   when e = 1), k×k depthwise (stride s) → BN → ReLU → [SE] → 1×1 conv to
+//!   when e = 1), k×k depthwise (stride s) → BN → ReLU → (SE) → 1×1 conv to
 //!   `out` → BN.
 //!
-//! SE squeezes its `C` channels to `max(1, ⌊C · ratio⌋)` and gates them.
+//! (SE), there when the ratio is 0.25, squeezes its `C` channels to
+//! `max(1, ⌊C · ratio⌋)` and gates them.
 //!
 //! # Scaling from MnasNet
 //! MnasNet's seven blocks (repeats 1, 2, 3, 4, 3, 3, 1; filters 16 … 320;
