@@ -3,14 +3,14 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
-    AuditConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, KeepBest, Replacement, Search,
-    TabulistConfig, Techniques,
+    AuditConfig, Budget, Checkpoints, EvolutionConfig, FcmConfig, FecConfig, KeepBest, Replacement,
+    Search, TabulistConfig, Techniques,
 };
 use ufh_spaces::mnas::{
     Architecture, MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings,
@@ -95,6 +95,13 @@ enum Command {
         /// Evaluation threads [default: all cores]; the record does not depend on it.
         #[arg(long)]
         jobs: Option<NonZeroUsize>,
+        /// Checkpoint the search to this file after every generation (at most every
+        /// 5 s); an existing file is not overwritten without --resume.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Go on from --checkpoint: the search ends as an uninterrupted one would.
+        #[arg(long, requires = "checkpoint")]
+        resume: bool,
     },
     /// Measure every layer of the space on this machine and write the latency
     /// table (the shipped one is ufh-spaces/data/mnas_latency.csv).
@@ -157,7 +164,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             audit,
             epochs,
             jobs,
+            checkpoint,
+            resume,
         } => {
+            if let Some(path) = &checkpoint
+                && path.exists()
+                && !resume
+            {
+                bail!(
+                    "{} holds a checkpoint: pass --resume to go on from it, or give another file",
+                    path.display()
+                );
+            }
             let evaluator = MnasEvaluator::new(TrainSettings {
                 epochs,
                 ..TrainSettings::DEFAULT
@@ -203,7 +221,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .build()?;
             let start = Instant::now();
             let mut algorithm = KeepBest::new(evolution.build()?);
-            let record = pool.install(|| search.run_parallel(&mut algorithm, GENERATION))?;
+            let record = match &checkpoint {
+                None => pool.install(|| search.run_parallel(&mut algorithm, GENERATION))?,
+                Some(path) => {
+                    let checkpoints = Checkpoints {
+                        path: path.clone(),
+                        every_candidates: GENERATION.get() as u64,
+                        every: Duration::from_secs(5),
+                        resume: true,
+                    };
+                    let (record, done) = pool.install(|| {
+                        search.run_parallel_resumable(algorithm, GENERATION, &checkpoints)
+                    })?;
+                    algorithm = done;
+                    record
+                }
+            };
             bar.finish_and_clear();
             say!(
                 "{:.1} s, {} candidates, {} trainings",

@@ -131,3 +131,66 @@ fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run
     assert_eq!(outputs(&killed), outputs(&whole));
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// `mnas search` killed with SIGKILL mid-search and resumed from its checkpoint
+/// prints what an uninterrupted search prints (wall time aside); an existing
+/// checkpoint is not overwritten without --resume.
+#[test]
+fn mnas_search_killed_and_resumed_reports_as_an_uninterrupted_run() {
+    let path = std::env::temp_dir().join(format!("ufh-resume-mnas-{}.ckpt", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let base = [
+        "mnas",
+        "search",
+        "--candidates",
+        "96",
+        "--epochs",
+        "1",
+        "--seed",
+        "2",
+        "--jobs",
+        "1",
+    ];
+    let results = |out: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter(|l| !l.contains(" s, "))
+            .map(str::to_string)
+            .collect()
+    };
+    let whole = xtask().args(base).output().unwrap();
+    assert!(whole.status.success());
+    let args = |resume: bool| {
+        let mut c = xtask();
+        c.args(base).arg("--checkpoint").arg(&path);
+        if resume {
+            c.arg("--resume");
+        }
+        c
+    };
+    let mut first = args(false).stdout(Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !path.exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let finished_early = first.try_wait().unwrap().is_some();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        !finished_early,
+        "the search ended before it could be killed"
+    );
+    assert!(path.exists(), "a checkpoint was written");
+    let refused = args(false).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+    let resumed = args(true).output().unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(results(&resumed.stdout), results(&whole.stdout));
+    std::fs::remove_file(path).unwrap();
+}
