@@ -104,10 +104,72 @@ pub(crate) fn normal(rng: &mut Xoshiro256PlusPlus) -> f32 {
 }
 
 /// Batch-norm epsilon (NAS-Bench-101's 1e-5).
-const BN_EPSILON: f32 = 1e-5;
+pub(crate) const BN_EPSILON: f32 = 1e-5;
 /// Momentum of the running statistics used at evaluation. NAS-Bench-101 uses 0.997
 /// over many thousand steps; ufh's runs take a few hundred, so 0.9.
 const BN_MOMENTUM: f32 = 0.9;
+
+/// Batch norm's normalisation of one channel's `row` in place, without the
+/// affine map: in training, by the row's mean and variance (the variance with
+/// eight partial sums in a fixed order), which move the running statistics; in
+/// inference, by the running statistics. Returns `1 / √(var + ε)` of the
+/// statistics used.
+pub(crate) fn normalize_row(
+    row: &mut [f32],
+    running_mean: &mut f32,
+    running_var: &mut f32,
+    training: bool,
+) -> f32 {
+    let n = row.len();
+    let inverse_n = 1.0 / n as f32;
+    let (mean, inv_std) = if training {
+        let mean = sum(row) * inverse_n;
+        let mut centered = [0f32; 8];
+        let chunks = n / 8;
+        for chunk in 0..chunks {
+            for (l, lane) in centered.iter_mut().enumerate() {
+                let d = row[chunk * 8 + l] - mean;
+                *lane += d * d;
+            }
+        }
+        let mut tail = 0f32;
+        for &v in &row[chunks * 8..] {
+            tail += (v - mean) * (v - mean);
+        }
+        let var = (((centered[0] + centered[1]) + (centered[2] + centered[3]))
+            + ((centered[4] + centered[5]) + (centered[6] + centered[7]))
+            + tail)
+            * inverse_n;
+        *running_mean = BN_MOMENTUM * *running_mean + (1.0 - BN_MOMENTUM) * mean;
+        *running_var = BN_MOMENTUM * *running_var + (1.0 - BN_MOMENTUM) * var;
+        (mean, 1.0 / (var + BN_EPSILON).sqrt())
+    } else {
+        (*running_mean, 1.0 / (*running_var + BN_EPSILON).sqrt())
+    };
+    for v in row.iter_mut() {
+        *v = (*v - mean) * inv_std;
+    }
+    inv_std
+}
+
+/// The backward pass of [`normalize_row`] and the affine map `γ·x̂ + β` in
+/// training mode: turns the output gradient `row` into the input gradient, given
+/// the normalised values `x̂`; returns `(∂L/∂γ, ∂L/∂β)`.
+pub(crate) fn normalize_row_backward(
+    row: &mut [f32],
+    normalized: &[f32],
+    gamma: f32,
+    inv_std: f32,
+) -> (f32, f32) {
+    let n = row.len();
+    let dbeta = sum(row);
+    let dgamma = super::kernels::dot(row, normalized);
+    let scale = gamma * inv_std / n as f32;
+    for (d, &x) in row.iter_mut().zip(normalized) {
+        *d = scale * (n as f32 * *d - dbeta - x * dgamma);
+    }
+    (dgamma, dbeta)
+}
 
 /// Where a [`ConvBlock`] applies its ReLU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,41 +346,16 @@ impl ConvBlock {
         if training {
             self.inv_std.resize(self.out_channels, 0.0);
         }
-        let inverse_n = 1.0 / n as f32;
         for c in (0..self.out_channels).filter(|_| self.batch_norm) {
             let row = &mut z[c * n..(c + 1) * n];
-            let (mean, inv_std) = if training {
-                let mean = sum(row) * inverse_n;
-                let mut centered = [0f32; 8];
-                let chunks = n / 8;
-                for chunk in 0..chunks {
-                    for (l, lane) in centered.iter_mut().enumerate() {
-                        let d = row[chunk * 8 + l] - mean;
-                        *lane += d * d;
-                    }
-                }
-                let mut tail = 0f32;
-                for &v in &row[chunks * 8..] {
-                    tail += (v - mean) * (v - mean);
-                }
-                let var = (((centered[0] + centered[1]) + (centered[2] + centered[3]))
-                    + ((centered[4] + centered[5]) + (centered[6] + centered[7]))
-                    + tail)
-                    * inverse_n;
-                self.running_mean[c] =
-                    BN_MOMENTUM * self.running_mean[c] + (1.0 - BN_MOMENTUM) * mean;
-                self.running_var[c] = BN_MOMENTUM * self.running_var[c] + (1.0 - BN_MOMENTUM) * var;
-                let inv_std = 1.0 / (var + BN_EPSILON).sqrt();
+            let inv_std = normalize_row(
+                row,
+                &mut self.running_mean[c],
+                &mut self.running_var[c],
+                training,
+            );
+            if training {
                 self.inv_std[c] = inv_std;
-                (mean, inv_std)
-            } else {
-                (
-                    self.running_mean[c],
-                    1.0 / (self.running_var[c] + BN_EPSILON).sqrt(),
-                )
-            };
-            for v in row.iter_mut() {
-                *v = (*v - mean) * inv_std;
             }
         }
         if training {
@@ -403,14 +440,9 @@ impl ConvBlock {
                 continue;
             }
             let normalized = &self.normalized[c * n..(c + 1) * n];
-            let dbeta = sum(row);
-            let dgamma = super::kernels::dot(row, normalized);
+            let (dgamma, dbeta) = normalize_row_backward(row, normalized, gamma, self.inv_std[c]);
             self.gamma.grad[c] += dgamma;
             self.beta.grad[c] += dbeta;
-            let scale = gamma * self.inv_std[c] / n as f32;
-            for (d, &x) in row.iter_mut().zip(normalized) {
-                *d = scale * (n as f32 * *d - dbeta - x * dgamma);
-            }
         }
         let k = self.in_channels * self.kernel * self.kernel;
         if let Some(capture) = self.capture.as_deref_mut() {

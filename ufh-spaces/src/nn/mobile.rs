@@ -13,7 +13,7 @@ use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::kernels::{dot, matmul_acc, matmul_at_acc, matmul_bt_acc, sum};
-use super::layers::{Param, Tensor, normal};
+use super::layers::{Param, Tensor, normal, normalize_row, normalize_row_backward};
 
 /// Output side of a `kernel`-wide window at `stride` with padding `kernel / 2`.
 pub(crate) fn out_side(side: usize, kernel: usize, stride: usize) -> usize {
@@ -327,14 +327,9 @@ impl Depthwise {
     }
 }
 
-/// Batch-norm epsilon (as the substrate's conv blocks).
-const BN_EPSILON: f32 = 1e-5;
-/// Momentum of the running statistics (as the substrate's conv blocks).
-const BN_MOMENTUM: f32 = 0.9;
-
 /// Batch normalisation of each channel: batch statistics in training mode
 /// (running ones updated), running statistics in inference mode; γ = 1, β = 0 at
-/// the start.
+/// the start. The arithmetic is the conv blocks' ([`normalize_row`]).
 #[derive(Debug, Clone)]
 pub(crate) struct BatchNorm {
     channels: usize,
@@ -362,30 +357,16 @@ impl BatchNorm {
     pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
         let n = input.row();
         let mut out = input.clone();
-        let inverse_n = 1.0 / n as f32;
         for c in 0..self.channels {
             let row = &mut out.data[c * n..(c + 1) * n];
-            let (mean, inv_std) = if training {
-                let mean = sum(row) * inverse_n;
-                let mut var = 0f32;
-                for &v in row.iter() {
-                    var += (v - mean) * (v - mean);
-                }
-                let var = var * inverse_n;
-                self.running_mean[c] =
-                    BN_MOMENTUM * self.running_mean[c] + (1.0 - BN_MOMENTUM) * mean;
-                self.running_var[c] = BN_MOMENTUM * self.running_var[c] + (1.0 - BN_MOMENTUM) * var;
-                let inv_std = 1.0 / (var + BN_EPSILON).sqrt();
+            let inv_std = normalize_row(
+                row,
+                &mut self.running_mean[c],
+                &mut self.running_var[c],
+                training,
+            );
+            if training {
                 self.inv_std[c] = inv_std;
-                (mean, inv_std)
-            } else {
-                (
-                    self.running_mean[c],
-                    1.0 / (self.running_var[c] + BN_EPSILON).sqrt(),
-                )
-            };
-            for v in row.iter_mut() {
-                *v = (*v - mean) * inv_std;
             }
         }
         if training {
@@ -406,14 +387,10 @@ impl BatchNorm {
         for c in 0..self.channels {
             let row = &mut grad.data[c * n..(c + 1) * n];
             let normalized = &self.normalized[c * n..(c + 1) * n];
-            let dbeta = sum(row);
-            let dgamma = dot(row, normalized);
+            let (dgamma, dbeta) =
+                normalize_row_backward(row, normalized, self.gamma.value[c], self.inv_std[c]);
             self.gamma.grad[c] += dgamma;
             self.beta.grad[c] += dbeta;
-            let scale = self.gamma.value[c] * self.inv_std[c] / n as f32;
-            for (d, &x) in row.iter_mut().zip(normalized) {
-                *d = scale * (n as f32 * *d - dbeta - x * dgamma);
-            }
         }
         grad
     }
@@ -652,7 +629,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::nn::layers::Relu;
+    use crate::nn::layers::{BN_EPSILON, Relu};
 
     fn random_tensor(channels: usize, images: usize, side: usize, seed: u64) -> Tensor {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
