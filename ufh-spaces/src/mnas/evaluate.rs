@@ -58,8 +58,6 @@ pub struct MnasOutcome {
     pub parameters: usize,
     /// Whether the loss became NaN or infinite.
     pub diverged: bool,
-    /// Training images processed (forward and backward).
-    pub images_trained: usize,
 }
 
 fn accuracy(net: &mut MnasNetwork, data: &Digits) -> f64 {
@@ -133,7 +131,6 @@ pub(crate) fn train(
         test_accuracy: accuracy(&mut net, &data.test),
         parameters: net.parameter_count(),
         diverged,
-        images_trained: images * settings.epochs as usize,
     }
 }
 
@@ -198,10 +195,15 @@ impl MnasEvaluator {
 
     /// The simulated seconds an evaluation of `arch` costs (see the type's docs).
     pub fn cost_s(&self, arch: &Architecture) -> f64 {
+        self.cost_at(self.latency_us(arch))
+    }
+
+    /// [`MnasEvaluator::cost_s`] of a network of latency `latency_us`.
+    fn cost_at(&self, latency_us: f64) -> f64 {
         let trained =
             self.settings.train_images.min(self.data.train.len()) * self.settings.epochs as usize;
         let images = 3 * trained + self.data.validation.len() + self.data.test.len();
-        images as f64 * self.latency_us(arch) * 1e-6
+        images as f64 * latency_us * 1e-6
     }
 
     /// The reward of accuracy `accuracy` at latency `latency_us`.
@@ -214,7 +216,7 @@ impl Evaluator<Architecture> for MnasEvaluator {
     fn evaluate(&self, arch: &Architecture, _: &mut SearchRng) -> Evaluation {
         let latency = self.latency_us(arch);
         let outcome = self.outcome(arch);
-        let cost_s = self.cost_s(arch);
+        let cost_s = self.cost_at(latency);
         if outcome.diverged {
             return Evaluation::failed(cost_s);
         }
@@ -246,8 +248,6 @@ pub enum MnasHash {
 pub struct MnasHasher {
     kind: MnasHash,
     settings: TrainSettings,
-    steps: usize,
-    batch: usize,
     pixels: Vec<f32>,
     labels: Vec<u8>,
     examples: Vec<f32>,
@@ -275,8 +275,6 @@ impl MnasHasher {
         Self {
             kind,
             settings: evaluator.settings,
-            steps: Self::STEPS,
-            batch: Self::BATCH,
             pixels: train.pixels,
             labels: train.labels,
             examples,
@@ -287,8 +285,8 @@ impl MnasHasher {
     /// The softmax outputs `[image][class]` the hash reads.
     pub fn outputs(&self, arch: &Architecture) -> Vec<f32> {
         let mut net = MnasNetwork::new(arch, &mut Xoshiro256PlusPlus::seed_from_u64(Self::SEED));
-        for s in 0..self.steps {
-            let range = s * self.batch..(s + 1) * self.batch;
+        for s in 0..Self::STEPS {
+            let range = s * Self::BATCH..(s + 1) * Self::BATCH;
             let pixels = &self.pixels[range.start * N_PIXELS..range.end * N_PIXELS];
             step(
                 &mut net,

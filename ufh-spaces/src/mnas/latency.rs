@@ -51,18 +51,6 @@ pub struct LayerKey {
     pub residual: bool,
 }
 
-impl PartialOrd for Op {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Op {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (*self as u8).cmp(&(*other as u8))
-    }
-}
-
 impl Op {
     fn name(self) -> &'static str {
         match self {

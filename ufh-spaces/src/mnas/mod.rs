@@ -126,7 +126,7 @@ impl Choice {
 }
 
 /// A block's operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Op {
     /// k×k convolution, BN, ReLU.
     Conv,

@@ -81,8 +81,9 @@ impl Unit {
     }
 
     fn backward(&mut self, g: &Tensor) -> Tensor {
-        let mut grad = g.clone();
-        for layer in self.layers.iter_mut().rev() {
+        let (last, rest) = self.layers.split_last_mut().expect("a unit has layers");
+        let mut grad = last.backward(g);
+        for layer in rest.iter_mut().rev() {
             grad = layer.backward(&grad);
         }
         if self.residual {

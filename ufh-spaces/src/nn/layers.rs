@@ -114,7 +114,7 @@ const BN_MOMENTUM: f32 = 0.9;
 /// eight partial sums in a fixed order), which move the running statistics; in
 /// inference, by the running statistics. Returns `1 / √(var + ε)` of the
 /// statistics used.
-pub(crate) fn normalize_row(
+fn normalize_row(
     row: &mut [f32],
     running_mean: &mut f32,
     running_var: &mut f32,
@@ -150,6 +150,25 @@ pub(crate) fn normalize_row(
         *v = (*v - mean) * inv_std;
     }
     inv_std
+}
+
+/// [`normalize_row`] over every channel of `data` (one row each, as many as
+/// the running statistics have), keeping each channel's `1 / √(var + ε)` in
+/// `inv_std` in training.
+pub(crate) fn normalize_channels(
+    data: &mut [f32],
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+    inv_std: &mut [f32],
+    training: bool,
+) {
+    let n = data.len() / running_mean.len();
+    for (c, row) in data.chunks_exact_mut(n).enumerate() {
+        let scale = normalize_row(row, &mut running_mean[c], &mut running_var[c], training);
+        if training {
+            inv_std[c] = scale;
+        }
+    }
 }
 
 /// The backward pass of [`normalize_row`] and the affine map `γ·x̂ + β` in
@@ -346,17 +365,14 @@ impl ConvBlock {
         if training {
             self.inv_std.resize(self.out_channels, 0.0);
         }
-        for c in (0..self.out_channels).filter(|_| self.batch_norm) {
-            let row = &mut z[c * n..(c + 1) * n];
-            let inv_std = normalize_row(
-                row,
-                &mut self.running_mean[c],
-                &mut self.running_var[c],
+        if self.batch_norm {
+            normalize_channels(
+                &mut z,
+                &mut self.running_mean,
+                &mut self.running_var,
+                &mut self.inv_std,
                 training,
             );
-            if training {
-                self.inv_std[c] = inv_std;
-            }
         }
         if training {
             self.normalized.clear();

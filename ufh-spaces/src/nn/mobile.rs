@@ -13,7 +13,7 @@ use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::kernels::{dot, matmul_acc, matmul_at_acc, matmul_bt_acc, sum};
-use super::layers::{Param, Tensor, normal, normalize_row, normalize_row_backward};
+use super::layers::{Param, Tensor, normal, normalize_channels, normalize_row_backward};
 
 /// Output side of a `kernel`-wide window at `stride` with padding `kernel / 2`.
 pub(crate) fn out_side(side: usize, kernel: usize, stride: usize) -> usize {
@@ -329,7 +329,7 @@ impl Depthwise {
 
 /// Batch normalisation of each channel: batch statistics in training mode
 /// (running ones updated), running statistics in inference mode; γ = 1, β = 0 at
-/// the start. The arithmetic is the conv blocks' ([`normalize_row`]).
+/// the start. The arithmetic is the conv blocks' ([`normalize_channels`]).
 #[derive(Debug, Clone)]
 pub(crate) struct BatchNorm {
     channels: usize,
@@ -357,18 +357,13 @@ impl BatchNorm {
     pub(crate) fn forward(&mut self, input: &Tensor, training: bool) -> Tensor {
         let n = input.row();
         let mut out = input.clone();
-        for c in 0..self.channels {
-            let row = &mut out.data[c * n..(c + 1) * n];
-            let inv_std = normalize_row(
-                row,
-                &mut self.running_mean[c],
-                &mut self.running_var[c],
-                training,
-            );
-            if training {
-                self.inv_std[c] = inv_std;
-            }
-        }
+        normalize_channels(
+            &mut out.data,
+            &mut self.running_mean,
+            &mut self.running_var,
+            &mut self.inv_std,
+            training,
+        );
         if training {
             self.normalized.clone_from(&out.data);
         }

@@ -45,20 +45,17 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let conditions = [("baseline", Techniques::NONE), ("FEC", Techniques::FEC)];
     let grid = time_grid(budget);
     let bar = context.bar("mnas", conditions.len() * repeats);
-    let mut hit_rates = Vec::new();
     let records: Vec<Vec<Run>> = conditions
         .iter()
         .map(|(label, techniques)| {
-            let runs = crate::per_seed(repeats, context.options.seed, |r, seed| {
+            crate::per_seed(repeats, context.options.seed, |r, seed| {
                 let record = search(&evaluator, &hasher, *techniques, budget, seed)
                     .with_context(|| format!("MNAS {label}, repeat {r}"))?;
                 bar.inc(1);
-                Ok((Run::new(&record, &grid, budget), record.hit_rate()))
+                Ok(Run::new(&record, &grid, budget))
             })
             .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()?;
-            hit_rates.push(runs.iter().filter_map(|(_, h)| *h).collect::<Vec<f64>>());
-            Ok(runs.into_iter().map(|(run, _)| run).collect())
+            .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect::<anyhow::Result<_>>()?;
     bar.finish_and_clear();
@@ -80,7 +77,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         context.out.join("fig5_mnas_auc.csv"),
         auc_csv(&labels, &records)?,
     )?;
-    let (hit_mean, _) = super::stats::mean_sem(&hit_rates[1]);
+    let fec_hit_rates: Vec<f64> = records[1].iter().map(Run::hit_rate).collect();
+    let (hit_mean, _) = super::stats::mean_sem(&fec_hit_rates);
     context.notes.push(format!(
         "fig5/fig6 MNAS rows: regularized evolution (population {}, tournament {}) of the scaled \
          MnasNet space, each candidate trained {} epochs on {} digits, T = {:.2} µs; a budget of \

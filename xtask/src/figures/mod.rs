@@ -452,6 +452,15 @@ impl Run {
             algorithm_s: 0.0,
         }
     }
+
+    /// Full cache hits per candidate over the whole search.
+    fn hit_rate(&self) -> f64 {
+        let (hits, total) = self
+            .hit_bins
+            .iter()
+            .fold((0, 0), |(h, t), &(bh, bt)| (h + bh, t + bt));
+        hits as f64 / total.max(1) as f64
+    }
 }
 
 /// The time axis of best-so-far curves: the grid they are sampled on, its unit
