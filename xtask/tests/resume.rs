@@ -25,6 +25,28 @@ fn without_times(report: &str) -> Vec<String> {
         .collect()
 }
 
+/// Starts `command`, waits until `ready()` (at most a minute) and `grace` more,
+/// and kills it with SIGKILL; fails if it ended by itself first.
+fn kill_mid_run(mut command: Command, ready: impl Fn() -> bool, grace: Duration) {
+    let mut child = command.stdout(Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !ready() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(grace);
+    let finished_early = child.try_wait().unwrap().is_some();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!finished_early, "the run ended before it could be killed");
+}
+
+/// `command` fails, asking for --resume: checkpoints are not overwritten.
+fn refused_without_resume(mut command: Command) {
+    let refused = command.output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+}
+
 #[test]
 fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
     let dir = std::env::temp_dir().join(format!("ufh-resume-az-{}", std::process::id()));
@@ -45,17 +67,10 @@ fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
         }
         c
     };
-    let mut first = args(false).stdout(Stdio::null()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1_200));
-    let finished_early = first.try_wait().unwrap().is_some();
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(!finished_early, "the run ended before it could be killed");
+    kill_mid_run(args(false), || true, Duration::from_millis(1_200));
     assert!(dir.join("experiment-0.json").exists());
     // A folder of checkpoints is not overwritten by mistake.
-    let refused = args(false).output().unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+    refused_without_resume(args(false));
     let resumed = args(true).output().unwrap();
     assert!(
         resumed.status.success(),
@@ -168,23 +183,9 @@ fn mnas_search_killed_and_resumed_reports_as_an_uninterrupted_run() {
         }
         c
     };
-    let mut first = args(false).stdout(Stdio::null()).spawn().unwrap();
-    let started = std::time::Instant::now();
-    while !path.exists() && started.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let finished_early = first.try_wait().unwrap().is_some();
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(
-        !finished_early,
-        "the search ended before it could be killed"
-    );
+    kill_mid_run(args(false), || path.exists(), Duration::from_millis(300));
     assert!(path.exists(), "a checkpoint was written");
-    let refused = args(false).output().unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+    refused_without_resume(args(false));
     let resumed = args(true).output().unwrap();
     assert!(
         resumed.status.success(),
