@@ -15,14 +15,15 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use ufh_core::MantissaBits;
 use ufh_search::{Budget, EvolutionConfig, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::space::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
 
 use super::plot::{self, Axes};
-use super::{Experiment, Run, TimeAxis, auc_csv, fig5_conditions, time_grid, write_file};
+use super::{
+    Experiment, TimeAxis, auc_csv, fig5_conditions, run_conditions, time_grid, write_file,
+};
 
 pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let quick = context.options.quick;
@@ -39,29 +40,26 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let conditions = fig5_conditions();
     let grid = time_grid(budget);
     let bar = context.bar("autorl", conditions.len() * repeats);
-    let records: Vec<Vec<Run>> = conditions
-        .iter()
-        .map(|(label, techniques)| {
-            crate::per_seed(repeats, context.options.seed, |r, seed| {
-                let search = Search::new(
-                    &space,
-                    &evaluator,
-                    &hasher,
-                    Budget::SimulatedSeconds(budget),
-                    seed,
-                )
-                .techniques(*techniques)?
-                .keep_events(true);
-                let record = search
-                    .run_serial(&mut evolution.build()?)
-                    .with_context(|| format!("AutoRL {label}, repeat {r}"))?;
-                bar.inc(1);
-                Ok(Run::new(&record, &grid, budget))
-            })
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let records = run_conditions(
+        "AutoRL",
+        &conditions,
+        repeats,
+        context.options.seed,
+        (&grid, budget),
+        &bar,
+        |techniques, seed| {
+            let search = Search::new(
+                &space,
+                &evaluator,
+                &hasher,
+                Budget::SimulatedSeconds(budget),
+                seed,
+            )
+            .techniques(techniques)?
+            .keep_events(true);
+            Ok(search.run_serial(&mut evolution.build()?)?)
+        },
+    )?;
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
     let time = TimeAxis {

@@ -29,7 +29,7 @@ use ufh_spaces::mnas::{
 };
 
 use super::plot::{self, Axes};
-use super::{Experiment, Run, TimeAxis, auc_csv, time_grid, write_file};
+use super::{Experiment, Run, TimeAxis, auc_csv, run_conditions, time_grid, write_file};
 use crate::mnas::EVOLUTION;
 
 /// Mantissa bits of the truncated hash in the audit.
@@ -45,19 +45,15 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let conditions = [("baseline", Techniques::NONE), ("FEC", Techniques::FEC)];
     let grid = time_grid(budget);
     let bar = context.bar("mnas", conditions.len() * repeats);
-    let records: Vec<Vec<Run>> = conditions
-        .iter()
-        .map(|(label, techniques)| {
-            crate::per_seed(repeats, context.options.seed, |r, seed| {
-                let record = search(&evaluator, &hasher, *techniques, budget, seed)
-                    .with_context(|| format!("MNAS {label}, repeat {r}"))?;
-                bar.inc(1);
-                Ok(Run::new(&record, &grid, budget))
-            })
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let records = run_conditions(
+        "MNAS",
+        &conditions,
+        repeats,
+        context.options.seed,
+        (&grid, budget),
+        &bar,
+        |techniques, seed| search(&evaluator, &hasher, techniques, budget, seed),
+    )?;
     bar.finish_and_clear();
     let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
     let time = TimeAxis {

@@ -1102,6 +1102,33 @@ fn fig5_conditions() -> [(&'static str, Techniques); 4] {
     ]
 }
 
+/// Every condition's `repeats` searches (`search(techniques, seed)`, repeat `r`
+/// at seed `base_seed + r`, repeats in parallel) as runs on `grid` over `budget`;
+/// a failed search's error names `setup`, the condition and the repeat.
+fn run_conditions(
+    setup: &str,
+    conditions: &[(&str, Techniques)],
+    repeats: usize,
+    base_seed: u64,
+    (grid, budget): (&[f64], f64),
+    bar: &ProgressBar,
+    search: impl Fn(Techniques, u64) -> anyhow::Result<SearchRecord> + Sync,
+) -> anyhow::Result<Vec<Vec<Run>>> {
+    conditions
+        .iter()
+        .map(|(label, techniques)| {
+            crate::per_seed(repeats, base_seed, |r, seed| {
+                let record = search(*techniques, seed)
+                    .with_context(|| format!("{setup} {label}, repeat {r}"))?;
+                bar.inc(1);
+                Ok(Run::new(&record, grid, budget))
+            })
+            .into_iter()
+            .collect()
+        })
+        .collect()
+}
+
 /// [`GRID`] evenly spaced times up to `budget`.
 fn time_grid(budget: f64) -> Vec<f64> {
     (1..=GRID)
