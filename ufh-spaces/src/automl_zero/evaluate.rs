@@ -11,7 +11,7 @@ use ufh_core::{
 };
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
 
-use super::interpreter::{Limits, Memory, TaskOutcome, run_task};
+use super::interpreter::{Lane, Limits, Memory, TaskOutcome, run_tasks};
 use super::liveness::live_code;
 use super::op::{DataKind, Op};
 use super::program::{MemoryLayout, Program};
@@ -113,9 +113,36 @@ pub struct ProgramEvaluator<const F: usize> {
     hash: ProgramHashConfig,
     spec: HashSpec,
     memo: Mutex<FxHashMap<u128, FunctionalHash>>,
-    /// Memories of finished runs, reused: one is 42 KiB at F = 4, and zeroing a
-    /// fresh one cost more than a hash run of a short program.
-    memories: Mutex<Vec<Memory<F>>>,
+    /// Workspaces of finished runs, reused: one memory is 42 KiB at F = 4, and
+    /// zeroing a fresh one cost more than a hash run of a short program.
+    workspaces: Mutex<Vec<Workspace<F>>>,
+}
+
+/// What one run over every task works in: a memory and an error list per task.
+#[derive(Debug)]
+struct Workspace<const F: usize> {
+    memories: Vec<Memory<F>>,
+    errors: Vec<Vec<f64>>,
+}
+
+impl<const F: usize> Workspace<F> {
+    /// The lanes of a run of every task in `tasks`, task `i`'s random ops drawing
+    /// from the seed `seed(i)`.
+    fn lanes<'a>(
+        &'a mut self,
+        tasks: &'a [Task<F>],
+        mut seed: impl FnMut(usize) -> u64,
+    ) -> Vec<Lane<'a, F>> {
+        tasks
+            .iter()
+            .zip(self.memories.iter_mut())
+            .zip(self.errors.iter_mut())
+            .enumerate()
+            .map(|(i, ((task, mem), errors))| {
+                Lane::new(i, task, mem, SearchRng::seed_from_u64(seed(i)), errors)
+            })
+            .collect()
+    }
 }
 
 impl<const F: usize> Clone for ProgramEvaluator<F> {
@@ -127,7 +154,7 @@ impl<const F: usize> Clone for ProgramEvaluator<F> {
             hash: self.hash,
             spec: self.spec.clone(),
             memo: Mutex::default(),
-            memories: Mutex::default(),
+            workspaces: Mutex::default(),
         }
     }
 }
@@ -222,7 +249,7 @@ impl<const F: usize> ProgramEvaluator<F> {
             hash,
             spec,
             memo: Mutex::default(),
-            memories: Mutex::default(),
+            workspaces: Mutex::default(),
         })
     }
 
@@ -240,23 +267,21 @@ impl<const F: usize> ProgramEvaluator<F> {
     pub fn evaluate_program(&self, program: &Program) -> Option<ProgramEvaluation> {
         let program = self.runnable(program)?;
         let program = program.as_ref();
-        let mut memory = self.take_memory();
+        let mut workspace = self.take_workspace();
         let with_test = self.tasks.iter().all(|t| !t.test.is_empty());
-        let tasks: Vec<TaskOutcome> = self
-            .tasks
-            .iter()
-            .map(|task| {
-                let mut rng = SearchRng::seed_from_u64(task.rng_seed);
-                let limits = Limits {
-                    n_train: usize::MAX,
-                    n_valid: usize::MAX,
-                    test: with_test,
-                    errors: None,
-                };
-                run_task(program, task, &mut memory, &mut rng, limits)
-            })
-            .collect();
-        self.give_back_memory(memory);
+        let mut lanes = workspace.lanes(&self.tasks, |i| self.tasks[i].rng_seed);
+        let limits = Limits {
+            n_train: usize::MAX,
+            n_valid: usize::MAX,
+            test: with_test,
+            record_errors: false,
+            score: true,
+        };
+        run_tasks(program, &mut lanes, limits);
+        lanes.sort_unstable_by_key(|lane| lane.index);
+        let tasks: Vec<TaskOutcome> = lanes.iter().map(|lane| lane.outcome).collect();
+        drop(lanes);
+        self.give_back_workspace(workspace);
         let n = tasks.len() as f64;
         let mean = |f: fn(&TaskOutcome) -> f64| tasks.iter().map(f).sum::<f64>() / n;
         Some(ProgramEvaluation {
@@ -314,21 +339,29 @@ impl<const F: usize> ProgramEvaluator<F> {
         }
     }
 
-    /// A memory for a run: a reused one, or a new one (runs wipe it first).
-    fn take_memory(&self) -> Memory<F> {
+    /// A workspace for a run: a reused one, or a new one (runs wipe its memories
+    /// first).
+    fn take_workspace(&self) -> Workspace<F> {
         let reused = self
-            .memories
+            .workspaces
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop();
-        reused.unwrap_or_else(|| Memory::new(self.layout))
+        reused.unwrap_or_else(|| Workspace {
+            memories: self
+                .tasks
+                .iter()
+                .map(|_| Memory::new(self.layout))
+                .collect(),
+            errors: vec![Vec::new(); self.tasks.len()],
+        })
     }
 
-    fn give_back_memory(&self, memory: Memory<F>) {
-        self.memories
+    fn give_back_workspace(&self, workspace: Workspace<F>) {
+        self.workspaces
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(memory);
+            .push(workspace);
     }
 
     /// The memo; a poisoned lock (a panic while another thread held it) still
@@ -357,23 +390,32 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
     fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), Self::Error> {
         let evaluator = self.evaluator;
         let program = self.program;
-        let mut memory = evaluator.take_memory();
         let n = probe.n_examples();
-        for task in &evaluator.tasks {
-            let mut rng = SearchRng::seed_from_u64(probe.rng().random());
-            let mut push = |error: f64| probe.push_f64(error);
-            let limits = Limits {
-                n_train: n,
-                n_valid: n,
-                test: false,
-                errors: Some(&mut push),
-            };
-            let outcome = run_task(program, task, &mut memory, &mut rng, limits);
-            if outcome.diverged.is_some() {
+        // Drawn in task order, as a task-by-task run would draw them.
+        let seeds: Vec<u64> = evaluator
+            .tasks
+            .iter()
+            .map(|_| probe.rng().random())
+            .collect();
+        let mut workspace = evaluator.take_workspace();
+        let mut lanes = workspace.lanes(&evaluator.tasks, |i| seeds[i]);
+        let limits = Limits {
+            n_train: n,
+            n_valid: n,
+            test: false,
+            record_errors: true,
+            score: false,
+        };
+        run_tasks(program, &mut lanes, limits);
+        lanes.sort_unstable_by_key(|lane| lane.index);
+        for lane in &lanes {
+            probe.push_f64s(lane.errors);
+            if lane.outcome.diverged.is_some() {
                 probe.push_f64(f64::NAN);
             }
         }
-        evaluator.give_back_memory(memory);
+        drop(lanes);
+        evaluator.give_back_workspace(workspace);
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use ufh_search::SearchRng;
 
 use super::op::Op;
 use super::program::{FEATURES, Instruction, LABEL, MemoryLayout, PREDICTION, Program};
-use super::task::{EvalType, Task};
+use super::task::{EvalType, Examples, Task};
 use crate::gaussian::standard_normal;
 
 /// AutoML-Zero's early-stopping threshold: an example whose absolute error is NaN
@@ -124,21 +124,56 @@ fn gaussian(rng: &mut SearchRng, [mean, std]: [f64; 2]) -> f64 {
     mean + std * standard_normal(rng)
 }
 
+/// What an instruction runs on: a memory and the RNG its random ops draw from.
+pub(crate) trait Core<const F: usize> {
+    /// The memory and the RNG.
+    fn parts(&mut self) -> (&mut Memory<F>, &mut SearchRng);
+}
+
+impl<const F: usize> Core<F> for (&mut Memory<F>, &mut SearchRng) {
+    fn parts(&mut self) -> (&mut Memory<F>, &mut SearchRng) {
+        (&mut *self.0, &mut *self.1)
+    }
+}
+
 /// Runs one instruction. Addresses must fit the memory (programs are checked
 /// before they run); a vector or matrix constant-set takes its indices modulo F.
-#[inline(always)]
 pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut SearchRng) {
+    execute_on(ins, &mut [(mem, rng)]);
+}
+
+/// Runs one instruction on each of `cores` in turn, the op dispatched once for
+/// all of them.
+#[inline(always)]
+pub(crate) fn execute_on<const F: usize, C: Core<F>>(ins: &Instruction, cores: &mut [C]) {
     let (a, b, o) = (
         usize::from(ins.in1),
         usize::from(ins.in2),
         usize::from(ins.out),
     );
-    let s = &mut mem.scalars;
-    let v = &mut mem.vectors;
-    let m = &mut mem.matrices;
-    use Op::*;
-    match ins.op {
-        NoOp => {}
+    // Each arm runs its body once per core, with `s`, `v` and `m` that core's
+    // scalar, vector and matrix slots and `rng` its RNG.
+    macro_rules! per_core {
+        (|$s:ident, $v:ident, $m:ident, $rng:ident| $($op:ident => $body:expr,)*) => {
+            match ins.op {
+                $(Op::$op => {
+                    for core in cores.iter_mut() {
+                        #[allow(unused_variables)]
+                        let (mem, $rng) = core.parts();
+                        #[allow(unused_variables)]
+                        let $s = &mut mem.scalars;
+                        #[allow(unused_variables)]
+                        let $v = &mut mem.vectors;
+                        #[allow(unused_variables)]
+                        let $m = &mut mem.matrices;
+                        $body;
+                    }
+                })*
+            }
+        };
+    }
+    per_core! { |s, v, m, rng|
+        NoOp => {},
         ScalarSum => s[o] = s[a] + s[b],
         ScalarDiff => s[o] = s[a] - s[b],
         ScalarProduct => s[o] = s[a] * s[b],
@@ -159,7 +194,7 @@ pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut
         ScalarVectorProduct => {
             let k = s[a];
             v[o] = map(&v[b], |x| k * x);
-        }
+        },
         ScalarBroadcast => v[o] = [s[a]; F],
         VectorReciprocal => v[o] = map(&v[a], |x| 1.0 / x),
         VectorNorm => s[o] = dot(&v[a], &v[a]).sqrt(),
@@ -172,31 +207,31 @@ pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut
         VectorOuterProduct => {
             let (x, y) = (v[a], v[b]);
             m[o] = std::array::from_fn(|i| map(&y, |yj| x[i] * yj));
-        }
+        },
         ScalarMatrixProduct => {
             let k = s[a];
             m[o] = map_m(&m[b], |x| k * x);
-        }
+        },
         MatrixReciprocal => m[o] = map_m(&m[a], |x| 1.0 / x),
         MatrixVectorProduct => {
             let x = v[b];
             v[o] = std::array::from_fn(|i| dot(&m[a][i], &x));
-        }
+        },
         VectorColumnBroadcast => {
             let x = v[a];
             m[o] = std::array::from_fn(|i| [x[i]; F]);
-        }
+        },
         VectorRowBroadcast => m[o] = [v[a]; F],
         MatrixNorm => s[o] = sum(m[a].iter().map(|row| dot(row, row))).sqrt(),
         MatrixColumnNorm => {
             let x = &m[a];
             v[o] = std::array::from_fn(|j| sum(x.iter().map(|row| row[j] * row[j])).sqrt());
-        }
+        },
         MatrixRowNorm => v[o] = std::array::from_fn(|i| dot(&m[a][i], &m[a][i]).sqrt()),
         MatrixTranspose => {
             let x = m[a];
             m[o] = std::array::from_fn(|i| std::array::from_fn(|j| x[j][i]));
-        }
+        },
         MatrixAbs => m[o] = map_m(&m[a], f64::abs),
         MatrixSum => m[o] = zip_m(&m[a], &m[b], |x, y| x + y),
         MatrixDiff => m[o] = zip_m(&m[a], &m[b], |x, y| x - y),
@@ -208,7 +243,7 @@ pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut
                 std::array::from_fn(|j| sum((0..F).map(|k| x[i][k] * y[k][j])))
             });
             m[o] = product;
-        }
+        },
         ScalarMin => s[o] = min(s[a], s[b]),
         VectorMin => v[o] = zip(&v[a], &v[b], min),
         MatrixMin => m[o] = zip_m(&m[a], &m[b], min),
@@ -225,24 +260,17 @@ pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut
         VectorConstSet => v[o][usize::from(ins.index[0]) % F] = ins.data[0],
         MatrixConstSet => {
             m[o][usize::from(ins.index[0]) % F][usize::from(ins.index[1]) % F] = ins.data[0];
-        }
+        },
         ScalarUniformSet => s[o] = uniform(rng, ins.data),
         VectorUniformSet => v[o] = std::array::from_fn(|_| uniform(rng, ins.data)),
         MatrixUniformSet => {
             m[o] = std::array::from_fn(|_| std::array::from_fn(|_| uniform(rng, ins.data)));
-        }
+        },
         ScalarGaussianSet => s[o] = gaussian(rng, ins.data),
         VectorGaussianSet => v[o] = std::array::from_fn(|_| gaussian(rng, ins.data)),
         MatrixGaussianSet => {
             m[o] = std::array::from_fn(|_| std::array::from_fn(|_| gaussian(rng, ins.data)));
-        }
-    }
-}
-
-#[inline(always)]
-fn run<const F: usize>(instructions: &[Instruction], mem: &mut Memory<F>, rng: &mut SearchRng) {
-    for ins in instructions {
-        execute(ins, mem, rng);
+        },
     }
 }
 
@@ -284,149 +312,296 @@ pub struct TaskOutcome {
     pub diverged: Option<Divergence>,
 }
 
-/// How much of a task to run, and where to send per-example errors.
-pub(crate) struct Limits<'s> {
+/// How much of each task to run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Training steps per task, at most.
     pub(crate) n_train: usize,
+    /// Validation examples per task, at most.
     pub(crate) n_valid: usize,
+    /// Whether to measure the test examples after validation.
     pub(crate) test: bool,
-    pub(crate) errors: Option<&'s mut dyn FnMut(f64)>,
+    /// Whether to keep each example's absolute error (in [`Lane::errors`]).
+    pub(crate) record_errors: bool,
+    /// Whether to turn the errors into fitness (a hash needs only the errors).
+    pub(crate) score: bool,
 }
 
-/// Runs `program` on `task` as AutoML-Zero does: wipe the memory, run Setup, then
-/// for each training example run Predict (on features with `s0 = 0`; the
-/// prediction goes through a sigmoid for accuracy tasks), check the error, and run
-/// Learn (on features with `s0 = label`); then run Predict on the validation
-/// examples and turn their errors into fitness.
-pub(crate) fn run_task<const F: usize>(
+/// Tasks run side by side, one instruction at a time across all of them: the
+/// tasks are independent, so their dependency chains overlap in the CPU instead
+/// of waiting on each other, and each instruction is dispatched once for the
+/// group. Every task still executes exactly the operations, in exactly the order,
+/// that it would alone, so outcomes and errors are bit for bit the same.
+pub(crate) const MAX_LANES: usize = 16;
+
+/// One task's run within a group of tasks run side by side.
+pub(crate) struct Lane<'a, const F: usize> {
+    /// Position of the task in the caller's list.
+    pub(crate) index: usize,
+    task: &'a Task<F>,
+    mem: &'a mut Memory<F>,
+    rng: SearchRng,
+    /// What the run came to.
+    pub(crate) outcome: TaskOutcome,
+    /// The absolute error of each example trained on and then validated, in
+    /// order, when asked for; the example that diverged is not in it.
+    pub(crate) errors: &'a mut Vec<f64>,
+    /// Examples of the current phase this lane runs.
+    todo: usize,
+    /// Their features and labels.
+    features: &'a [Vector<F>],
+    labels: &'a [f64],
+    /// Whether the task is scored by accuracy.
+    accuracy: bool,
+    /// Sum of squared errors or of mistakes in the current phase.
+    loss: f64,
+}
+
+impl<'a, const F: usize> Lane<'a, F> {
+    /// A lane of `task`, at position `index`, running on `mem` with the random ops
+    /// drawing from `rng`, recording errors into `errors` (emptied first).
+    pub(crate) fn new(
+        index: usize,
+        task: &'a Task<F>,
+        mem: &'a mut Memory<F>,
+        rng: SearchRng,
+        errors: &'a mut Vec<f64>,
+    ) -> Self {
+        errors.clear();
+        Self {
+            index,
+            task,
+            mem,
+            rng,
+            outcome: TaskOutcome {
+                validation: MIN_FITNESS,
+                test: MIN_FITNESS,
+                train_steps: 0,
+                diverged: None,
+            },
+            errors,
+            todo: 0,
+            features: &[],
+            labels: &[],
+            accuracy: task.eval == EvalType::Accuracy,
+            loss: 0.0,
+        }
+    }
+}
+
+impl<const F: usize> Core<F> for Lane<'_, F> {
+    fn parts(&mut self) -> (&mut Memory<F>, &mut SearchRng) {
+        (&mut *self.mem, &mut self.rng)
+    }
+}
+
+/// Runs one component on every lane, instruction by instruction.
+#[inline(always)]
+fn run_lanes<const F: usize>(instructions: &[Instruction], lanes: &mut [Lane<'_, F>]) {
+    for ins in instructions {
+        execute_on(ins, lanes);
+    }
+}
+
+/// Moves the lanes with nothing left to do behind the first `active` ones (order
+/// among lanes does not matter: each knows its task) and returns how many are
+/// left.
+fn retire<const F: usize>(lanes: &mut [Lane<'_, F>], mut active: usize, step: usize) -> usize {
+    let mut k = 0;
+    while k < active {
+        if lanes[k].todo <= step {
+            active -= 1;
+            lanes.swap(k, active);
+        } else {
+            k += 1;
+        }
+    }
+    active
+}
+
+impl<'a, const F: usize> Lane<'a, F> {
+    /// Starts a phase over the first `n` examples of `examples` (fewer if it has
+    /// fewer).
+    fn start(&mut self, examples: &'a Examples<F>, n: usize) {
+        self.todo = n.min(examples.features.len()).min(examples.labels.len());
+        self.features = &examples.features[..self.todo];
+        self.labels = &examples.labels[..self.todo];
+        self.loss = 0.0;
+    }
+}
+
+/// Runs `program` on every lane's task as AutoML-Zero does: wipe the memory, run
+/// Setup, then for each training example run Predict (on features with `s0 = 0`;
+/// the prediction goes through a sigmoid for accuracy tasks), check the error, and
+/// run Learn (on features with `s0 = label`); then run Predict on the validation
+/// examples and turn their errors into fitness, and likewise on the test examples
+/// if asked. A task whose error is NaN or above [`MAX_ABS_ERROR`] stops there.
+/// Groups of up to [`MAX_LANES`] tasks run side by side.
+pub(crate) fn run_tasks<const F: usize>(
     program: &Program,
-    task: &Task<F>,
-    mem: &mut Memory<F>,
-    rng: &mut SearchRng,
-    mut limits: Limits<'_>,
-) -> TaskOutcome {
-    mem.wipe();
-    run(&program.setup, mem, rng);
-    let n_train = limits.n_train.min(task.train.len());
-    let mut outcome = TaskOutcome {
-        validation: MIN_FITNESS,
-        test: MIN_FITNESS,
-        train_steps: 0,
-        diverged: None,
-    };
-    let accuracy = task.eval == EvalType::Accuracy;
+    lanes: &mut [Lane<'_, F>],
+    limits: Limits,
+) {
+    for group in lanes.chunks_mut(MAX_LANES) {
+        run_group(program, group, limits);
+    }
+}
+
+fn run_group<const F: usize>(program: &Program, lanes: &mut [Lane<'_, F>], limits: Limits) {
+    for lane in lanes.iter_mut() {
+        lane.mem.wipe();
+    }
+    run_lanes(&program.setup, lanes);
     let (l, p, x) = (
         usize::from(LABEL),
         usize::from(PREDICTION),
         usize::from(FEATURES),
     );
-    for (step, (features, &label)) in task.train.examples().take(n_train).enumerate() {
-        outcome.train_steps += 1;
-        mem.vectors[x] = *features;
-        mem.scalars[l] = 0.0;
-        run(&program.predict, mem, rng);
-        if accuracy {
-            mem.scalars[p] = sigmoid(mem.scalars[p]);
-        }
-        let error = (label - mem.scalars[p]).abs();
-        if error.is_nan() || error > MAX_ABS_ERROR {
-            outcome.diverged = Some(Divergence::Training(step));
-            return outcome;
-        }
-        if let Some(sink) = limits.errors.as_mut() {
-            sink(error);
-        }
-        // The features are still in v0: a checked program never writes it (nor
-        // s0), so Learn sees them as Predict did.
-        mem.scalars[l] = label;
-        run(&program.learn, mem, rng);
+    for lane in lanes.iter_mut() {
+        lane.start(&lane.task.train, limits.n_train);
     }
-    let n_valid = limits.n_valid.min(task.valid.len());
-    match measure(
-        program,
-        task,
-        Split::Valid,
-        n_valid,
-        mem,
-        rng,
-        &mut limits.errors,
-    ) {
-        Ok(fitness) => outcome.validation = fitness,
-        Err(example) => {
-            outcome.diverged = Some(Divergence::Validation(example));
-            return outcome;
+    let mut active = lanes.len();
+    let mut step = 0;
+    loop {
+        active = retire(lanes, active, step);
+        if active == 0 {
+            break;
         }
+        let group = &mut lanes[..active];
+        for lane in group.iter_mut() {
+            lane.mem.vectors[x] = lane.features[step];
+            lane.mem.scalars[l] = 0.0;
+        }
+        run_lanes(&program.predict, group);
+        for lane in group.iter_mut() {
+            lane.outcome.train_steps += 1;
+            if lane.accuracy {
+                lane.mem.scalars[p] = sigmoid(lane.mem.scalars[p]);
+            }
+            let label = lane.labels[step];
+            let error = (label - lane.mem.scalars[p]).abs();
+            if error.is_nan() || error > MAX_ABS_ERROR {
+                lane.outcome.diverged = Some(Divergence::Training(step));
+                lane.todo = 0;
+                continue;
+            }
+            if limits.record_errors {
+                lane.errors.push(error);
+            }
+            // The features are still in v0: a checked program never writes it (nor
+            // s0), so Learn sees them as Predict did.
+            lane.mem.scalars[l] = label;
+        }
+        // Lanes that diverged run no Learn.
+        active = retire(lanes, active, step);
+        run_lanes(&program.learn, &mut lanes[..active]);
+        step += 1;
     }
+    measure(program, lanes, Split::Valid, limits);
     if limits.test {
-        outcome.test = measure(
-            program,
-            task,
-            Split::Test,
-            task.test.len(),
-            mem,
-            rng,
-            &mut None,
-        )
-        .unwrap_or(MIN_FITNESS);
+        measure(program, lanes, Split::Test, limits);
     }
-    outcome
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Split {
     Valid,
     Test,
 }
 
-/// Predict over the first `n` examples of a split: the fitness, or the example
-/// where the error was NaN or too large.
+impl Split {
+    fn of<const F: usize>(self, task: &Task<F>) -> &Examples<F> {
+        match self {
+            Split::Valid => &task.valid,
+            Split::Test => &task.test,
+        }
+    }
+}
+
+/// Predict over the first examples of a split on every lane that has not
+/// diverged, and the fitness from their errors: validation (up to
+/// `limits.n_valid` examples; a NaN or too large error diverges the lane) or test
+/// (every example; such an error scores [`MIN_FITNESS`]).
 fn measure<const F: usize>(
     program: &Program,
-    task: &Task<F>,
+    lanes: &mut [Lane<'_, F>],
     split: Split,
-    n: usize,
-    mem: &mut Memory<F>,
-    rng: &mut SearchRng,
-    errors: &mut Option<&mut dyn FnMut(f64)>,
-) -> Result<f64, usize> {
-    let examples = match split {
-        Split::Valid => &task.valid,
-        Split::Test => &task.test,
+    limits: Limits,
+) {
+    for lane in lanes.iter_mut() {
+        let n = match (lane.outcome.diverged, split) {
+            (Some(_), _) => 0,
+            (None, Split::Valid) => limits.n_valid,
+            (None, Split::Test) => usize::MAX,
+        };
+        lane.start(split.of(lane.task), n);
+    }
+    let ended = |lane: &mut Lane<'_, F>| {
+        if !limits.score {
+            return;
+        }
+        let n = lane.todo.max(1) as f64;
+        let fitness = match lane.task.eval {
+            EvalType::Rms => flip_and_squash((lane.loss / n).sqrt()),
+            EvalType::Accuracy => 1.0 - lane.loss / n,
+        };
+        match split {
+            Split::Valid => lane.outcome.validation = fitness,
+            Split::Test => lane.outcome.test = fitness,
+        }
     };
+    for lane in lanes.iter_mut() {
+        if lane.outcome.diverged.is_none() && lane.todo == 0 {
+            ended(lane);
+        }
+    }
     let (l, p, x) = (
         usize::from(LABEL),
         usize::from(PREDICTION),
         usize::from(FEATURES),
     );
-    let mut loss = 0.0;
-    for (example, (features, &label)) in examples.examples().take(n).enumerate() {
-        mem.vectors[x] = *features;
-        mem.scalars[l] = 0.0;
-        run(&program.predict, mem, rng);
-        let error = match task.eval {
-            EvalType::Rms => {
-                let e = label - mem.scalars[p];
-                loss += e * e;
-                e.abs()
-            }
-            EvalType::Accuracy => {
-                let probability = sigmoid(mem.scalars[p]);
+    let mut active = lanes.len();
+    let mut step = 0;
+    loop {
+        active = retire(lanes, active, step);
+        if active == 0 {
+            break;
+        }
+        let group = &mut lanes[..active];
+        for lane in group.iter_mut() {
+            lane.mem.vectors[x] = lane.features[step];
+            lane.mem.scalars[l] = 0.0;
+        }
+        run_lanes(&program.predict, group);
+        for lane in group.iter_mut() {
+            let label = lane.labels[step];
+            let error = if lane.accuracy {
+                let probability = sigmoid(lane.mem.scalars[p]);
                 let wrong = f64::from(u8::from((label > 0.5) != (probability > 0.5)));
-                loss += wrong;
+                lane.loss += wrong;
                 wrong
+            } else {
+                let e = label - lane.mem.scalars[p];
+                lane.loss += e * e;
+                e.abs()
+            };
+            if error.is_nan() || error > MAX_ABS_ERROR {
+                match split {
+                    Split::Valid => lane.outcome.diverged = Some(Divergence::Validation(step)),
+                    Split::Test => lane.outcome.test = MIN_FITNESS,
+                }
+                lane.todo = 0;
+                continue;
             }
-        };
-        if error.is_nan() || error > MAX_ABS_ERROR {
-            return Err(example);
+            if split == Split::Valid && limits.record_errors {
+                lane.errors.push(error);
+            }
+            if step + 1 == lane.todo {
+                ended(lane);
+            }
         }
-        if let Some(sink) = errors.as_mut() {
-            sink(error);
-        }
+        step += 1;
     }
-    let n = n.max(1) as f64;
-    Ok(match task.eval {
-        EvalType::Rms => flip_and_squash((loss / n).sqrt()),
-        EvalType::Accuracy => 1.0 - loss / n,
-    })
 }
 
 #[cfg(test)]
@@ -519,5 +694,139 @@ mod tests {
         assert!((flip_and_squash(1.0) - 0.5).abs() < 1e-15);
         assert_eq!(flip_and_squash(f64::INFINITY), 0.0);
         assert_eq!(flip_and_squash(f64::NAN), 0.0);
+    }
+
+    /// Tasks of different sizes and both kinds, some with test examples.
+    fn mixed_tasks() -> Vec<Task<4>> {
+        use crate::automl_zero::task::{SplitSizes, linear_regression_tasks};
+        let sizes = SplitSizes {
+            train: 40,
+            valid: 30,
+            test: 20,
+        };
+        let mut tasks = linear_regression_tasks::<4>(7, sizes, 3);
+        for (i, task) in tasks.iter_mut().enumerate() {
+            let keep = |e: &mut Examples<4>, n: usize| {
+                e.features.truncate(n);
+                e.labels.truncate(n);
+            };
+            keep(&mut task.train, 40 - 5 * i);
+            keep(&mut task.valid, 30 - 4 * i);
+            if i % 2 == 1 {
+                task.eval = EvalType::Accuracy;
+                for label in &mut task.valid.labels {
+                    *label = f64::from(u8::from(*label > 0.0));
+                }
+            }
+        }
+        tasks
+    }
+
+    #[test]
+    fn tasks_side_by_side_run_exactly_as_alone() {
+        use crate::automl_zero::space::{InitialProgram, Mutation, ProgramSpaceConfig, SizeBounds};
+        use ufh_search::SearchSpace;
+        let layout = MemoryLayout {
+            scalars: 5,
+            vectors: 4,
+            matrices: 3,
+        };
+        let space = ProgramSpaceConfig {
+            features: 4,
+            layout,
+            setup_ops: Op::ALL.to_vec(),
+            predict_ops: Op::ALL.to_vec(),
+            learn_ops: Op::ALL.to_vec(),
+            setup_size: SizeBounds::fixed(6),
+            predict_size: SizeBounds::fixed(4),
+            learn_size: SizeBounds::fixed(6),
+            mutations: vec![Mutation::AlterParam],
+            mutate_prob: 0.9,
+            initial: InitialProgram::Random,
+        }
+        .build()
+        .expect("a valid space");
+        let tasks = mixed_tasks();
+        let mut rng = SearchRng::seed_from_u64(11);
+        let (mut trained, mut validated, mut diverged_training, mut diverged_validation) =
+            (0, 0, 0, 0);
+        for _ in 0..400 {
+            let program = space.sample(&mut rng);
+            for (limits_train, record) in [(usize::MAX, false), (10, true)] {
+                let limits = Limits {
+                    n_train: limits_train,
+                    n_valid: limits_train,
+                    test: !record,
+                    record_errors: record,
+                    score: !record,
+                };
+                let run = |together: bool| {
+                    let mut memories: Vec<Memory<4>> =
+                        tasks.iter().map(|_| Memory::new(layout)).collect();
+                    let mut errors = vec![Vec::new(); tasks.len()];
+                    let mut lanes: Vec<Lane<'_, 4>> = tasks
+                        .iter()
+                        .zip(&mut memories)
+                        .zip(&mut errors)
+                        .enumerate()
+                        .map(|(i, ((task, mem), errors))| {
+                            Lane::new(
+                                i,
+                                task,
+                                mem,
+                                SearchRng::seed_from_u64(task.rng_seed),
+                                errors,
+                            )
+                        })
+                        .collect();
+                    if together {
+                        run_tasks(&program, &mut lanes, limits);
+                    } else {
+                        for lane in lanes.chunks_mut(1) {
+                            run_tasks(&program, lane, limits);
+                        }
+                    }
+                    lanes.sort_unstable_by_key(|lane| lane.index);
+                    let outcomes: Vec<_> = lanes
+                        .iter()
+                        .map(|l| {
+                            let o = l.outcome;
+                            (
+                                o.validation.to_bits(),
+                                o.test.to_bits(),
+                                o.train_steps,
+                                o.diverged,
+                            )
+                        })
+                        .collect();
+                    drop(lanes);
+                    let errors: Vec<Vec<u64>> = errors
+                        .iter()
+                        .map(|e| e.iter().map(|x| x.to_bits()).collect())
+                        .collect();
+                    (outcomes, errors)
+                };
+                let together = run(true);
+                assert_eq!(together, run(false), "{program}");
+                for &(_, _, steps, diverged) in &together.0 {
+                    trained += usize::from(steps > 0);
+                    match diverged {
+                        Some(Divergence::Training(_)) => diverged_training += 1,
+                        Some(Divergence::Validation(_)) => diverged_validation += 1,
+                        None => validated += 1,
+                    }
+                }
+            }
+        }
+        // The programs exercised every way a task can end.
+        assert!(trained > 0 && validated > 100, "{validated} validated");
+        assert!(
+            diverged_training > 100,
+            "{diverged_training} diverged in training"
+        );
+        assert!(
+            diverged_validation > 10,
+            "{diverged_validation} diverged in validation"
+        );
     }
 }
