@@ -11,7 +11,7 @@ use ufh_core::{
 };
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
 
-use super::interpreter::{Lane, Limits, Memory, TaskOutcome, run_tasks};
+use super::interpreter::{Lane, Limits, Memory, TaskOutcome, in_task_order, run_tasks};
 use super::liveness::live_code;
 use super::op::{DataKind, Op};
 use super::program::{MemoryLayout, Program};
@@ -278,7 +278,7 @@ impl<const F: usize> ProgramEvaluator<F> {
             score: true,
         };
         run_tasks(program, &mut lanes, limits);
-        lanes.sort_unstable_by_key(|lane| lane.index);
+        in_task_order(&mut lanes);
         let tasks: Vec<TaskOutcome> = lanes.iter().map(|lane| lane.outcome).collect();
         drop(lanes);
         self.give_back_workspace(workspace);
@@ -407,7 +407,7 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
             score: false,
         };
         run_tasks(program, &mut lanes, limits);
-        lanes.sort_unstable_by_key(|lane| lane.index);
+        in_task_order(&mut lanes);
         for lane in &lanes {
             probe.push_f64s(lane.errors);
             if lane.outcome.diverged.is_some() {

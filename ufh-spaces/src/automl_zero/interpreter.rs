@@ -403,10 +403,18 @@ fn run_lanes<const F: usize>(instructions: &[Instruction], lanes: &mut [Lane<'_,
     }
 }
 
-/// Moves the lanes with nothing left to do behind the first `active` ones (order
-/// among lanes does not matter: each knows its task) and returns how many are
-/// left.
+/// Moves the lanes with nothing left to do after `step` examples behind the first
+/// `active` ones (order among lanes does not matter: each knows its task) and
+/// returns how many are left. Lanes are only moved when some but not all of them
+/// end, which is rare: tasks of one size end together.
 fn retire<const F: usize>(lanes: &mut [Lane<'_, F>], mut active: usize, step: usize) -> usize {
+    let ending = lanes[..active]
+        .iter()
+        .filter(|lane| lane.todo <= step)
+        .count();
+    if ending == 0 || ending == active {
+        return active - ending;
+    }
     let mut k = 0;
     while k < active {
         if lanes[k].todo <= step {
@@ -417,6 +425,14 @@ fn retire<const F: usize>(lanes: &mut [Lane<'_, F>], mut active: usize, step: us
         }
     }
     active
+}
+
+/// Puts the lanes back in task order (they are still in it unless some tasks
+/// ended before others).
+pub(crate) fn in_task_order<const F: usize>(lanes: &mut [Lane<'_, F>]) {
+    if !lanes.is_sorted_by_key(|lane| lane.index) {
+        lanes.sort_unstable_by_key(|lane| lane.index);
+    }
 }
 
 impl<'a, const F: usize> Lane<'a, F> {
@@ -786,7 +802,7 @@ mod tests {
                             run_tasks(&program, lane, limits);
                         }
                     }
-                    lanes.sort_unstable_by_key(|lane| lane.index);
+                    in_task_order(&mut lanes);
                     let outcomes: Vec<_> = lanes
                         .iter()
                         .map(|l| {

@@ -10,7 +10,7 @@
 //! numbers are always kept, since removing one would shift the random stream of
 //! the ops after it.
 
-use super::op::{DataKind, Kind, Op};
+use super::op::{DataKind, Kind, NO_OPERAND, OPERANDS, Op};
 use super::program::{Instruction, PREDICTION, Program};
 
 /// A set of addresses: bit `32·kind + address`.
@@ -27,38 +27,69 @@ fn bit(kind: Kind, address: u8) -> Set {
     1 << (offset + u32::from(address))
 }
 
-fn has_side_effect(op: Op) -> bool {
+const fn has_side_effect(op: Op) -> bool {
     matches!(op.data(), DataKind::Uniform | DataKind::Gaussian)
 }
 
 /// Whether `op` overwrites its whole output (a constant-set of one element of a
 /// vector or matrix keeps the rest).
-fn kills(op: Op) -> bool {
+const fn kills(op: Op) -> bool {
     !matches!(op, Op::VectorConstSet | Op::MatrixConstSet)
 }
 
-fn uses(ins: &Instruction) -> Set {
-    ins.op
-        .inputs()
-        .iter()
-        .zip([ins.in1, ins.in2])
-        .fold(0, |set, (&kind, address)| set | bit(kind, address))
+/// What liveness needs of an op, looked up by ID so that the analysis does not
+/// branch on ops: per operand slot (first input, second input, output) the bit
+/// offset of its kind and whether the op has it, and whether the op always runs.
+#[derive(Clone, Copy)]
+struct Flow {
+    offset: [u32; 3],
+    present: [u128; 3],
+    /// `u128::MAX` if the op overwrites its whole output, else 0.
+    kill: u128,
+    side_effect: bool,
 }
 
+static FLOW: [Flow; 65] = {
+    let mut table = [Flow {
+        offset: [0; 3],
+        present: [0; 3],
+        kill: 0,
+        side_effect: false,
+    }; 65];
+    let mut id = 0;
+    while id < Op::ALL.len() {
+        let op = Op::ALL[id];
+        let mut slot = 0;
+        while slot < 3 {
+            let kind = OPERANDS[id][slot];
+            if kind != NO_OPERAND {
+                table[id].offset[slot] = kind as u32 * KIND_BITS;
+                table[id].present[slot] = 1;
+            }
+            slot += 1;
+        }
+        table[id].kill = if kills(op) { u128::MAX } else { 0 };
+        table[id].side_effect = has_side_effect(op);
+        id += 1;
+    }
+    table
+};
+
 /// Runs `code` backwards from `live_out`: the live set before it, and, if `keep`
-/// is given, which instructions are live.
+/// is given, which instructions are live. Addresses must be below [`KIND_BITS`].
 fn transfer(code: &[Instruction], mut live: Set, mut keep: Option<&mut Vec<bool>>) -> Set {
     for (i, ins) in code.iter().enumerate().rev() {
-        let out = ins.op.output().map_or(0, |kind| bit(kind, ins.out));
-        let alive = has_side_effect(ins.op) || live & out != 0;
+        let flow = &FLOW[usize::from(ins.op.id())];
+        let set = |slot: usize, address: u8| {
+            flow.present[slot] << (flow.offset[slot] + u32::from(address))
+        };
+        let out = set(2, ins.out);
+        let alive = flow.side_effect || live & out != 0;
         if let Some(keep) = keep.as_deref_mut() {
             keep[i] = alive;
         }
         if alive {
-            if kills(ins.op) {
-                live &= !out;
-            }
-            live |= uses(ins);
+            live = (live & !(out & flow.kill)) | set(0, ins.in1) | set(1, ins.in2);
         }
     }
     live

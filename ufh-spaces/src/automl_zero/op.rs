@@ -61,7 +61,7 @@ macro_rules! ops {
 
             /// The kinds of the op's inputs, in order (none, one or two).
             #[inline]
-            pub fn inputs(self) -> &'static [Kind] {
+            pub const fn inputs(self) -> &'static [Kind] {
                 match self {
                     $(Op::$name => &[$(Kind::$input),*],)*
                 }
@@ -69,7 +69,7 @@ macro_rules! ops {
 
             /// The kind of the op's output; `None` for the no-op only.
             #[inline]
-            pub fn output(self) -> Option<Kind> {
+            pub const fn output(self) -> Option<Kind> {
                 match self {
                     $(Op::$name => ops!(@output $output),)*
                 }
@@ -77,7 +77,7 @@ macro_rules! ops {
 
             /// What the instruction's data fields mean for this op.
             #[inline]
-            pub fn data(self) -> DataKind {
+            pub const fn data(self) -> DataKind {
                 match self {
                     $(Op::$name => DataKind::$data,)*
                 }
@@ -162,6 +162,31 @@ ops! {
     63 VectorGaussianSet "63: `v[i] ~ N(mu, sigma)` for every i." () -> Vector, Gaussian;
     64 MatrixGaussianSet "64: `m[i][j] ~ N(mu, sigma)` for every i, j." () -> Matrix, Gaussian;
 }
+
+/// In [`OPERANDS`]: an operand the op does not have.
+pub(crate) const NO_OPERAND: u8 = 3;
+
+/// Each op's operand kinds by ID, for analyses that look them up in a table rather
+/// than branch on the op: `[first input, second input, output]`, each a [`Kind`]
+/// as `0` scalar, `1` vector, `2` matrix, or [`NO_OPERAND`].
+pub(crate) static OPERANDS: [[u8; 3]; 65] = {
+    let mut table = [[NO_OPERAND; 3]; 65];
+    let mut id = 0;
+    while id < Op::ALL.len() {
+        let op = Op::ALL[id];
+        let inputs = op.inputs();
+        let mut slot = 0;
+        while slot < inputs.len() {
+            table[id][slot] = inputs[slot] as u8;
+            slot += 1;
+        }
+        if let Some(kind) = op.output() {
+            table[id][2] = kind as u8;
+        }
+        id += 1;
+    }
+    table
+};
 
 impl Op {
     /// The op with AutoML-Zero ID `id`, if there is one.

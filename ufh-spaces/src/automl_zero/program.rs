@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::op::{Kind, Op};
+use super::op::{Kind, OPERANDS, Op};
 
 /// Scalar address of the label: written by the interpreter before Learn, zeroed
 /// before Predict; never an instruction's output.
@@ -76,6 +76,23 @@ impl Instruction {
             data: [value, 0.0],
             ..Self::NO_OP
         }
+    }
+
+    /// Whether [`Instruction::check`] passes, decided by table look-ups without
+    /// branching on the op. `limits` holds the address counts of the three kinds
+    /// and 256 for a missing operand, `reserved` the address each kind may not
+    /// write (256 for none).
+    #[inline]
+    fn fits(&self, limits: &[u16; 4], reserved: &[u16; 4], features: usize) -> bool {
+        let [a, b, o] = OPERANDS[usize::from(self.op.id())].map(usize::from);
+        u16::from(self.in1) < limits[a]
+            && u16::from(self.in2) < limits[b]
+            && u16::from(self.out) < limits[o]
+            && u16::from(self.out) != reserved[o]
+            && usize::from(self.index[0]) < features
+            && usize::from(self.index[1]) < features
+            && self.data[0].is_finite()
+            && self.data[1].is_finite()
     }
 
     /// Why this instruction cannot run in `layout` with `features` elements per
@@ -330,6 +347,20 @@ impl Program {
     /// Why this program cannot run in `layout` with `features` elements per
     /// vector, naming the component and instruction, if it cannot.
     pub fn check(&self, layout: MemoryLayout, features: usize) -> Result<(), String> {
+        let limits = [
+            u16::from(layout.scalars),
+            u16::from(layout.vectors),
+            u16::from(layout.matrices),
+            256,
+        ];
+        let reserved = [u16::from(LABEL), u16::from(FEATURES), 256, 256];
+        let all = self.setup.iter().chain(&self.predict).chain(&self.learn);
+        if all
+            .into_iter()
+            .all(|ins| ins.fits(&limits, &reserved, features))
+        {
+            return Ok(());
+        }
         for component in Component::ALL {
             for (i, instruction) in self.component(component).iter().enumerate() {
                 instruction
@@ -451,5 +482,36 @@ mod tests {
         assert!(!tight.supports(Op::VectorSum), "only v0, which is reserved");
         assert!(!tight.supports(Op::MatrixNorm), "no matrix to read");
         assert!(LAYOUT.supports(Op::MatrixMatrixProduct));
+    }
+
+    proptest::proptest! {
+        /// The table-driven fast path agrees with the detailed check on every
+        /// instruction, valid or not.
+        #[test]
+        fn the_fast_check_agrees_with_the_detailed_one(
+            id in 0u8..65,
+            addresses in proptest::array::uniform3(proptest::prop_oneof![0u8..6, proptest::num::u8::ANY]),
+            index in proptest::array::uniform2(0u8..6),
+            data in proptest::array::uniform2(proptest::prop_oneof![
+                -2.0f64..2.0,
+                proptest::strategy::Just(f64::NAN),
+                proptest::strategy::Just(f64::INFINITY),
+            ]),
+        ) {
+            let ins = Instruction {
+                op: Op::from_id(id).expect("an op"),
+                in1: addresses[0],
+                in2: addresses[1],
+                out: addresses[2],
+                index,
+                data,
+            };
+            let program = Program { setup: vec![], predict: vec![ins], learn: vec![] };
+            proptest::prop_assert_eq!(
+                program.check(LAYOUT, 4).is_ok(),
+                ins.check(LAYOUT, 4).is_ok(),
+                "{:?}", ins
+            );
+        }
     }
 }
