@@ -403,28 +403,53 @@ fn run_lanes<const F: usize>(instructions: &[Instruction], lanes: &mut [Lane<'_,
     }
 }
 
-/// Moves the lanes with nothing left to do after `step` examples behind the first
-/// `active` ones (order among lanes does not matter: each knows its task) and
-/// returns how many are left. Lanes are only moved when some but not all of them
-/// end, which is rare: tasks of one size end together.
-fn retire<const F: usize>(lanes: &mut [Lane<'_, F>], mut active: usize, step: usize) -> usize {
-    let ending = lanes[..active]
-        .iter()
-        .filter(|lane| lane.todo <= step)
-        .count();
-    if ending == 0 || ending == active {
-        return active - ending;
-    }
-    let mut k = 0;
-    while k < active {
-        if lanes[k].todo <= step {
-            active -= 1;
-            lanes.swap(k, active);
-        } else {
-            k += 1;
+/// The lanes still running a phase: the first `active` ones.
+struct Running {
+    active: usize,
+    /// No active lane ends before this step.
+    until: usize,
+}
+
+impl Running {
+    fn new(lanes: usize) -> Self {
+        Self {
+            active: lanes,
+            until: 0,
         }
     }
-    active
+
+    /// Moves the lanes with nothing left to do after `step` examples behind the
+    /// active ones (order among lanes does not matter: each knows its task), if
+    /// any can have ended: at `until`, or when `ended` says one did. Lanes are only
+    /// moved when some but not all of them end, which is rare: tasks of one size
+    /// end together.
+    fn retire<const F: usize>(&mut self, lanes: &mut [Lane<'_, F>], step: usize, ended: bool) {
+        if !ended && step < self.until {
+            return;
+        }
+        let active = &lanes[..self.active];
+        let ending = active.iter().filter(|lane| lane.todo <= step).count();
+        if ending == active.len() {
+            self.active = 0;
+            return;
+        }
+        if ending > 0 {
+            let mut k = 0;
+            while k < self.active {
+                if lanes[k].todo <= step {
+                    self.active -= 1;
+                    lanes.swap(k, self.active);
+                } else {
+                    k += 1;
+                }
+            }
+        }
+        self.until = lanes[..self.active]
+            .iter()
+            .map(|lane| lane.todo)
+            .min()
+            .unwrap_or(0);
+    }
 }
 
 /// Puts the lanes back in task order (they are still in it unless some tasks
@@ -476,19 +501,20 @@ fn run_group<const F: usize>(program: &Program, lanes: &mut [Lane<'_, F>], limit
     for lane in lanes.iter_mut() {
         lane.start(&lane.task.train, limits.n_train);
     }
-    let mut active = lanes.len();
+    let mut running = Running::new(lanes.len());
     let mut step = 0;
     loop {
-        active = retire(lanes, active, step);
-        if active == 0 {
+        running.retire(lanes, step, false);
+        if running.active == 0 {
             break;
         }
-        let group = &mut lanes[..active];
+        let group = &mut lanes[..running.active];
         for lane in group.iter_mut() {
             lane.mem.vectors[x] = lane.features[step];
             lane.mem.scalars[l] = 0.0;
         }
         run_lanes(&program.predict, group);
+        let mut diverged = false;
         for lane in group.iter_mut() {
             lane.outcome.train_steps += 1;
             if lane.accuracy {
@@ -499,6 +525,7 @@ fn run_group<const F: usize>(program: &Program, lanes: &mut [Lane<'_, F>], limit
             if error.is_nan() || error > MAX_ABS_ERROR {
                 lane.outcome.diverged = Some(Divergence::Training(step));
                 lane.todo = 0;
+                diverged = true;
                 continue;
             }
             if limits.record_errors {
@@ -509,8 +536,8 @@ fn run_group<const F: usize>(program: &Program, lanes: &mut [Lane<'_, F>], limit
             lane.mem.scalars[l] = label;
         }
         // Lanes that diverged run no Learn.
-        active = retire(lanes, active, step);
-        run_lanes(&program.learn, &mut lanes[..active]);
+        running.retire(lanes, step, diverged);
+        run_lanes(&program.learn, &mut lanes[..running.active]);
         step += 1;
     }
     measure(program, lanes, Split::Valid, limits);
@@ -576,14 +603,16 @@ fn measure<const F: usize>(
         usize::from(PREDICTION),
         usize::from(FEATURES),
     );
-    let mut active = lanes.len();
+    let mut running = Running::new(lanes.len());
     let mut step = 0;
+    let mut diverged = false;
     loop {
-        active = retire(lanes, active, step);
-        if active == 0 {
+        running.retire(lanes, step, diverged);
+        if running.active == 0 {
             break;
         }
-        let group = &mut lanes[..active];
+        diverged = false;
+        let group = &mut lanes[..running.active];
         for lane in group.iter_mut() {
             lane.mem.vectors[x] = lane.features[step];
             lane.mem.scalars[l] = 0.0;
@@ -607,6 +636,7 @@ fn measure<const F: usize>(
                     Split::Test => lane.outcome.test = MIN_FITNESS,
                 }
                 lane.todo = 0;
+                diverged = true;
                 continue;
             }
             if split == Split::Valid && limits.record_errors {
