@@ -245,7 +245,7 @@ impl<W: HashWidth> FunctionalHasher<W> {
         mut values: &'a [T],
         mask: M,
         lanes: Option<fn(&'a [T], M) -> Lanes<'a>>,
-        kernel: fn(&[T], M, &mut [Word]),
+        kernel: fn(&[T], M, &mut [std::mem::MaybeUninit<Word>]),
         one: fn(&mut Self, T),
     ) {
         while !values.is_empty() {

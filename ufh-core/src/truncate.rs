@@ -13,6 +13,8 @@
 //! Infinities keep their sign. The canonical NaN survives truncation to any `k ≥ 1`,
 //! so truncating a canonical word again is the identity.
 
+use std::mem::MaybeUninit;
+
 use crate::{FloatFormat, MantissaBits};
 
 macro_rules! canonical_fn {
@@ -112,9 +114,9 @@ pub fn truncate_bf16_bits(bits: u16, m: MantissaBits) -> u16 {
 macro_rules! slice_kernel {
     ($name:ident, $avx2:ident, $portable:ident, $src:ty, $word:ty, $canon:ident, $to_bits:expr) => {
         /// Writes the canonical words of `src`, in little-endian byte order, into
-        /// `dst`, which has exactly one word per value.
+        /// `dst`, which has exactly one word per value and may be uninitialised.
         #[inline]
-        pub(crate) fn $name(src: &[$src], mask: $word, dst: &mut [$word]) {
+        pub(crate) fn $name(src: &[$src], mask: $word, dst: &mut [MaybeUninit<$word>]) {
             debug_assert_eq!(dst.len(), src.len());
             // A few values are cheaper inline than behind a feature check and a
             // call (both loops give the same words).
@@ -138,15 +140,15 @@ macro_rules! slice_kernel {
         /// bit-identical to the portable loop.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
-        fn $avx2(src: &[$src], mask: $word, dst: &mut [$word]) {
+        fn $avx2(src: &[$src], mask: $word, dst: &mut [MaybeUninit<$word>]) {
             $portable(src, mask, dst);
         }
 
         #[inline(always)]
-        fn $portable(src: &[$src], mask: $word, dst: &mut [$word]) {
+        fn $portable(src: &[$src], mask: $word, dst: &mut [MaybeUninit<$word>]) {
             let to_bits: fn($src) -> $word = $to_bits;
             for (out, &x) in dst.iter_mut().zip(src) {
-                *out = $canon(to_bits(x), mask).to_le();
+                out.write($canon(to_bits(x), mask).to_le());
             }
         }
     };
@@ -255,6 +257,21 @@ mod tests {
         );
     }
 
+    /// The words a slice kernel writes for `src`.
+    fn run_kernel<T, W: Copy + Default>(
+        kernel: impl Fn(&[T], W, &mut [MaybeUninit<W>]),
+        src: &[T],
+        mask: W,
+    ) -> Vec<W> {
+        let mut words = vec![MaybeUninit::new(W::default()); src.len()];
+        kernel(src, mask, &mut words);
+        // SAFETY: every word was initialised above (and overwritten by the kernel).
+        words
+            .into_iter()
+            .map(|w| unsafe { w.assume_init() })
+            .collect()
+    }
+
     #[test]
     fn slice_kernels_agree_with_scalar() {
         let values: Vec<f64> = (0..1000)
@@ -266,18 +283,19 @@ mod tests {
             })
             .collect();
         let bits = m(FloatFormat::F64, 9);
-        let mut words = vec![0u64; values.len()];
-        write_f64s(&values, Masks::new(bits).f64, &mut words);
-        let mut portable = vec![0u64; values.len()];
-        write_f64s_portable(&values, Masks::new(bits).f64, &mut portable);
+        let words = run_kernel(write_f64s, &values, Masks::new(bits).f64);
+        let portable = run_kernel(
+            |src, mask, dst| write_f64s_portable(src, mask, dst),
+            &values,
+            Masks::new(bits).f64,
+        );
         assert_eq!(words, portable);
         for (&word, &x) in words.iter().zip(&values) {
             assert_eq!(u64::from_le(word), truncate_f64(x, bits));
         }
         let singles: Vec<f32> = values.iter().map(|&x| x as f32).collect();
         let bits32 = m(FloatFormat::F32, 5);
-        let mut words32 = vec![0u32; singles.len()];
-        write_f32s(&singles, Masks::new(bits32).f32, &mut words32);
+        let words32 = run_kernel(write_f32s, &singles, Masks::new(bits32).f32);
         for (&word, &x) in words32.iter().zip(&singles) {
             assert_eq!(u32::from_le(word), truncate_f32(x, bits32));
         }
