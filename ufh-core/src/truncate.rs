@@ -284,11 +284,7 @@ mod tests {
             .collect();
         let bits = m(FloatFormat::F64, 9);
         let words = run_kernel(write_f64s, &values, Masks::new(bits).f64);
-        let portable = run_kernel(
-            |src, mask, dst| write_f64s_portable(src, mask, dst),
-            &values,
-            Masks::new(bits).f64,
-        );
+        let portable = run_kernel(write_f64s_portable, &values, Masks::new(bits).f64);
         assert_eq!(words, portable);
         for (&word, &x) in words.iter().zip(&values) {
             assert_eq!(u64::from_le(word), truncate_f64(x, bits));
