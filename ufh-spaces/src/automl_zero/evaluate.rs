@@ -1,6 +1,6 @@
 //! Fitness over a set of tasks, and the functional hash of a program.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 use rand::{Rng, SeedableRng};
@@ -12,7 +12,7 @@ use ufh_core::{
 use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
 
 use super::interpreter::{Lane, Limits, Memory, TaskOutcome, in_task_order, run_tasks};
-use super::liveness::live_code;
+use super::liveness::live_code_into;
 use super::op::{DataKind, Op};
 use super::program::{MemoryLayout, Program};
 use super::task::Task;
@@ -118,14 +118,25 @@ pub struct ProgramEvaluator<const F: usize> {
     workspaces: Mutex<Vec<Workspace<F>>>,
 }
 
-/// What one run over every task works in: a memory and an error list per task.
+/// What one hash or evaluation works in: the runs' buffers and the program's
+/// live code, reused from one candidate to the next so that neither allocates.
 #[derive(Debug)]
 struct Workspace<const F: usize> {
+    runs: Runs<F>,
+    /// Scratch of the liveness analysis.
+    keep: Vec<bool>,
+    /// The live code of the program at hand.
+    live: Program,
+}
+
+/// What one run over every task works in: a memory and an error list per task.
+#[derive(Debug)]
+struct Runs<const F: usize> {
     memories: Vec<Memory<F>>,
     errors: Vec<Vec<f64>>,
 }
 
-impl<const F: usize> Workspace<F> {
+impl<const F: usize> Runs<F> {
     /// The lanes of a run of every task in `tasks`, task `i`'s random ops drawing
     /// from the seed `seed(i)`.
     fn lanes<'a>(
@@ -265,11 +276,12 @@ impl<const F: usize> ProgramEvaluator<F> {
 
     /// Runs `program` on every task; `None` if it does not fit the layout.
     pub fn evaluate_program(&self, program: &Program) -> Option<ProgramEvaluation> {
-        let program = self.runnable(program)?;
-        let program = program.as_ref();
+        program.check(self.layout, F).ok()?;
         let mut workspace = self.take_workspace();
+        let Workspace { runs, keep, live } = &mut workspace;
+        let program = runnable(program, keep, live);
         let with_test = self.tasks.iter().all(|t| !t.test.is_empty());
-        let mut lanes = workspace.lanes(&self.tasks, |i| self.tasks[i].rng_seed);
+        let mut lanes = runs.lanes(&self.tasks, |i| self.tasks[i].rng_seed);
         let limits = Limits {
             n_train: usize::MAX,
             n_valid: usize::MAX,
@@ -298,40 +310,41 @@ impl<const F: usize> ProgramEvaluator<F> {
 
     /// The functional hash of `program`.
     pub fn hash_program(&self, program: &Program) -> FunctionalHash {
-        let Some(program) = self.runnable(program) else {
-            return FunctionalHash(UNRUNNABLE);
-        };
-        let key = live_code_key::<F>(&program);
-        if let Some(&hash) = self.memo().get(&key) {
-            return hash;
-        }
-        let hash = self.run_hash(&program);
-        let mut memo = self.memo();
-        if memo.len() >= MEMO_CAPACITY {
-            memo.clear();
-        }
-        memo.insert(key, hash);
-        hash
+        self.hash_with(program, true)
     }
 
     /// The functional hash of `program` computed by running it, without the memo.
     pub fn hash_program_uncached(&self, program: &Program) -> FunctionalHash {
-        self.runnable(program)
-            .map_or(FunctionalHash(UNRUNNABLE), |p| self.run_hash(&p))
+        self.hash_with(program, false)
     }
 
-    /// What runs of `program`: its live code (the program itself when liveness
-    /// cannot analyse it); `None` if it does not fit the layout.
-    fn runnable<'p>(&self, program: &'p Program) -> Option<Cow<'p, Program>> {
-        program.check(self.layout, F).ok()?;
-        Some(live_code(program).map_or(Cow::Borrowed(program), Cow::Owned))
+    fn hash_with(&self, program: &Program, remember: bool) -> FunctionalHash {
+        if program.check(self.layout, F).is_err() {
+            return FunctionalHash(UNRUNNABLE);
+        }
+        let mut workspace = self.take_workspace();
+        let Workspace { runs, keep, live } = &mut workspace;
+        let program = runnable(program, keep, live);
+        let key = remember.then(|| live_code_key::<F>(program));
+        let remembered = key.and_then(|key| self.memo().get(&key).copied());
+        let hash = remembered.unwrap_or_else(|| self.run_hash(program, runs));
+        self.give_back_workspace(workspace);
+        if let (Some(key), None) = (key, remembered) {
+            let mut memo = self.memo();
+            if memo.len() >= MEMO_CAPACITY {
+                memo.clear();
+            }
+            memo.insert(key, hash);
+        }
+        hash
     }
 
     /// Runs the probe on a checked program (its live code, when it has one).
-    fn run_hash(&self, program: &Program) -> FunctionalHash {
+    fn run_hash(&self, program: &Program, runs: &mut Runs<F>) -> FunctionalHash {
         let probe = HashRun {
             program,
             evaluator: self,
+            runs: RefCell::new(runs),
         };
         match functional_hash(&probe, &self.spec) {
             Ok(hash) => hash,
@@ -348,12 +361,16 @@ impl<const F: usize> ProgramEvaluator<F> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop();
         reused.unwrap_or_else(|| Workspace {
-            memories: self
-                .tasks
-                .iter()
-                .map(|_| Memory::new(self.layout))
-                .collect(),
-            errors: vec![Vec::new(); self.tasks.len()],
+            runs: Runs {
+                memories: self
+                    .tasks
+                    .iter()
+                    .map(|_| Memory::new(self.layout))
+                    .collect(),
+                errors: vec![Vec::new(); self.tasks.len()],
+            },
+            keep: Vec::new(),
+            live: Program::default(),
         })
     }
 
@@ -377,6 +394,17 @@ impl<const F: usize> ProgramEvaluator<F> {
 struct HashRun<'a, const F: usize> {
     program: &'a Program,
     evaluator: &'a ProgramEvaluator<F>,
+    runs: RefCell<&'a mut Runs<F>>,
+}
+
+/// What runs of a checked `program`: its live code, written into `live` (the
+/// program itself when liveness cannot analyse it).
+fn runnable<'p>(program: &'p Program, keep: &mut Vec<bool>, live: &'p mut Program) -> &'p Program {
+    if live_code_into(program, keep, live) {
+        live
+    } else {
+        program
+    }
 }
 
 impl<const F: usize> HashableOutputs for HashRun<'_, F> {
@@ -397,8 +425,8 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
             .iter()
             .map(|_| probe.rng().random())
             .collect();
-        let mut workspace = evaluator.take_workspace();
-        let mut lanes = workspace.lanes(&evaluator.tasks, |i| seeds[i]);
+        let mut runs = self.runs.borrow_mut();
+        let mut lanes = runs.lanes(&evaluator.tasks, |i| seeds[i]);
         let limits = Limits {
             n_train: n,
             n_valid: n,
@@ -414,8 +442,6 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
                 probe.push_f64(f64::NAN);
             }
         }
-        drop(lanes);
-        evaluator.give_back_workspace(workspace);
         Ok(())
     }
 }

@@ -77,7 +77,7 @@ static FLOW: [Flow; 65] = {
 
 /// Runs `code` backwards from `live_out`: the live set before it, and, if `keep`
 /// is given, which instructions are live. Addresses must be below [`KIND_BITS`].
-fn transfer(code: &[Instruction], mut live: Set, mut keep: Option<&mut Vec<bool>>) -> Set {
+fn transfer(code: &[Instruction], mut live: Set, mut keep: Option<&mut [bool]>) -> Set {
     for (i, ins) in code.iter().enumerate().rev() {
         let flow = &FLOW[usize::from(ins.op.id())];
         let set = |slot: usize, address: u8| {
@@ -95,19 +95,36 @@ fn transfer(code: &[Instruction], mut live: Set, mut keep: Option<&mut Vec<bool>
     live
 }
 
-fn retain(code: &[Instruction], live_out: Set) -> Vec<Instruction> {
-    let mut keep = vec![false; code.len()];
-    transfer(code, live_out, Some(&mut keep));
-    code.iter()
-        .zip(keep)
-        .filter_map(|(ins, keep)| keep.then_some(*ins))
-        .collect()
+/// Writes the live instructions of `code` into `out`, `keep` serving as scratch.
+fn retain_into(
+    code: &[Instruction],
+    live_out: Set,
+    keep: &mut Vec<bool>,
+    out: &mut Vec<Instruction>,
+) {
+    keep.clear();
+    keep.resize(code.len(), false);
+    transfer(code, live_out, Some(keep));
+    out.clear();
+    out.extend(
+        code.iter()
+            .zip(keep.iter())
+            .filter_map(|(ins, &keep)| keep.then_some(*ins)),
+    );
 }
 
 /// `program` without the instructions that cannot affect a prediction; `None` if
 /// an address is beyond the 32 per kind this analysis tracks (run such a program
 /// as it is).
 pub fn live_code(program: &Program) -> Option<Program> {
+    let mut live = Program::default();
+    live_code_into(program, &mut Vec::new(), &mut live).then_some(live)
+}
+
+/// [`live_code`] into `out`, reusing its instruction lists and the scratch
+/// `keep`: no allocation once they have grown to the program's size. Returns
+/// whether it could analyse the program; if not, `out` is left as it was.
+pub(crate) fn live_code_into(program: &Program, keep: &mut Vec<bool>, out: &mut Program) -> bool {
     let all = program
         .setup
         .iter()
@@ -116,7 +133,7 @@ pub fn live_code(program: &Program) -> Option<Program> {
     for ins in all {
         let too_far = |a: u8| u32::from(a) >= KIND_BITS;
         if too_far(ins.in1) || too_far(ins.in2) || too_far(ins.out) {
-            return None;
+            return false;
         }
     }
     let prediction = bit(Kind::Scalar, PREDICTION);
@@ -133,11 +150,15 @@ pub fn live_code(program: &Program) -> Option<Program> {
         }
         (in_predict, in_learn) = (next_predict, next_learn);
     }
-    Some(Program {
-        setup: retain(&program.setup, in_predict),
-        predict: retain(&program.predict, prediction | in_learn | in_predict),
-        learn: retain(&program.learn, in_predict),
-    })
+    retain_into(&program.setup, in_predict, keep, &mut out.setup);
+    retain_into(
+        &program.predict,
+        prediction | in_learn | in_predict,
+        keep,
+        &mut out.predict,
+    );
+    retain_into(&program.learn, in_predict, keep, &mut out.learn);
+    true
 }
 
 #[cfg(test)]
