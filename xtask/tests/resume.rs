@@ -51,15 +51,18 @@ fn refused_without_resume(mut command: Command) {
 fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
     let dir = std::env::temp_dir().join(format!("ufh-resume-az-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // Whole experiments (--check-at-end), so that a run lasts seconds rather
+    // than the second it takes to stop at the first solving candidate.
     let whole = xtask()
-        .args(["automl-zero", "--seed", "3"])
+        .args(["automl-zero", "--seed", "3", "--check-at-end"])
         .output()
         .unwrap();
     assert!(whole.status.success());
     let expected = without_times(&String::from_utf8(whole.stdout).unwrap());
     let args = |resume: bool| {
         let mut c = xtask();
-        c.args(["automl-zero", "--seed", "3", "--checkpoint-every-s", "0.2"])
+        c.args(["automl-zero", "--seed", "3", "--check-at-end"])
+            .args(["--checkpoint-every-s", "0.2"])
             .arg("--checkpoint")
             .arg(&dir);
         if resume {
@@ -67,7 +70,8 @@ fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
         }
         c
     };
-    kill_mid_run(args(false), || true, Duration::from_millis(1_200));
+    let first = dir.join("experiment-0.json");
+    kill_mid_run(args(false), || first.exists(), Duration::from_millis(300));
     assert!(dir.join("experiment-0.json").exists());
     // A folder of checkpoints is not overwritten by mistake.
     refused_without_resume(args(false));
