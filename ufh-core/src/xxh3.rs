@@ -20,10 +20,11 @@
 //! values), and streams of 17 to 128 bytes are finished by an inlined copy of
 //! XXH3's formula for them. Slices are truncated straight into the buffer's
 //! uninitialised words (no zeroing first), and the buffer is aligned to a cache
-//! line. In `hash_f64` (4 December 2026, this project's 2-core VM, one run): 4
-//! values 12.1 ns against XXH3's 3.1 ns over the same bytes (3.9×), 64 values
-//! 60.7 ns against 24.0 ns (2.5×; 65.8 ns before the last two changes, measured
-//! against a saved criterion baseline). On 3 December the same bench gave 4
+//! line; the short streams' finish is inlined into the caller. In `hash_f64` (4
+//! December 2026, this project's 2-core VM, one run): 4 values 11.1 ns against
+//! XXH3's 3.1 ns over the same bytes (3.6×; 12.1 ns with the finish behind a
+//! call), 64 values 61.1 ns against 24.0 ns (2.5×; 65.8 ns before the
+//! uninitialised words and the alignment, against a saved criterion baseline). On 3 December the same bench gave 4
 //! values 16.5–17.5 ns against 6.4 ns: the machine's speed, XXH3's more than
 //! ours, varies from day to day, so ratios here are ranges.
 
@@ -506,7 +507,10 @@ impl Xxh3 {
         accumulator
     }
 
-    #[inline]
+    /// The 64-bit hash; the short streams' path is inlined into the caller (a
+    /// call given `&self` made the four-value hash a tenth slower), the long one
+    /// is not.
+    #[inline(always)]
     pub(crate) fn finish_64(&self) -> u64 {
         if self.total() as usize <= SHORT_MAX {
             let bytes = self.buffered_bytes();
@@ -518,6 +522,11 @@ impl Xxh3 {
             }
             return XxHash3_64::oneshot(bytes);
         }
+        self.finish_64_long()
+    }
+
+    #[inline(never)]
+    fn finish_64_long(&self) -> u64 {
         self.long_accumulator()
             .merge(self.total().wrapping_mul(PRIME64_1), MERGE_LOW_AT)
     }
