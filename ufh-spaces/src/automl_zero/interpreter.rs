@@ -62,9 +62,35 @@ impl<const F: usize> Memory<F> {
 
     /// Zeroes every address of the layout.
     pub fn wipe(&mut self) {
-        self.scalars[..usize::from(self.layout.scalars)].fill(0.0);
-        self.vectors[..usize::from(self.layout.vectors)].fill([0.0; F]);
-        self.matrices[..usize::from(self.layout.matrices)].fill([[0.0; F]; F]);
+        self.slots().wipe();
+    }
+
+    /// The three kinds of slots, borrowed apart.
+    pub(crate) fn slots(&mut self) -> Slots<'_, F> {
+        Slots {
+            s: &mut self.scalars,
+            v: &mut self.vectors,
+            m: &mut self.matrices,
+            layout: self.layout,
+        }
+    }
+}
+
+/// A memory's slots borrowed straight: an instruction reaches a slot through one
+/// pointer instead of through the memory and then its box.
+pub(crate) struct Slots<'a, const F: usize> {
+    s: &'a mut [f64; SLOTS],
+    v: &'a mut [Vector<F>; SLOTS],
+    m: &'a mut [Matrix<F>; SLOTS],
+    layout: MemoryLayout,
+}
+
+impl<const F: usize> Slots<'_, F> {
+    /// Zeroes every address of the layout.
+    fn wipe(&mut self) {
+        self.s[..usize::from(self.layout.scalars)].fill(0.0);
+        self.v[..usize::from(self.layout.vectors)].fill([0.0; F]);
+        self.m[..usize::from(self.layout.matrices)].fill([[0.0; F]; F]);
     }
 }
 
@@ -127,19 +153,35 @@ fn gaussian(rng: &mut SearchRng, [mean, std]: [f64; 2]) -> f64 {
 /// What an instruction runs on: a memory and the RNG its random ops draw from.
 pub(crate) trait Core<const F: usize> {
     /// The memory and the RNG.
-    fn parts(&mut self) -> (&mut Memory<F>, &mut SearchRng);
+    fn parts(&mut self) -> Parts<'_, F>;
 }
 
-impl<const F: usize> Core<F> for (&mut Memory<F>, &mut SearchRng) {
-    fn parts(&mut self) -> (&mut Memory<F>, &mut SearchRng) {
-        (&mut *self.0, &mut *self.1)
+/// A core's scalar, vector and matrix slots and its RNG.
+pub(crate) type Parts<'a, const F: usize> = (
+    &'a mut [f64; SLOTS],
+    &'a mut [Vector<F>; SLOTS],
+    &'a mut [Matrix<F>; SLOTS],
+    &'a mut SearchRng,
+);
+
+impl<const F: usize> Slots<'_, F> {
+    #[inline(always)]
+    fn with<'r>(&'r mut self, rng: &'r mut SearchRng) -> Parts<'r, F> {
+        (&mut *self.s, &mut *self.v, &mut *self.m, rng)
+    }
+}
+
+impl<const F: usize> Core<F> for (Slots<'_, F>, &mut SearchRng) {
+    #[inline(always)]
+    fn parts(&mut self) -> Parts<'_, F> {
+        self.0.with(self.1)
     }
 }
 
 /// Runs one instruction. Addresses must fit the memory (programs are checked
 /// before they run); a vector or matrix constant-set takes its indices modulo F.
 pub fn execute<const F: usize>(ins: &Instruction, mem: &mut Memory<F>, rng: &mut SearchRng) {
-    execute_on(ins, &mut [(mem, rng)]);
+    execute_on(ins, &mut [(mem.slots(), rng)]);
 }
 
 /// Runs one instruction on each of `cores` in turn, the op dispatched once for
@@ -159,13 +201,7 @@ pub(crate) fn execute_on<const F: usize, C: Core<F>>(ins: &Instruction, cores: &
                 $(Op::$op => {
                     for core in cores.iter_mut() {
                         #[allow(unused_variables)]
-                        let (mem, $rng) = core.parts();
-                        #[allow(unused_variables)]
-                        let $s = &mut mem.scalars;
-                        #[allow(unused_variables)]
-                        let $v = &mut mem.vectors;
-                        #[allow(unused_variables)]
-                        let $m = &mut mem.matrices;
+                        let ($s, $v, $m, $rng) = core.parts();
                         $body;
                     }
                 })*
@@ -339,7 +375,7 @@ pub(crate) struct Lane<'a, const F: usize> {
     /// Position of the task in the caller's list.
     pub(crate) index: usize,
     task: &'a Task<F>,
-    mem: &'a mut Memory<F>,
+    mem: Slots<'a, F>,
     rng: SearchRng,
     /// What the run came to.
     pub(crate) outcome: TaskOutcome,
@@ -371,7 +407,7 @@ impl<'a, const F: usize> Lane<'a, F> {
         Self {
             index,
             task,
-            mem,
+            mem: mem.slots(),
             rng,
             outcome: TaskOutcome {
                 validation: MIN_FITNESS,
@@ -390,8 +426,9 @@ impl<'a, const F: usize> Lane<'a, F> {
 }
 
 impl<const F: usize> Core<F> for Lane<'_, F> {
-    fn parts(&mut self) -> (&mut Memory<F>, &mut SearchRng) {
-        (&mut *self.mem, &mut self.rng)
+    #[inline(always)]
+    fn parts(&mut self) -> Parts<'_, F> {
+        self.mem.with(&mut self.rng)
     }
 }
 
@@ -510,18 +547,18 @@ fn run_group<const F: usize>(program: &Program, lanes: &mut [Lane<'_, F>], limit
         }
         let group = &mut lanes[..running.active];
         for lane in group.iter_mut() {
-            lane.mem.vectors[x] = lane.features[step];
-            lane.mem.scalars[l] = 0.0;
+            lane.mem.v[x] = lane.features[step];
+            lane.mem.s[l] = 0.0;
         }
         run_lanes(&program.predict, group);
         let mut diverged = false;
         for lane in group.iter_mut() {
             lane.outcome.train_steps += 1;
             if lane.accuracy {
-                lane.mem.scalars[p] = sigmoid(lane.mem.scalars[p]);
+                lane.mem.s[p] = sigmoid(lane.mem.s[p]);
             }
             let label = lane.labels[step];
-            let error = (label - lane.mem.scalars[p]).abs();
+            let error = (label - lane.mem.s[p]).abs();
             if error.is_nan() || error > MAX_ABS_ERROR {
                 lane.outcome.diverged = Some(Divergence::Training(step));
                 lane.todo = 0;
@@ -533,7 +570,7 @@ fn run_group<const F: usize>(program: &Program, lanes: &mut [Lane<'_, F>], limit
             }
             // The features are still in v0: a checked program never writes it (nor
             // s0), so Learn sees them as Predict did.
-            lane.mem.scalars[l] = label;
+            lane.mem.s[l] = label;
         }
         // Lanes that diverged run no Learn.
         running.retire(lanes, step, diverged);
@@ -614,19 +651,19 @@ fn measure<const F: usize>(
         diverged = false;
         let group = &mut lanes[..running.active];
         for lane in group.iter_mut() {
-            lane.mem.vectors[x] = lane.features[step];
-            lane.mem.scalars[l] = 0.0;
+            lane.mem.v[x] = lane.features[step];
+            lane.mem.s[l] = 0.0;
         }
         run_lanes(&program.predict, group);
         for lane in group.iter_mut() {
             let label = lane.labels[step];
             let error = if lane.accuracy {
-                let probability = sigmoid(lane.mem.scalars[p]);
+                let probability = sigmoid(lane.mem.s[p]);
                 let wrong = f64::from(u8::from((label > 0.5) != (probability > 0.5)));
                 lane.loss += wrong;
                 wrong
             } else {
-                let e = label - lane.mem.scalars[p];
+                let e = label - lane.mem.s[p];
                 lane.loss += e * e;
                 e.abs()
             };
