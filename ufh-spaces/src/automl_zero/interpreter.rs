@@ -1,5 +1,7 @@
 //! The interpreter: fixed-size memory (F is a const generic), one `match` per
-//! instruction, no allocation after the memory is built.
+//! instruction, no allocation after the memory is built. A program's tasks run
+//! side by side as lanes: each instruction is dispatched once for
+//! all of them, and their independent dependency chains overlap in the CPU.
 
 use rand::Rng;
 use ufh_search::SearchRng;
@@ -152,7 +154,7 @@ fn gaussian(rng: &mut SearchRng, [mean, std]: [f64; 2]) -> f64 {
 
 /// What an instruction runs on: a memory and the RNG its random ops draw from.
 pub(crate) trait Core<const F: usize> {
-    /// The memory and the RNG.
+    /// Its slots and its RNG.
     fn parts(&mut self) -> Parts<'_, F>;
 }
 
