@@ -1,7 +1,7 @@
 //! The interpreter: fixed-size memory (F is a const generic), one `match` per
 //! instruction, no allocation after the memory is built. A program's tasks run
-//! side by side as lanes: each instruction is dispatched once for
-//! all of them, and their independent dependency chains overlap in the CPU.
+//! side by side as lanes: each instruction is dispatched once for all of them,
+//! and their independent dependency chains overlap in the CPU.
 
 use rand::Rng;
 use ufh_search::SearchRng;
