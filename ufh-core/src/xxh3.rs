@@ -11,22 +11,28 @@
 //! 240 bytes, which XXH3 hashes with other formulas, go to `twox-hash` whole.
 //!
 //! Short streams are what candidates produce (NAS-Bench-101 4 values, AutoML-Zero
-//! about 200, pushed one at a time), so their paths are kept short: a single word
-//! is one compare, one store and one add into the buffer; a slice that fits the
-//! buffer is truncated into it in one loop; slices up to `BULK_MIN_BYTES` go
-//! through the buffer, flushed by a cold call that is given only the accumulator
-//! and the words, so that a loop of pushes keeps its position in a register. The
-//! buffer starts uninitialised (zeroing its 256 bytes cost more than hashing four
+//! about 200, pushed one at a time, MNAS about 100 in slices), so their paths are
+//! kept short: a single word is one compare, one store and one add into the
+//! buffer; a slice that fits the buffer is truncated into it in one loop; the
+//! buffer is flushed by a cold call that is given only the accumulator and the
+//! words, so that a loop of pushes keeps its position in a register. The buffer
+//! starts uninitialised (zeroing its 256 bytes cost more than hashing four
 //! values), and streams of 17 to 128 bytes are finished by an inlined copy of
-//! XXH3's formula for them. Slices are truncated straight into the buffer's
-//! uninitialised words (no zeroing first), and the buffer is aligned to a cache
-//! line; the short streams' finish is inlined into the caller. In `hash_f64` (4
-//! December 2026, this project's 2-core VM, one run): 4 values 11.1 ns against
-//! XXH3's 3.1 ns over the same bytes (3.6×; 12.1 ns with the finish behind a
-//! call), 64 values 61.1 ns against 24.0 ns (2.5×; 65.8 ns before the
-//! uninitialised words and the alignment, against a saved criterion baseline). On 3 December the same bench gave 4
-//! values 16.5–17.5 ns against 6.4 ns: the machine's speed, XXH3's more than
-//! ours, varies from day to day, so ratios here are ranges.
+//! XXH3's formula for them. A slice of more than `BULK_MIN_BYTES` pushed into an
+//! empty buffer takes the fused loop for all its stripes but the last, whose
+//! whole vectors the same loop truncates into the buffer.
+//!
+//! Store forwarding decides the mid-size regime (tens to hundreds of values): a
+//! 32-byte load of bytes just written by narrower stores waits a dozen cycles for
+//! them to retire. So the vector loops start from the initial accumulator as a
+//! constant rather than loading the words `new` stored, the finish of a long
+//! stream takes the accumulator through its last stripes and the merge in one
+//! call, and the words the finish reads were written by 32-byte stores where the
+//! stream allows. In `hash_f64` (4 December 2026, this project's 2-core VM,
+//! interleaved runs of both builds): 64 values 32.8-33.3 ns against XXH3's
+//! 16.5-16.7 ns over the same bytes (2.0x; 39-41 ns before these changes), 4
+//! values 7.1 ns against 2.5 ns (2.8x). The machine's speed varies from day to
+//! day (XXH3's more than ours), so ratios here are ranges.
 
 use std::mem::MaybeUninit;
 
@@ -75,7 +81,7 @@ pub(crate) const BUFFER_BYTES: usize = 256;
 const BUFFER_WORDS: usize = BUFFER_BYTES / 8;
 /// Slices of at most this many bytes go through the buffer, a flush per 256
 /// bytes; the fused bulk loop's set-up costs more than it saves below it.
-const BULK_MIN_BYTES: usize = 4 * BUFFER_BYTES;
+const BULK_MIN_BYTES: usize = BUFFER_BYTES;
 
 #[inline(always)]
 fn secret_word(offset: usize) -> u64 {
@@ -83,6 +89,11 @@ fn secret_word(offset: usize) -> u64 {
     bytes.copy_from_slice(&SECRET[offset..offset + 8]);
     u64::from_le_bytes(bytes)
 }
+
+/// XXH3's initial accumulator.
+const INIT_ACC: [u64; 8] = [
+    PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5, PRIME32_1,
+];
 
 /// The running state of the bulk loop.
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +106,9 @@ struct Accumulator {
 impl Accumulator {
     const fn new() -> Self {
         Self {
+            // Written out rather than `INIT_ACC`: copied from the constant, the
+            // hasher was built on the side and moved (a 370-byte `memcpy` per
+            // hash of four values).
             acc: [
                 PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5,
                 PRIME32_1,
@@ -131,11 +145,13 @@ impl Accumulator {
         }
     }
 
-    fn merge(&self, init: u64, secret_at: usize) -> u64 {
+    /// XXH3's merge of a final accumulator.
+    #[inline(always)]
+    fn merge(acc: &[u64; 8], init: u64, secret_at: usize) -> u64 {
         let mut result = init;
         for i in 0..4 {
-            let a = (self.acc[2 * i] ^ secret_word(secret_at + 16 * i)) as u128;
-            let b = (self.acc[2 * i + 1] ^ secret_word(secret_at + 16 * i + 8)) as u128;
+            let a = (acc[2 * i] ^ secret_word(secret_at + 16 * i)) as u128;
+            let b = (acc[2 * i + 1] ^ secret_word(secret_at + 16 * i + 8)) as u128;
             let product = a.wrapping_mul(b);
             result = result.wrapping_add((product as u64) ^ ((product >> 64) as u64));
         }
@@ -190,15 +206,13 @@ impl Lanes<'_> {
 #[derive(Clone)]
 pub(crate) struct Xxh3 {
     accumulator: Accumulator,
-    /// Bytes not yet accumulated; after a flush its tail keeps the last 64 bytes
-    /// accumulated, which the last-stripe step of a short remainder reads. Left
-    /// uninitialised at first (zeroing 256 bytes cost more than hashing a short
-    /// stream): bytes `0..max(initialised, buffered)` are initialised, and only
+    /// Bytes not yet accumulated; after a flush or a bulk run its tail (the last
+    /// stripe's 64 bytes) keeps the last stripe accumulated, which the last-stripe
+    /// step of a short remainder reads. Left uninitialised at first (zeroing 256
+    /// bytes cost more than hashing a short stream): bytes `0..buffered` are
+    /// initialised, and so is the tail once anything has been accumulated; only
     /// those are ever read.
     buffer: Buffer,
-    /// With `buffered`, how much of `buffer` is initialised (see there): 0 at
-    /// first, `BUFFER_BYTES` from the first flush, bulk run or free-words loan on.
-    initialised: usize,
     buffered: usize,
     /// Bytes accumulated (flushed or taken by the bulk loop); the stream's length
     /// is this plus `buffered`, so a push updates one counter, not two.
@@ -233,7 +247,6 @@ impl Xxh3 {
         Self {
             accumulator: Accumulator::new(),
             buffer: Buffer([MaybeUninit::uninit(); BUFFER_WORDS]),
-            initialised: 0,
             buffered: 0,
             accumulated: 0,
         }
@@ -255,36 +268,22 @@ impl Xxh3 {
         unsafe { std::slice::from_raw_parts(self.buffer.as_ptr().cast::<u64>(), n) }
     }
 
-    /// The whole buffer, once every byte of it is initialised.
+    /// The buffer's tail, the last stripe accumulated, once anything has been.
     #[inline(always)]
-    fn whole(&self) -> &[u64; BUFFER_WORDS] {
+    fn tail(&self) -> &[u8] {
         assert!(
-            self.initialised == BUFFER_BYTES || self.buffered == BUFFER_BYTES,
-            "the whole buffer is read only once it is initialised"
+            self.accumulated > 0,
+            "the tail is read only once a stripe has been accumulated"
         );
-        // SAFETY: every byte is initialised (checked above); MaybeUninit<u64>
-        // has the layout of u64.
-        unsafe { &*self.buffer.as_ptr().cast::<[u64; BUFFER_WORDS]>() }
-    }
-
-    /// The whole buffer for writing, its unwritten bytes zeroed first (once per
-    /// hasher: from then on every byte stays initialised).
-    #[inline]
-    fn whole_mut(&mut self) -> &mut [u64; BUFFER_WORDS] {
-        let from = self.initialised.max(self.buffered);
-        if from < BUFFER_BYTES {
-            // SAFETY: from..BUFFER_BYTES lies within the buffer.
-            unsafe {
-                self.buffer
-                    .as_mut_ptr()
-                    .cast::<u8>()
-                    .add(from)
-                    .write_bytes(0, BUFFER_BYTES - from);
-            }
+        // SAFETY: a flush accumulates a full buffer and a bulk run writes the
+        // tail, so the tail is initialised once anything has been accumulated;
+        // later writes keep it so (see `buffer`).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.buffer.as_ptr().cast::<u8>().add(BUFFER_BYTES - STRIPE),
+                STRIPE,
+            )
         }
-        self.initialised = BUFFER_BYTES;
-        // SAFETY: every byte is initialised now.
-        unsafe { &mut *self.buffer.as_mut_ptr().cast::<[u64; BUFFER_WORDS]>() }
     }
 
     /// Copies `bytes` into the buffer at `start`.
@@ -311,8 +310,7 @@ impl Xxh3 {
         // SAFETY: the buffer is full, so every byte of it is initialised;
         // MaybeUninit<u64> has the layout of u64.
         let words = unsafe { &*self.buffer.as_ptr().cast::<[u64; BUFFER_WORDS]>() };
-        accumulate_buffer(&mut self.accumulator, words);
-        self.initialised = BUFFER_BYTES;
+        accumulate_buffer(&mut self.accumulator, words, self.accumulated == 0);
         self.buffered = 0;
         self.accumulated += BUFFER_BYTES as u64;
     }
@@ -432,8 +430,8 @@ impl Xxh3 {
 
     /// Accumulates whole stripes of `lanes` straight from the caller's slice and
     /// returns how many values it consumed. It runs only on an empty buffer and
-    /// leaves at least one value (and at most one buffer's worth of bytes) for
-    /// the buffer, so that the stream's last stripe is never accumulated early.
+    /// leaves one to one stripe's worth of values for the buffer, so that the
+    /// stream's last stripe is never accumulated early.
     #[inline(always)]
     pub(crate) fn bulk(&mut self, lanes: Lanes<'_>) -> usize {
         let per_stripe = lanes.values_per_stripe();
@@ -455,56 +453,103 @@ impl Xxh3 {
         if self.buffered != 0 {
             return 0;
         }
-        // Whole buffers' worth of stripes, keeping 1..=BUFFER_BYTES bytes back.
-        let per_buffer = BUFFER_BYTES / STRIPE;
-        let stripes = (n_values - 1) / (per_stripe * per_buffer) * per_buffer;
-        self.accumulate_lanes(lanes, stripes);
-        // The buffer's tail must hold the last stripe accumulated.
-        let last = lanes.stripe(stripes - 1);
-        for (word, lane) in self.whole_mut()[BUFFER_WORDS - 8..].iter_mut().zip(last) {
-            *word = lane.to_le();
-        }
-        let consumed = stripes * per_stripe;
-        self.accumulated += (consumed * (STRIPE / per_stripe)) as u64;
-        consumed
+        // Every whole stripe but the last value's. (Shifts, not divisions by
+        // `per_stripe`: this function is not inlined, and a division was a
+        // third of its time.)
+        let (stripe_shift, word_shift) = match lanes {
+            Lanes::F64(..) => (3, 0),
+            Lanes::F32(..) => (4, 1),
+        };
+        debug_assert_eq!(per_stripe, 1 << stripe_shift);
+        let stripes = (n_values - 1) >> stripe_shift;
+        let head_words = self.accumulate_lanes(lanes, stripes);
+        self.accumulated += (stripes * STRIPE) as u64;
+        self.buffered = 8 * head_words;
+        (stripes << stripe_shift) + (head_words << word_shift)
     }
 
-    fn accumulate_lanes(&mut self, lanes: Lanes<'_>, stripes: usize) {
-        #[cfg(target_arch = "x86_64")]
+    /// Accumulates the first `stripes` (at least one) stripes of `lanes`, writes
+    /// the last of them, little-endian, into the buffer's tail, and may write
+    /// whole vectors of the values after them into the buffer's head (the
+    /// vector loop does, so that the finish's wide loads of them are forwarded
+    /// from its wide stores); returns the words written there, which the caller
+    /// counts as buffered.
+    fn accumulate_lanes(&mut self, lanes: Lanes<'_>, stripes: usize) -> usize {
+        assert!(stripes > 0, "the bulk loop accumulates a stripe at least");
+        let (head, rest) = self.buffer.split_at_mut(8);
+        let head: &mut [MaybeUninit<u64>; 8] = head.try_into().expect("a stripe's words");
+        let tail: &mut [MaybeUninit<u64>; 8] = (&mut rest[BUFFER_WORDS - 16..])
+            .try_into()
+            .expect("a stripe's words");
+        #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked on the line above, and
-                // `lanes` holds at least `stripes` whole stripes.
-                unsafe { avx2::accumulate(&mut self.accumulator, lanes, stripes) };
-                return;
+            if avx2_available() {
+                // SAFETY: the CPU supports AVX2, checked on the line above;
+                // `lanes` holds at least `stripes` whole stripes; the tail's
+                // words are little-endian (this is a little-endian target).
+                return unsafe {
+                    avx2::accumulate(
+                        &mut self.accumulator,
+                        lanes,
+                        stripes,
+                        self.accumulated == 0,
+                        tail,
+                        head,
+                    )
+                };
             }
         }
+        // The portable loop leaves the values after the stripes to the caller.
+        let _ = head;
         for index in 0..stripes {
             self.accumulator.stripe(&lanes.stripe(index));
         }
+        for (word, lane) in tail.iter_mut().zip(lanes.stripe(stripes - 1)) {
+            word.write(lane.to_le());
+        }
+        0
     }
 
-    fn long_accumulator(&self) -> Accumulator {
-        let mut accumulator = self.accumulator;
-        let mut last = [0u8; STRIPE];
-        if self.buffered >= STRIPE {
+    /// The buffered whole stripes and the last stripe of a long stream, which
+    /// `assembled` holds when it spans the buffer's end and start.
+    #[inline(always)]
+    fn final_parts<'a>(&'a self, assembled: &'a mut [u8; STRIPE]) -> (&'a [u64], &'a [u8; STRIPE]) {
+        let (words, last): (&[u64], &[u8]) = if self.buffered >= STRIPE {
             let stripes = (self.buffered - 1) / STRIPE;
-            accumulate_words(
-                &mut accumulator,
+            (
                 self.buffered_words(stripes * (STRIPE / 8)),
-            );
-            last.copy_from_slice(&self.buffered_bytes()[self.buffered - STRIPE..]);
+                &self.buffered_bytes()[self.buffered - STRIPE..],
+            )
         } else {
             // A long stream with fewer than a stripe buffered has flushed or run
             // the bulk loop: the whole buffer is initialised, its tail the last
             // stripe accumulated.
             let from_before = STRIPE - self.buffered;
-            let tail: &[u8] = bytemuck::cast_slice(self.whole());
-            last[..from_before].copy_from_slice(&tail[BUFFER_BYTES - from_before..]);
-            last[from_before..].copy_from_slice(self.buffered_bytes());
+            assembled[..from_before].copy_from_slice(&self.tail()[STRIPE - from_before..]);
+            assembled[from_before..].copy_from_slice(self.buffered_bytes());
+            (&[], assembled)
+        };
+        (words, last.try_into().expect("a whole stripe"))
+    }
+
+    /// The accumulator of a long stream after its buffered whole stripes and its
+    /// last stripe, ready to merge.
+    fn final_acc(&self) -> [u64; 8] {
+        let mut assembled = [0u8; STRIPE];
+        let (words, last) = self.final_parts(&mut assembled);
+        #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
+        {
+            if avx2_available() {
+                // SAFETY: the CPU supports AVX2, checked on the line above; the
+                // words and the stripe are little-endian (this is a
+                // little-endian target); `fresh` holds when nothing has been
+                // accumulated.
+                return unsafe {
+                    avx2::final_acc_call(&self.accumulator, self.accumulated == 0, words, last)
+                };
+            }
         }
-        Accumulator::accumulate_at(&mut accumulator.acc, &lanes_of(&last), LAST_STRIPE_AT);
-        accumulator
+        final_acc_portable(&self.accumulator, words, last)
     }
 
     /// The 64-bit hash; the short streams' path is inlined into the caller (a
@@ -525,10 +570,28 @@ impl Xxh3 {
         self.finish_64_long()
     }
 
+    /// The 64-bit hash of a long stream. On AVX2 one call takes the accumulator
+    /// through the last stripes and the merge in registers (copying it out and
+    /// back, and a call for each step, cost more than the stripes).
     #[inline(never)]
     fn finish_64_long(&self) -> u64 {
-        self.long_accumulator()
-            .merge(self.total().wrapping_mul(PRIME64_1), MERGE_LOW_AT)
+        let mut assembled = [0u8; STRIPE];
+        let (words, last) = self.final_parts(&mut assembled);
+        let init = self.total().wrapping_mul(PRIME64_1);
+        #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
+        {
+            if avx2_available() {
+                // SAFETY: as in `final_acc`.
+                return unsafe {
+                    avx2::finish_64(&self.accumulator, self.accumulated == 0, words, last, init)
+                };
+            }
+        }
+        Accumulator::merge(
+            &final_acc_portable(&self.accumulator, words, last),
+            init,
+            MERGE_LOW_AT,
+        )
     }
 
     #[inline]
@@ -536,10 +599,10 @@ impl Xxh3 {
         if self.total() as usize <= SHORT_MAX {
             return XxHash3_128::oneshot(self.buffered_bytes());
         }
-        let accumulator = self.long_accumulator();
+        let acc = self.final_acc();
         let total = self.total();
-        let low = accumulator.merge(total.wrapping_mul(PRIME64_1), MERGE_LOW_AT);
-        let high = accumulator.merge(!total.wrapping_mul(PRIME64_2), MERGE_HIGH_AT);
+        let low = Accumulator::merge(&acc, total.wrapping_mul(PRIME64_1), MERGE_LOW_AT);
+        let high = Accumulator::merge(&acc, !total.wrapping_mul(PRIME64_2), MERGE_HIGH_AT);
         ((high as u128) << 64) | low as u128
     }
 }
@@ -585,22 +648,40 @@ fn short_17_to_128(input: &[u8]) -> u64 {
 /// Accumulates a full buffer of little-endian words.
 #[cold]
 #[inline(never)]
-fn accumulate_buffer(accumulator: &mut Accumulator, buffer: &[u64; BUFFER_WORDS]) {
-    accumulate_words(accumulator, buffer);
+fn accumulate_buffer(accumulator: &mut Accumulator, buffer: &[u64; BUFFER_WORDS], fresh: bool) {
+    accumulate_words(accumulator, buffer, fresh);
 }
 
-/// Accumulates the whole stripes of little-endian `words`.
+/// Accumulates the whole stripes of little-endian `words`; `fresh` says that no
+/// stripe has been accumulated yet (see `avx2::load`).
 #[inline(always)]
-fn accumulate_words(accumulator: &mut Accumulator, words: &[u64]) {
+fn accumulate_words(accumulator: &mut Accumulator, words: &[u64], fresh: bool) {
     #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if avx2_available() {
             // SAFETY: the CPU supports AVX2, checked on the line above; the
             // words are little-endian (this is a little-endian target).
-            unsafe { avx2::accumulate_words(accumulator, words) };
+            unsafe { avx2::accumulate_words(accumulator, words, fresh) };
             return;
         }
     }
+    let _ = fresh;
+    accumulate_words_portable(accumulator, words);
+}
+
+/// The portable path of `Xxh3::final_acc`.
+#[inline(always)]
+fn final_acc_portable(state: &Accumulator, words: &[u64], last: &[u8; STRIPE]) -> [u64; 8] {
+    let mut accumulator = *state;
+    accumulate_words_portable(&mut accumulator, words);
+    let mut acc = accumulator.acc;
+    Accumulator::accumulate_at(&mut acc, &lanes_of(last), LAST_STRIPE_AT);
+    acc
+}
+
+/// The portable loop of [`accumulate_words`].
+#[inline(always)]
+fn accumulate_words_portable(accumulator: &mut Accumulator, words: &[u64]) {
     for stripe in words.chunks_exact(8) {
         let mut lanes = [0u64; 8];
         for (lane, &word) in lanes.iter_mut().zip(stripe) {
@@ -618,11 +699,57 @@ fn lanes_of(stripe: &[u8]) -> [u64; 8] {
     lanes
 }
 
+/// Whether the AVX2 loops run: the CPU has AVX2 and, in tests, the portable
+/// loops are not being exercised instead.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx2_available() -> bool {
+    #[cfg(test)]
+    if tests::PORTABLE_ONLY.with(std::cell::Cell::get) {
+        return false;
+    }
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Accumulator, Lanes, PRIME32_1, SCRAMBLE_AT, SECRET, STRIPES_PER_BLOCK};
+    use std::mem::MaybeUninit;
+
+    use super::{
+        Accumulator, INIT_ACC, LAST_STRIPE_AT, Lanes, MERGE_LOW_AT, PRIME32_1, SCRAMBLE_AT, SECRET,
+        STRIPE, STRIPES_PER_BLOCK,
+    };
+
+    /// The accumulator's halves in registers. While no stripe has been
+    /// accumulated (`fresh`) they are the constant: a 32-byte load of the
+    /// initial words, just stored one by one, cannot be forwarded from those
+    /// stores and stalled the loop's start, a fifth of a 64-value hash.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(state: &Accumulator, fresh: bool) -> (__m256i, __m256i) {
+        let acc = if fresh { &INIT_ACC } else { &state.acc };
+        // SAFETY: two unaligned 32-byte loads of the 64-byte array.
+        unsafe {
+            (
+                _mm256_loadu_si256(acc.as_ptr().cast()),
+                _mm256_loadu_si256(acc.as_ptr().add(4).cast()),
+            )
+        }
+    }
+
+    /// Stores the accumulator's halves.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn store(state: &mut Accumulator, low: __m256i, high: __m256i) {
+        let acc = state.acc.as_mut_ptr();
+        // SAFETY: two unaligned 32-byte stores into the 64-byte array.
+        unsafe {
+            _mm256_storeu_si256(acc.cast(), low);
+            _mm256_storeu_si256(acc.add(4).cast(), high);
+        }
+    }
 
     /// Canonical words of four f64 (see `truncate.rs`), in registers.
     #[inline]
@@ -706,22 +833,94 @@ mod avx2 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn accumulate_words(state: &mut Accumulator, words: &[u64]) {
+    pub(super) unsafe fn accumulate_words(state: &mut Accumulator, words: &[u64], fresh: bool) {
         let ptr = words.as_ptr().cast::<__m256i>();
         let stripes = words.len() / 8;
         // SAFETY: the loads read whole stripes of `words` (two 32-byte loads per
         // 64-byte stripe); all are unaligned loads.
         unsafe {
-            let mut low = _mm256_loadu_si256(state.acc.as_ptr().cast());
-            let mut high = _mm256_loadu_si256(state.acc.as_ptr().add(4).cast());
+            let (mut low, mut high) = load(state, fresh);
             for index in 0..stripes {
                 let d0 = _mm256_loadu_si256(ptr.add(2 * index));
                 let d1 = _mm256_loadu_si256(ptr.add(2 * index + 1));
                 (low, high) = stripe(&mut state.stripes_in_block, low, high, d0, d1);
             }
-            _mm256_storeu_si256(state.acc.as_mut_ptr().cast(), low);
-            _mm256_storeu_si256(state.acc.as_mut_ptr().add(4).cast(), high);
+            store(state, low, high);
         }
+    }
+
+    /// The final accumulator: `state` after the whole stripes of `words` and the
+    /// last stripe `last`, all in registers; bit-identical to the portable path
+    /// of `Xxh3::final_acc`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn final_acc(
+        state: &Accumulator,
+        fresh: bool,
+        words: &[u64],
+        last: &[u8; STRIPE],
+    ) -> [u64; 8] {
+        let ptr = words.as_ptr().cast::<__m256i>();
+        let mut stripes_in_block = state.stripes_in_block;
+        let mut out = [0u64; 8];
+        // SAFETY: the loads read whole stripes of `words`, the 64-byte `last`
+        // and the secret at LAST_STRIPE_AT + 64 = 185 < 192; the stores write
+        // the 64-byte `out`; all are unaligned.
+        unsafe {
+            let (mut low, mut high) = load(state, fresh);
+            for index in 0..words.len() / 8 {
+                let d0 = _mm256_loadu_si256(ptr.add(2 * index));
+                let d1 = _mm256_loadu_si256(ptr.add(2 * index + 1));
+                (low, high) = stripe(&mut stripes_in_block, low, high, d0, d1);
+            }
+            let key = SECRET.as_ptr().add(LAST_STRIPE_AT).cast::<__m256i>();
+            let last = last.as_ptr().cast::<__m256i>();
+            low = accumulate4(low, _mm256_loadu_si256(last), _mm256_loadu_si256(key));
+            high = accumulate4(
+                high,
+                _mm256_loadu_si256(last.add(1)),
+                _mm256_loadu_si256(key.add(1)),
+            );
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), low);
+            _mm256_storeu_si256(out.as_mut_ptr().add(4).cast(), high);
+        }
+        out
+    }
+
+    /// [`final_acc`] behind a call (the 128-bit finish merges twice).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn final_acc_call(
+        state: &Accumulator,
+        fresh: bool,
+        words: &[u64],
+        last: &[u8; STRIPE],
+    ) -> [u64; 8] {
+        // SAFETY: forwarded from the caller.
+        unsafe { final_acc(state, fresh, words, last) }
+    }
+
+    /// XXH3-64's finish of a long stream: [`final_acc`] and the merge from
+    /// `init`, in one call.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn finish_64(
+        state: &Accumulator,
+        fresh: bool,
+        words: &[u64],
+        last: &[u8; STRIPE],
+        init: u64,
+    ) -> u64 {
+        // SAFETY: forwarded from the caller.
+        let acc = unsafe { final_acc(state, fresh, words, last) };
+        Accumulator::merge(&acc, init, MERGE_LOW_AT)
     }
 
     /// Accumulates `stripes` stripes of `lanes`, bit-identical to the portable loop.
@@ -729,12 +928,21 @@ mod avx2 {
     /// # Safety
     /// The CPU must support AVX2, and `lanes` must hold `stripes` whole stripes.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn accumulate(state: &mut Accumulator, lanes: Lanes<'_>, stripes: usize) {
+    pub(super) unsafe fn accumulate(
+        state: &mut Accumulator,
+        lanes: Lanes<'_>,
+        stripes: usize,
+        fresh: bool,
+        last: &mut [MaybeUninit<u64>; 8],
+        head: &mut [MaybeUninit<u64>; 8],
+    ) -> usize {
         // SAFETY: forwarded from the caller.
         unsafe {
             match lanes {
-                Lanes::F64(..) => accumulate_kind::<true>(state, lanes, stripes),
-                Lanes::F32(..) => accumulate_kind::<false>(state, lanes, stripes),
+                Lanes::F64(..) => accumulate_kind::<true>(state, lanes, stripes, fresh, last, head),
+                Lanes::F32(..) => {
+                    accumulate_kind::<false>(state, lanes, stripes, fresh, last, head)
+                }
             }
         }
     }
@@ -748,47 +956,73 @@ mod avx2 {
         state: &mut Accumulator,
         lanes: Lanes<'_>,
         stripes: usize,
-    ) {
-        let (ptr, mask) = match lanes {
-            Lanes::F64(values, mask) => {
-                assert!(values.len() >= stripes * 8);
-                (
-                    values.as_ptr().cast::<__m256i>(),
-                    _mm256_set1_epi64x(mask as i64),
-                )
-            }
-            Lanes::F32(values, mask) => {
-                assert!(values.len() >= stripes * 16);
-                (
-                    values.as_ptr().cast::<__m256i>(),
-                    _mm256_set1_epi32(mask as i32),
-                )
+        fresh: bool,
+        last: &mut [MaybeUninit<u64>; 8],
+        head: &mut [MaybeUninit<u64>; 8],
+    ) -> usize {
+        assert!(stripes > 0, "a stripe at least");
+        // Values per stripe and per vector.
+        let (per_stripe, per_vector) = if IS_F64 { (8, 4) } else { (16, 8) };
+        let (ptr, mask, n_values) = match lanes {
+            Lanes::F64(values, mask) => (
+                values.as_ptr().cast::<__m256i>(),
+                _mm256_set1_epi64x(mask as i64),
+                values.len(),
+            ),
+            Lanes::F32(values, mask) => (
+                values.as_ptr().cast::<__m256i>(),
+                _mm256_set1_epi32(mask as i32),
+                values.len(),
+            ),
+        };
+        assert!(n_values >= stripes * per_stripe);
+        // Whole vectors after the stripes, at most a stripe's worth.
+        let head_vectors = ((n_values - stripes * per_stripe) / per_vector).min(2);
+        let canonical = |x: __m256i| {
+            if IS_F64 {
+                canonical_f64x4(x, mask)
+            } else {
+                canonical_f32x8(x, mask)
             }
         };
-        // SAFETY: every load reads inside `values` (asserted above); unaligned
-        // loads are used.
+        // SAFETY: every load reads inside `values` (asserted above), the stores
+        // write the 64-byte `last`; all are unaligned.
         unsafe {
-            let mut low = _mm256_loadu_si256(state.acc.as_ptr().cast());
-            let mut high = _mm256_loadu_si256(state.acc.as_ptr().add(4).cast());
+            let (mut low, mut high) = load(state, fresh);
+            let (mut d0, mut d1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
             for index in 0..stripes {
-                let x0 = _mm256_loadu_si256(ptr.add(2 * index));
-                let x1 = _mm256_loadu_si256(ptr.add(2 * index + 1));
-                let (d0, d1) = if IS_F64 {
-                    (canonical_f64x4(x0, mask), canonical_f64x4(x1, mask))
-                } else {
-                    (canonical_f32x8(x0, mask), canonical_f32x8(x1, mask))
-                };
+                d0 = canonical(_mm256_loadu_si256(ptr.add(2 * index)));
+                d1 = canonical(_mm256_loadu_si256(ptr.add(2 * index + 1)));
                 (low, high) = stripe(&mut state.stripes_in_block, low, high, d0, d1);
             }
-            _mm256_storeu_si256(state.acc.as_mut_ptr().cast(), low);
-            _mm256_storeu_si256(state.acc.as_mut_ptr().add(4).cast(), high);
+            store(state, low, high);
+            _mm256_storeu_si256(last.as_mut_ptr().cast(), d0);
+            _mm256_storeu_si256(last.as_mut_ptr().add(4).cast(), d1);
+            for vector in 0..head_vectors {
+                let d = canonical(_mm256_loadu_si256(ptr.add(2 * stripes + vector)));
+                _mm256_storeu_si256(head.as_mut_ptr().add(4 * vector).cast(), d);
+            }
         }
+        4 * head_vectors
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Set by a test to run the portable loops on a CPU with AVX2.
+        pub(super) static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn portable_loops_match_xxh3_too() {
+        PORTABLE_ONLY.with(|only| only.set(true));
+        byte_streams_match_xxh3_at_every_length_and_split();
+        bulk_float_paths_match_xxh3_of_canonical_bytes();
+        PORTABLE_ONLY.with(|only| only.set(false));
+    }
 
     fn reference(bytes: &[u8]) -> (u64, u128) {
         (XxHash3_64::oneshot(bytes), XxHash3_128::oneshot(bytes))
@@ -815,7 +1049,7 @@ mod tests {
 
     #[test]
     fn bulk_float_paths_match_xxh3_of_canonical_bytes() {
-        for n in [33, 64, 100, 129, 500, 1000, 2049, 4096, 10_000] {
+        for n in (30..=80).chain([100, 129, 500, 1000, 2049, 4096, 10_000]) {
             let values: Vec<f64> = (0..n)
                 .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
                 .collect();
@@ -855,6 +1089,33 @@ mod tests {
     }
 
     #[test]
+    fn portable_and_vector_finishes_agree() {
+        let data: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8)
+            .collect();
+        for len in (SHORT_MAX + 1..2600).step_by(7) {
+            let mut state = Xxh3::new();
+            state.write(&data[..len]);
+            let stripes = (state.buffered.max(1) - 1) / STRIPE;
+            let mut last = [0u8; STRIPE];
+            let tail: Vec<u8> = data[..len]
+                .iter()
+                .rev()
+                .take(STRIPE)
+                .rev()
+                .copied()
+                .collect();
+            last.copy_from_slice(&tail);
+            let words: Vec<u64> = state.buffered_bytes()[..stripes * STRIPE]
+                .chunks_exact(8)
+                .map(|w| u64::from_le_bytes(w.try_into().expect("eight bytes")))
+                .collect();
+            let portable = final_acc_portable(&state.accumulator, &words, &last);
+            assert_eq!(state.final_acc(), portable, "stream of {len} bytes");
+        }
+    }
+
+    #[test]
     fn portable_and_vector_bulk_loops_agree() {
         let values: Vec<f64> = (0..3000)
             .map(|i| match i % 9 {
@@ -871,6 +1132,12 @@ mod tests {
         }
         let mut state = Xxh3::new();
         state.accumulate_lanes(lanes, 300);
+        // SAFETY: accumulate_lanes wrote the tail's eight words.
+        let tail: Vec<u64> = state.buffer[BUFFER_WORDS - 8..]
+            .iter()
+            .map(|word| unsafe { word.assume_init() })
+            .collect();
+        assert_eq!(tail, lanes.stripe(299), "the tail holds the last stripe");
         assert_eq!(portable.acc, state.accumulator.acc);
         assert_eq!(
             portable.stripes_in_block,
