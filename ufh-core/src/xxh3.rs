@@ -29,9 +29,9 @@
 //! stream takes the accumulator through its last stripes and the merge in one
 //! call, and the words the finish reads were written by 32-byte stores where the
 //! stream allows. In `hash_f64` (4 December 2026, this project's 2-core VM,
-//! interleaved runs of both builds): 64 values 32.8-33.3 ns against XXH3's
-//! 16.5-16.7 ns over the same bytes (2.0x; 39-41 ns before these changes), 4
-//! values 7.1 ns against 2.5 ns (2.8x). The machine's speed varies from day to
+//! interleaved runs of both builds): 64 values 31.9-32.1 ns against XXH3's
+//! 16.7-17.3 ns over the same bytes (1.9x; 39-42 ns, 2.4x, before these
+//! changes), 4 values 7.1 ns against 2.5 ns (2.8x, unchanged). The machine's speed varies from day to
 //! day (XXH3's more than ours), so ratios here are ranges.
 
 use std::mem::MaybeUninit;
@@ -567,26 +567,26 @@ impl Xxh3 {
             }
             return XxHash3_64::oneshot(bytes);
         }
+        // A long stream: on AVX2 one call takes the accumulator through the last
+        // stripes and the merge in registers (copying it out and back, and a
+        // call for each step, cost more than the stripes).
+        #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
+        {
+            if avx2_available() {
+                // SAFETY: the CPU supports AVX2, checked on the line above; the
+                // stream is long (more than SHORT_MAX bytes).
+                return unsafe { avx2::finish_64_long(self) };
+            }
+        }
         self.finish_64_long()
     }
 
-    /// The 64-bit hash of a long stream. On AVX2 one call takes the accumulator
-    /// through the last stripes and the merge in registers (copying it out and
-    /// back, and a call for each step, cost more than the stripes).
+    /// The portable 64-bit hash of a long stream.
     #[inline(never)]
     fn finish_64_long(&self) -> u64 {
         let mut assembled = [0u8; STRIPE];
         let (words, last) = self.final_parts(&mut assembled);
         let init = self.total().wrapping_mul(PRIME64_1);
-        #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
-        {
-            if avx2_available() {
-                // SAFETY: as in `final_acc`.
-                return unsafe {
-                    avx2::finish_64(&self.accumulator, self.accumulated == 0, words, last, init)
-                };
-            }
-        }
         Accumulator::merge(
             &final_acc_portable(&self.accumulator, words, last),
             init,
@@ -718,8 +718,8 @@ mod avx2 {
     use std::mem::MaybeUninit;
 
     use super::{
-        Accumulator, INIT_ACC, LAST_STRIPE_AT, Lanes, MERGE_LOW_AT, PRIME32_1, SCRAMBLE_AT, SECRET,
-        STRIPE, STRIPES_PER_BLOCK,
+        Accumulator, INIT_ACC, LAST_STRIPE_AT, Lanes, MERGE_LOW_AT, PRIME32_1, PRIME64_1,
+        SCRAMBLE_AT, SECRET, STRIPE, STRIPES_PER_BLOCK, Xxh3,
     };
 
     /// The accumulator's halves in registers. While no stripe has been
@@ -905,22 +905,20 @@ mod avx2 {
         unsafe { final_acc(state, fresh, words, last) }
     }
 
-    /// XXH3-64's finish of a long stream: [`final_acc`] and the merge from
-    /// `init`, in one call.
+    /// XXH3-64 of a long stream: its last stripes and the merge, in one call.
     ///
     /// # Safety
-    /// The CPU must support AVX2.
+    /// The CPU must support AVX2, and the stream must be longer than
+    /// `SHORT_MAX` bytes.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn finish_64(
-        state: &Accumulator,
-        fresh: bool,
-        words: &[u64],
-        last: &[u8; STRIPE],
-        init: u64,
-    ) -> u64 {
-        // SAFETY: forwarded from the caller.
-        let acc = unsafe { final_acc(state, fresh, words, last) };
-        Accumulator::merge(&acc, init, MERGE_LOW_AT)
+    pub(super) unsafe fn finish_64_long(state: &Xxh3) -> u64 {
+        let mut assembled = [0u8; STRIPE];
+        let (words, last) = state.final_parts(&mut assembled);
+        let fresh = state.accumulated == 0;
+        // SAFETY: forwarded from the caller; the words and the stripe are
+        // little-endian (this is a little-endian target).
+        let acc = unsafe { final_acc(&state.accumulator, fresh, words, last) };
+        Accumulator::merge(&acc, state.total().wrapping_mul(PRIME64_1), MERGE_LOW_AT)
     }
 
     /// Accumulates `stripes` stripes of `lanes`, bit-identical to the portable loop.
