@@ -921,7 +921,10 @@ mod avx2 {
         Accumulator::merge(&acc, state.total().wrapping_mul(PRIME64_1), MERGE_LOW_AT)
     }
 
-    /// Accumulates `stripes` stripes of `lanes`, bit-identical to the portable loop.
+    /// Accumulates `stripes` stripes of `lanes`, bit-identical to the portable loop;
+    /// writes the last of them, canonical, to `last`, and the whole vectors of
+    /// values after them (a stripe's worth at most) to `head`, and returns how
+    /// many words it wrote there. `fresh`: nothing has been accumulated yet.
     ///
     /// # Safety
     /// The CPU must support AVX2, and `lanes` must hold `stripes` whole stripes.
