@@ -28,11 +28,12 @@
 //! constant rather than loading the words `new` stored, the finish of a long
 //! stream takes the accumulator through its last stripes and the merge in one
 //! call, and the words the finish reads were written by 32-byte stores where the
-//! stream allows. In `hash_f64` (4 December 2026, this project's 2-core VM,
-//! interleaved runs of both builds): 64 values 31.9-32.1 ns against XXH3's
-//! 16.7-17.3 ns over the same bytes (1.9x; 39-42 ns, 2.4x, before these
-//! changes), 4 values 7.1 ns against 2.5 ns (2.8x, unchanged). The machine's speed varies from day to
-//! day (XXH3's more than ours), so ratios here are ranges.
+//! stream allows. In `hash_f64` (4 December 2026, this project's 2-core VM, five
+//! interleaved runs of both builds): 64 values 31.9-32.3 ns against XXH3's
+//! 16.7-17.6 ns over the same bytes (1.9x; 39.3-43.3 ns, 2.4x, before these
+//! changes), 4 values 7.1 ns against 2.5 ns (2.8x, unchanged). The machine's
+//! speed varies from day to day (XXH3's more than ours), so ratios here are
+//! ranges.
 
 use std::mem::MaybeUninit;
 
@@ -79,8 +80,8 @@ const SHORT_MAX: usize = 240;
 /// Buffered bytes: four stripes, more than `SHORT_MAX`.
 pub(crate) const BUFFER_BYTES: usize = 256;
 const BUFFER_WORDS: usize = BUFFER_BYTES / 8;
-/// Slices of at most this many bytes go through the buffer, a flush per 256
-/// bytes; the fused bulk loop's set-up costs more than it saves below it.
+/// Slices of at most this many bytes (a buffer's worth) are truncated into the
+/// buffer; a longer one pushed into an empty buffer takes the fused bulk loop.
 const BULK_MIN_BYTES: usize = BUFFER_BYTES;
 
 #[inline(always)]
@@ -95,6 +96,20 @@ const INIT_ACC: [u64; 8] = [
     PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5, PRIME32_1,
 ];
 
+// `Accumulator::new` writes the initial words out (see there); they must stay
+// `INIT_ACC`, which the vector loops take instead of loading them.
+const _: () = {
+    let acc = Accumulator::new().acc;
+    let mut i = 0;
+    while i < 8 {
+        assert!(
+            acc[i] == INIT_ACC[i],
+            "Accumulator::new starts from INIT_ACC"
+        );
+        i += 1;
+    }
+};
+
 /// The running state of the bulk loop.
 #[derive(Debug, Clone, Copy)]
 struct Accumulator {
@@ -107,8 +122,8 @@ impl Accumulator {
     const fn new() -> Self {
         Self {
             // Written out rather than `INIT_ACC`: copied from the constant, the
-            // hasher was built on the side and moved (a 370-byte `memcpy` per
-            // hash of four values).
+            // hasher was built on the side and moved, a `memcpy` of the whole
+            // hasher per hash of four values (46% of that bench in perf).
             acc: [
                 PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5,
                 PRIME32_1,
@@ -443,24 +458,23 @@ impl Xxh3 {
         if n_values * (STRIPE / per_stripe) <= BULK_MIN_BYTES {
             return 0;
         }
-        self.bulk_long(lanes, n_values, per_stripe)
+        self.bulk_long(lanes, n_values)
     }
 
-    fn bulk_long(&mut self, lanes: Lanes<'_>, n_values: usize, per_stripe: usize) -> usize {
+    fn bulk_long(&mut self, lanes: Lanes<'_>, n_values: usize) -> usize {
         if self.buffered == BUFFER_BYTES {
             self.flush();
         }
         if self.buffered != 0 {
             return 0;
         }
-        // Every whole stripe but the last value's. (Shifts, not divisions by
-        // `per_stripe`: this function is not inlined, and a division was a
-        // third of its time.)
+        // Every whole stripe but the last value's. (Shifts for the values per
+        // stripe and per word: this function is not inlined, and a division by
+        // them took half its samples in perf.)
         let (stripe_shift, word_shift) = match lanes {
             Lanes::F64(..) => (3, 0),
             Lanes::F32(..) => (4, 1),
         };
-        debug_assert_eq!(per_stripe, 1 << stripe_shift);
         let stripes = (n_values - 1) >> stripe_shift;
         let head_words = self.accumulate_lanes(lanes, stripes);
         self.accumulated += (stripes * STRIPE) as u64;
@@ -476,16 +490,11 @@ impl Xxh3 {
     /// counts as buffered.
     fn accumulate_lanes(&mut self, lanes: Lanes<'_>, stripes: usize) -> usize {
         assert!(stripes > 0, "the bulk loop accumulates a stripe at least");
-        let (head, rest) = self.buffer.split_at_mut(8);
-        let head: &mut [MaybeUninit<u64>; 8] = head.try_into().expect("a stripe's words");
-        let tail: &mut [MaybeUninit<u64>; 8] = (&mut rest[BUFFER_WORDS - 16..])
-            .try_into()
-            .expect("a stripe's words");
         #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
         {
             if avx2_available() {
                 // SAFETY: the CPU supports AVX2, checked on the line above;
-                // `lanes` holds at least `stripes` whole stripes; the tail's
+                // `lanes` holds at least `stripes` whole stripes; the buffer's
                 // words are little-endian (this is a little-endian target).
                 return unsafe {
                     avx2::accumulate(
@@ -493,17 +502,16 @@ impl Xxh3 {
                         lanes,
                         stripes,
                         self.accumulated == 0,
-                        tail,
-                        head,
+                        &mut self.buffer,
                     )
                 };
             }
         }
         // The portable loop leaves the values after the stripes to the caller.
-        let _ = head;
         for index in 0..stripes {
             self.accumulator.stripe(&lanes.stripe(index));
         }
+        let tail = &mut self.buffer[BUFFER_WORDS - 8..];
         for (word, lane) in tail.iter_mut().zip(lanes.stripe(stripes - 1)) {
             word.write(lane.to_le());
         }
@@ -522,8 +530,8 @@ impl Xxh3 {
             )
         } else {
             // A long stream with fewer than a stripe buffered has flushed or run
-            // the bulk loop: the whole buffer is initialised, its tail the last
-            // stripe accumulated.
+            // the bulk loop: the buffer's tail holds the last stripe
+            // accumulated.
             let from_before = STRIPE - self.buffered;
             assembled[..from_before].copy_from_slice(&self.tail()[STRIPE - from_before..]);
             assembled[from_before..].copy_from_slice(self.buffered_bytes());
@@ -718,14 +726,15 @@ mod avx2 {
     use std::mem::MaybeUninit;
 
     use super::{
-        Accumulator, INIT_ACC, LAST_STRIPE_AT, Lanes, MERGE_LOW_AT, PRIME32_1, PRIME64_1,
-        SCRAMBLE_AT, SECRET, STRIPE, STRIPES_PER_BLOCK, Xxh3,
+        Accumulator, BUFFER_WORDS, INIT_ACC, LAST_STRIPE_AT, Lanes, MERGE_LOW_AT, PRIME32_1,
+        PRIME64_1, SCRAMBLE_AT, SECRET, STRIPE, STRIPES_PER_BLOCK, Xxh3,
     };
 
     /// The accumulator's halves in registers. While no stripe has been
     /// accumulated (`fresh`) they are the constant: a 32-byte load of the
     /// initial words, just stored one by one, cannot be forwarded from those
-    /// stores and stalled the loop's start, a fifth of a 64-value hash.
+    /// stores and stalled the loop's start (in perf, the hottest instruction of
+    /// a 64-value hash).
     #[inline]
     #[target_feature(enable = "avx2")]
     fn load(state: &Accumulator, fresh: bool) -> (__m256i, __m256i) {
@@ -922,9 +931,10 @@ mod avx2 {
     }
 
     /// Accumulates `stripes` stripes of `lanes`, bit-identical to the portable loop;
-    /// writes the last of them, canonical, to `last`, and the whole vectors of
-    /// values after them (a stripe's worth at most) to `head`, and returns how
-    /// many words it wrote there. `fresh`: nothing has been accumulated yet.
+    /// writes the last of them, canonical, to the buffer's tail, and the whole
+    /// vectors of values after them (a stripe's worth at most) to its head, and
+    /// returns how many words it wrote there. `fresh`: nothing has been
+    /// accumulated yet.
     ///
     /// # Safety
     /// The CPU must support AVX2, and `lanes` must hold `stripes` whole stripes.
@@ -934,16 +944,13 @@ mod avx2 {
         lanes: Lanes<'_>,
         stripes: usize,
         fresh: bool,
-        last: &mut [MaybeUninit<u64>; 8],
-        head: &mut [MaybeUninit<u64>; 8],
+        buffer: &mut [MaybeUninit<u64>; BUFFER_WORDS],
     ) -> usize {
         // SAFETY: forwarded from the caller.
         unsafe {
             match lanes {
-                Lanes::F64(..) => accumulate_kind::<true>(state, lanes, stripes, fresh, last, head),
-                Lanes::F32(..) => {
-                    accumulate_kind::<false>(state, lanes, stripes, fresh, last, head)
-                }
+                Lanes::F64(..) => accumulate_kind::<true>(state, lanes, stripes, fresh, buffer),
+                Lanes::F32(..) => accumulate_kind::<false>(state, lanes, stripes, fresh, buffer),
             }
         }
     }
@@ -958,8 +965,7 @@ mod avx2 {
         lanes: Lanes<'_>,
         stripes: usize,
         fresh: bool,
-        last: &mut [MaybeUninit<u64>; 8],
-        head: &mut [MaybeUninit<u64>; 8],
+        buffer: &mut [MaybeUninit<u64>; BUFFER_WORDS],
     ) -> usize {
         assert!(stripes > 0, "a stripe at least");
         // Values per stripe and per vector.
@@ -986,8 +992,8 @@ mod avx2 {
                 canonical_f32x8(x, mask)
             }
         };
-        // SAFETY: every load reads inside `values` (asserted above), the stores
-        // write the 64-byte `last`; all are unaligned.
+        // SAFETY: every load reads inside `values` (asserted above); the stores
+        // write the buffer's first and last stripe; all are unaligned.
         unsafe {
             let (mut low, mut high) = load(state, fresh);
             let (mut d0, mut d1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
@@ -997,11 +1003,13 @@ mod avx2 {
                 (low, high) = stripe(&mut state.stripes_in_block, low, high, d0, d1);
             }
             store(state, low, high);
-            _mm256_storeu_si256(last.as_mut_ptr().cast(), d0);
-            _mm256_storeu_si256(last.as_mut_ptr().add(4).cast(), d1);
+            let tail = buffer.as_mut_ptr().add(BUFFER_WORDS - 8).cast::<__m256i>();
+            _mm256_storeu_si256(tail, d0);
+            _mm256_storeu_si256(tail.add(1), d1);
+            let head = buffer.as_mut_ptr().cast::<__m256i>();
             for vector in 0..head_vectors {
                 let d = canonical(_mm256_loadu_si256(ptr.add(2 * stripes + vector)));
-                _mm256_storeu_si256(head.as_mut_ptr().add(4 * vector).cast(), d);
+                _mm256_storeu_si256(head.add(vector), d);
             }
         }
         4 * head_vectors
