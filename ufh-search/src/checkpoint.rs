@@ -13,10 +13,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::SearchError;
+use crate::{Namespace, SearchError};
 
 /// The format tag of checkpoint files.
-pub(crate) const FORMAT: &str = "ufh-search checkpoint 1";
+pub(crate) const FORMAT: &str = "ufh-search checkpoint 2";
 
 /// Where and how often a search checkpoints, and whether it resumes.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,11 @@ pub struct Checkpoints {
     pub every: Duration,
     /// Continue from the file if it exists (else start afresh and overwrite it).
     pub resume: bool,
+    /// What the search's results depend on beyond its seed, budget, techniques and
+    /// mode: the evaluator's and hasher's settings, the data. A checkpoint written
+    /// under other settings is refused. Give it whenever those settings can change
+    /// between runs ([`Checkpoints::settings`]).
+    pub settings: Option<Namespace>,
 }
 
 impl Checkpoints {
@@ -40,7 +45,16 @@ impl Checkpoints {
             every_candidates: 1_000,
             every: Duration::from_secs(60),
             resume: true,
+            settings: None,
         }
+    }
+
+    /// The same, tied to `settings` (a digest of everything the evaluator and the
+    /// hasher depend on, as a store's [`Namespace`] is): a checkpoint of a search
+    /// with other settings is refused instead of resumed.
+    pub fn settings(mut self, settings: Namespace) -> Self {
+        self.settings = Some(settings);
+        self
     }
 
     /// The same, checkpointing after every `n` completed candidates.
@@ -86,6 +100,61 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The trailer that ends a sealed file: CRC-32C of everything before it
+/// (little-endian), then these four bytes.
+const SEAL_TAG: &[u8; 4] = b"uFhS";
+
+/// `payload` with a checksum trailer: its CRC-32C and a tag, 8 bytes. Every
+/// checkpoint and journal file is written sealed, so that one flipped bit or a
+/// truncated file is refused by [`unseal`] instead of resuming into a different
+/// run.
+pub fn seal(mut payload: Vec<u8>) -> Vec<u8> {
+    let crc = crc32c::crc32c(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    payload.extend_from_slice(SEAL_TAG);
+    payload
+}
+
+/// The payload of a file written by [`seal`], or why it is damaged: too short,
+/// no trailer (truncated, or not written sealed) or a checksum that does not match
+/// its content.
+pub fn unseal(bytes: &[u8]) -> Result<&[u8], DamagedFile> {
+    let Some(body_len) = bytes.len().checked_sub(8) else {
+        return Err(DamagedFile(format!(
+            "{} bytes, shorter than its 8-byte checksum trailer",
+            bytes.len()
+        )));
+    };
+    let (body, trailer) = bytes.split_at(body_len);
+    if &trailer[4..] != SEAL_TAG {
+        return Err(DamagedFile(
+            "no checksum trailer at its end (truncated, or not written by this version)".into(),
+        ));
+    }
+    let stored = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
+    let computed = crc32c::crc32c(body);
+    if stored != computed {
+        return Err(DamagedFile(format!(
+            "checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+        )));
+    }
+    Ok(body)
+}
+
+/// Why a sealed file was refused ([`unseal`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("damaged: {0}")]
+pub struct DamagedFile(pub String);
+
+/// Reads a sealed file whole and checks it: the payload, or an error naming the
+/// file and what is wrong with it.
+pub fn read_sealed(path: &Path) -> Result<Vec<u8>, SearchError> {
+    let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
+    unseal(&bytes)
+        .map(<[u8]>::to_vec)
+        .map_err(|e| error(path, format!("{e}; it cannot be resumed from")))
+}
+
 /// A checkpoint error naming the file.
 pub(crate) fn error(path: &Path, what: impl std::fmt::Display) -> SearchError {
     SearchError::Checkpoint(format!("{}: {what}", path.display()))
@@ -105,5 +174,25 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
         assert!(!dir.join("run.json.tmp").exists());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_sealed_file_is_refused_after_any_flipped_bit_or_cut() {
+        let payload: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
+        let sealed = seal(payload.clone());
+        assert_eq!(unseal(&sealed).unwrap(), &payload[..]);
+        for byte in 0..sealed.len() {
+            for bit in 0..8 {
+                let mut damaged = sealed.clone();
+                damaged[byte] ^= 1 << bit;
+                let err = unseal(&damaged).unwrap_err();
+                assert!(err.to_string().starts_with("damaged: "), "{err}");
+            }
+        }
+        for len in 0..sealed.len() {
+            assert!(unseal(&sealed[..len]).is_err(), "cut to {len} bytes");
+        }
+        // A file written before sealing (no trailer) is refused, not misread.
+        assert!(unseal(&payload).is_err());
     }
 }

@@ -145,13 +145,42 @@ fn candidate_rng(seed: u64, stream: u64, index: u64) -> SearchRng {
 /// stored (two searches share a store): a resumed search, or a job evaluated twice
 /// by two workers, records it once.
 pub fn evaluation_id(seed: u64, index: u64) -> u64 {
-    fn mix(mut z: u64) -> u64 {
-        // SplitMix64's finaliser.
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     mix(mix(seed).wrapping_add(index))
+}
+
+/// A number no other run draws (almost surely): the clock, the process and the
+/// standard library's per-process random keys, mixed.
+fn fresh_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(t.as_nanos());
+    }
+    mix(hasher.finish())
+}
+
+/// SplitMix64's finaliser, a bijection of `u64`.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The inverse of [`mix`].
+fn unmix(mut z: u64) -> u64 {
+    z ^= (z >> 31) ^ (z >> 62);
+    z = z.wrapping_mul(0x3196_42B2_D24D_8EC3);
+    z ^= (z >> 27) ^ (z >> 54);
+    z = z.wrapping_mul(0x96DE_1B17_3F11_9089);
+    z ^ (z >> 30) ^ (z >> 60)
+}
+
+/// The proposal index whose [`evaluation_id`] under `seed` is `id` (every id is
+/// one index's under every seed; the id of another search's evaluation gives a
+/// meaningless index, almost surely far outside any run's range).
+pub(crate) fn evaluation_index(seed: u64, id: u64) -> u64 {
+    unmix(id).wrapping_sub(mix(seed))
 }
 
 /// A search: space, evaluator, hasher, techniques, budget and seed. Run it with
@@ -214,6 +243,9 @@ struct Finished<C> {
 /// The mutable state of one run.
 struct Run<'a, S: SearchSpace, E, H> {
     search: &'a Search<'a, S, E, H>,
+    /// The seed of the ids its evaluations are stored under: the search's seed,
+    /// or for a resumable run that and a nonce of its own.
+    id_seed: u64,
     search_rng: SearchRng,
     cache_rng: SearchRng,
     cache: Option<FunctionalEquivalenceCache>,
@@ -327,8 +359,19 @@ where
         Ok(self)
     }
 
+    /// A run that may be checkpointed: its evaluations are stored under ids of
+    /// its own ([`Run::id_seed`]), kept in its checkpoints, so that a resumed run
+    /// tells what it wrote itself from what another run (even of the same seed)
+    /// wrote to a shared store.
+    fn start_resumable_run(&self) -> Result<Run<'_, S, E, H>, SearchError> {
+        let mut run = self.start_run()?;
+        run.id_seed = self.seed ^ fresh_nonce();
+        Ok(run)
+    }
+
     fn start_run(&self) -> Result<Run<'_, S, E, H>, SearchError> {
         Ok(Run {
+            id_seed: self.seed,
             search: self,
             search_rng: SearchRng::seed_from_u64(self.seed),
             cache_rng: SearchRng::seed_from_u64(self.seed ^ CACHE_STREAM),
@@ -373,7 +416,7 @@ where
         workers: NonZeroUsize,
     ) -> Result<SearchRecord, SearchError> {
         let mut run = self.start_run()?;
-        let in_flight = run.first_starts(algorithm, workers);
+        let in_flight = run.first_starts(algorithm, workers)?;
         Self::drive_workers(&mut run, algorithm, in_flight, |_, _, _, _| Ok(()))?;
         run.finish()
     }
@@ -397,7 +440,7 @@ where
             run.complete(algorithm, finished);
             if run.allows_start(clock_s) {
                 let started = run.start(algorithm, clock_s);
-                in_flight.push(Arrival(run.evaluate(started)));
+                in_flight.push(Arrival(run.evaluate(started)?));
             }
             safe_point(run, algorithm, &in_flight, clock_s)?;
         }
@@ -426,25 +469,34 @@ where
         A: Algorithm<S> + Serialize + DeserializeOwned,
         S::Candidate: Serialize + DeserializeOwned,
     {
-        let fingerprint = self.fingerprint("workers", workers);
+        self.check_resumable()?;
+        let fingerprint = self.fingerprint("workers", workers, checkpoints);
+        let mut writer = CheckpointWriter::new(checkpoints, fingerprint.clone(), 0);
         let (mut run, mut algorithm, in_flight) = match self.load(checkpoints, &fingerprint)? {
             Some(mut saved) => {
                 let in_flight = std::mem::take(&mut saved.state.in_flight);
-                let run = self.restore(saved.state);
-                (
-                    run,
-                    saved.algorithm,
-                    in_flight.into_iter().map(Arrival).collect(),
-                )
+                let pending = in_flight.iter().map(|f| f.started.index);
+                let mut run = self.restore(saved.state, pending)?;
+                let mut algorithm = saved.algorithm;
+                writer.events_at_last = run.record.n_events;
+                // The checkpoint of the start: nothing was started yet.
+                let in_flight = if run.n_started == 0 {
+                    run.first_starts(&mut algorithm, workers)?
+                } else {
+                    in_flight.into_iter().map(Arrival).collect()
+                };
+                (run, algorithm, in_flight)
             }
             None => {
-                let mut run = self.start_run()?;
+                let mut run = self.start_resumable_run()?;
                 let mut algorithm = algorithm;
-                let in_flight = run.first_starts(&mut algorithm, workers);
+                // A first checkpoint before any evaluation, so that a run killed
+                // before its first due checkpoint resumes from the start.
+                writer.write(&algorithm, &run.snapshot(0.0, Vec::new()))?;
+                let in_flight = run.first_starts(&mut algorithm, workers)?;
                 (run, algorithm, in_flight)
             }
         };
-        let mut writer = CheckpointWriter::new(checkpoints, fingerprint, run.record.n_events);
         let end_s = Self::drive_workers(
             &mut run,
             &mut algorithm,
@@ -475,9 +527,33 @@ where
         self.run_workers_resumable(algorithm, NonZeroUsize::MIN, checkpoints)
     }
 
+    /// Refuses a resumable run whose replay could not be exact: forgetting in a
+    /// store that keeps its own entries counts hits and removes keys there, and
+    /// those steps after the checkpoint cannot be undone on resume.
+    fn check_resumable(&self) -> Result<(), SearchError> {
+        if let (Some(store), Some(fec)) = (&self.store, self.techniques.fec)
+            && fec.forgetting != crate::Forgetting::Never
+            && store.checkpoint_entries().is_none()
+        {
+            return Err(SearchError::InvalidConfig(format!(
+                "a resumable search cannot forget ({:?}) in the store {}: its hit counts and removals after a checkpoint cannot be replayed; use plain FEC or FEA there, or a MemoryStore",
+                fec.forgetting,
+                store.describe()
+            )));
+        }
+        Ok(())
+    }
+
     /// What a checkpoint must match to be resumed by this search.
-    fn fingerprint(&self, mode: &str, workers: NonZeroUsize) -> Fingerprint {
+    fn fingerprint(
+        &self,
+        mode: &str,
+        workers: NonZeroUsize,
+        checkpoints: &Checkpoints,
+    ) -> Fingerprint {
         Fingerprint {
+            settings: checkpoints.settings.clone(),
+            hash_cost_s: self.hasher.cost_s().to_bits(),
             mode: mode.to_string(),
             workers: workers.get(),
             seed: self.seed,
@@ -501,7 +577,7 @@ where
         if !checkpoints.resume || !path.exists() {
             return Ok(None);
         }
-        let bytes = std::fs::read(path).map_err(|e| checkpoint::error(path, e))?;
+        let bytes = checkpoint::read_sealed(path)?;
         let head: CheckpointHead = postcard::from_bytes(&bytes)
             .map_err(|e| checkpoint::error(path, format!("not a checkpoint: {e}")))?;
         if head.format != checkpoint::FORMAT {
@@ -518,8 +594,8 @@ where
             return Err(checkpoint::error(
                 path,
                 format!(
-                    "it is of another search: it has {:?}, this search is {:?}",
-                    head.fingerprint, fingerprint
+                    "it is of another search ({}): resume only with the settings it was started with, or start afresh",
+                    head.fingerprint.differences(fingerprint)
                 ),
             ));
         }
@@ -528,14 +604,32 @@ where
         Ok(Some(saved))
     }
 
-    /// A run from a checkpoint's state (its clock and candidates in flight are
-    /// the caller's).
-    fn restore(&self, state: RunState<S::Candidate>) -> Run<'_, S, E, H> {
+    /// A run from a checkpoint's state (its clock and candidates in flight, of
+    /// proposals `pending`, are the caller's). A store that lives in memory gets
+    /// the checkpoint's entries back; in a store that keeps its own, the entries
+    /// the interrupted run wrote after the checkpoint stay unseen until the
+    /// replay writes them again (`fec::Replay`), so the resumed run's record is
+    /// the uninterrupted run's.
+    fn restore(
+        &self,
+        state: RunState<S::Candidate>,
+        pending: impl Iterator<Item = u64>,
+    ) -> Result<Run<'_, S, E, H>, SearchError> {
         let mut cache = state.cache;
-        if let Some(cache) = cache.as_mut() {
-            cache.attach_store(self.store.clone());
+        let id_seed = state.id_seed;
+        if let (Some(store), Some(entries)) = (&self.store, state.store_entries) {
+            store.restore_checkpoint_entries(entries)?;
         }
-        Run {
+        if let Some(cache) = cache.as_mut() {
+            let replay = crate::fec::Replay::new(
+                id_seed,
+                state.n_started,
+                pending.map(|index| evaluation_id(id_seed, index)),
+            );
+            cache.attach_store(self.store.clone(), replay);
+        }
+        Ok(Run {
+            id_seed,
             search: self,
             search_rng: state.search_rng,
             cache_rng: state.cache_rng,
@@ -548,7 +642,7 @@ where
             hits_in_a_row: state.hits_in_a_row,
             reached_target: state.reached_target,
             sink_error: None,
-        }
+        })
     }
 
     /// Real parallelism for evaluators that really compute: generations of up to
@@ -620,7 +714,9 @@ where
                     generation.push(run.start(algorithm, clock_s));
                 }
             }
-            let finished = self.evaluate_generation(generation);
+            // An infrastructure failure stops the run here, before anything of
+            // this generation is cached or fed back (the last checkpoint stands).
+            let finished = self.evaluate_generation(generation)?;
             clock_s = finished.iter().map(|f| f.end_s).fold(clock_s, f64::max);
             for mut f in finished {
                 // Fed back together, at the end of the generation.
@@ -646,15 +742,23 @@ where
         E: Sync,
         H: Sync,
     {
-        let fingerprint = self.fingerprint("parallel", workers);
+        self.check_resumable()?;
+        let fingerprint = self.fingerprint("parallel", workers, checkpoints);
+        let mut writer = CheckpointWriter::new(checkpoints, fingerprint.clone(), 0);
         let (mut run, mut algorithm, clock_s) = match self.load(checkpoints, &fingerprint)? {
             Some(saved) => {
                 let clock_s = saved.state.clock_s;
-                (self.restore(saved.state), saved.algorithm, clock_s)
+                let run = self.restore(saved.state, std::iter::empty())?;
+                writer.events_at_last = run.record.n_events;
+                (run, saved.algorithm, clock_s)
             }
-            None => (self.start_run()?, algorithm, 0.0),
+            None => {
+                let run = self.start_resumable_run()?;
+                // A first checkpoint before any evaluation (see above).
+                writer.write(&algorithm, &run.snapshot(0.0, Vec::new()))?;
+                (run, algorithm, 0.0)
+            }
         };
-        let mut writer = CheckpointWriter::new(checkpoints, fingerprint, run.record.n_events);
         let end_s = self.drive_parallel(
             &mut run,
             &mut algorithm,
@@ -672,11 +776,11 @@ where
     }
 
     /// Evaluates one generation of started candidates as one batch
-    /// ([`Evaluator::evaluate_batch`]), each on its own stream.
+    /// ([`Evaluator::try_evaluate_batch`]), each on its own stream.
     fn evaluate_generation(
         &self,
         generation: Vec<Started<S::Candidate>>,
-    ) -> Vec<Finished<S::Candidate>>
+    ) -> Result<Vec<Finished<S::Candidate>>, SearchError>
     where
         S::Candidate: Sync,
         E: Sync,
@@ -689,7 +793,7 @@ where
             evaluated.push(stream.is_some());
             jobs.extend(stream.map(|rng| (&started.candidate, rng)));
         }
-        let mut evaluations = self.evaluator.evaluate_batch(&mut jobs).into_iter();
+        let mut evaluations = self.evaluator.try_evaluate_batch(&mut jobs)?.into_iter();
         drop(jobs);
         let finished = generation
             .into_iter()
@@ -707,7 +811,7 @@ where
             evaluations.next().is_none(),
             "evaluate_batch answered more jobs than it was given"
         );
-        finished
+        Ok(finished)
     }
 }
 
@@ -750,16 +854,16 @@ where
         &mut self,
         algorithm: &mut A,
         workers: NonZeroUsize,
-    ) -> BinaryHeap<Arrival<S::Candidate>> {
+    ) -> Result<BinaryHeap<Arrival<S::Candidate>>, SearchError> {
         let mut in_flight = BinaryHeap::new();
         for _ in 0..workers.get() {
             if !self.allows_start(0.0) {
                 break;
             }
             let started = self.start(algorithm, 0.0);
-            in_flight.push(Arrival(self.evaluate(started)));
+            in_flight.push(Arrival(self.evaluate(started)?));
         }
-        in_flight
+        Ok(in_flight)
     }
 
     /// The run's state for a checkpoint.
@@ -784,6 +888,12 @@ where
             reached_target: self.reached_target,
             clock_s,
             in_flight,
+            id_seed: self.id_seed,
+            store_entries: self
+                .cache
+                .as_ref()
+                .and_then(|c| c.store())
+                .and_then(|store| store.checkpoint_entries()),
         }
     }
 
@@ -903,12 +1013,16 @@ where
         started
     }
 
-    fn evaluate(&mut self, started: Started<S::Candidate>) -> Finished<S::Candidate> {
+    fn evaluate(
+        &mut self,
+        started: Started<S::Candidate>,
+    ) -> Result<Finished<S::Candidate>, SearchError> {
         let search = self.search;
         let evaluation =
             evaluation_stream(&started, search.techniques.audit.is_some(), search.seed)
-                .map(|mut rng| search.evaluator.evaluate(&started.candidate, &mut rng));
-        finish(started, evaluation)
+                .map(|mut rng| search.evaluator.try_evaluate(&started.candidate, &mut rng))
+                .transpose()?;
+        Ok(finish(started, evaluation))
     }
 
     /// Caches the evaluation, audits a hit, feeds back and records.
@@ -935,7 +1049,7 @@ where
             (Some(lookup), Some(evaluation)) => {
                 let cache = self.cache.as_mut().expect("a lookup implies a cache");
                 let hash = started.hash.expect("a lookup implies a hash");
-                let id = evaluation_id(self.search.seed, started.index);
+                let id = evaluation_id(self.id_seed, started.index);
                 let mean = cache.record_evaluation(hash, &evaluation, id);
                 let outcome = match lookup {
                     Lookup::Miss => Outcome::Miss,
@@ -995,6 +1109,10 @@ where
 /// What a checkpoint must match to be resumed: the search's settings and mode.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Fingerprint {
+    /// The caller's digest of the evaluator's and hasher's settings.
+    settings: Option<crate::Namespace>,
+    /// The simulated cost of one hash, in bits (it moves the clock).
+    hash_cost_s: u64,
     mode: String,
     workers: usize,
     seed: u64,
@@ -1002,6 +1120,30 @@ struct Fingerprint {
     techniques: Techniques,
     target: Option<f64>,
     in_store: bool,
+}
+
+impl Fingerprint {
+    /// The fields where `self` (a checkpoint's) and `this` (the search's) differ.
+    fn differences(&self, this: &Fingerprint) -> String {
+        let (Ok(serde_json::Value::Object(saved)), Ok(serde_json::Value::Object(now))) =
+            (serde_json::to_value(self), serde_json::to_value(this))
+        else {
+            return format!("it has {self:?}, this search is {this:?}");
+        };
+        let mut out = Vec::new();
+        for (field, value) in &saved {
+            let current = now.get(field).unwrap_or(&serde_json::Value::Null);
+            if current != value {
+                let name = match field.as_str() {
+                    "settings" => "settings (evaluator, hasher or data)",
+                    "hash_cost_s" => "the hash's cost",
+                    other => other,
+                };
+                out.push(format!("{name}: checkpoint {value}, this search {current}"));
+            }
+        }
+        out.join("; ")
+    }
 }
 
 /// The state of a run between two steps.
@@ -1019,6 +1161,11 @@ struct RunState<C> {
     reached_target: bool,
     clock_s: f64,
     in_flight: Vec<Finished<C>>,
+    /// The seed of the run's evaluation ids ([`Run::id_seed`]).
+    id_seed: u64,
+    /// The entries of a store that lives only in this process's memory
+    /// ([`FecStore::checkpoint_entries`]).
+    store_entries: Option<Vec<(FunctionalHash, crate::StoredEntry)>>,
 }
 
 /// A checkpoint file.
@@ -1083,7 +1230,8 @@ impl<'c> CheckpointWriter<'c> {
             state,
         })
         .map_err(|e| checkpoint::error(path, format!("cannot serialise the state: {e}")))?;
-        checkpoint::write_atomically(path, &bytes).map_err(|e| checkpoint::error(path, e))?;
+        checkpoint::write_atomically(path, &checkpoint::seal(bytes))
+            .map_err(|e| checkpoint::error(path, e))?;
         self.events_at_last = state.record.n_events;
         self.last = std::time::Instant::now();
         Ok(())
@@ -1133,6 +1281,21 @@ mod tests {
     use super::*;
     use crate::testutil::{IntSpace, PeriodicEvaluator, PeriodicHasher};
     use crate::{EvolutionConfig, RandomSearch as RandomSearchOf, Replacement};
+
+    proptest! {
+        #[test]
+        fn an_evaluation_id_gives_back_its_proposal_index(seed in any::<u64>(), index in any::<u64>()) {
+            prop_assert_eq!(evaluation_index(seed, evaluation_id(seed, index)), index);
+            prop_assert_eq!(unmix(mix(index)), index);
+        }
+    }
+
+    #[test]
+    fn evaluation_ids_keep_their_golden_values() {
+        // Ids are stored in shared caches: a change would split old and new runs.
+        assert_eq!(evaluation_id(0, 0), 0);
+        assert_eq!(evaluation_id(11, 300), 0xd043_78ea_8573_7eba);
+    }
 
     fn evolution(p: usize, s: usize) -> crate::Evolution<u32> {
         EvolutionConfig {

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use ufh_core::FunctionalHash;
 
 use crate::algorithm::bernoulli;
-use crate::store::{FecStore, StoreError, StoredEvaluation};
+use crate::store::{FecStore, StoreError, StoredEntry, StoredEvaluation};
 use crate::{Evaluation, SearchError, SearchRng};
 
 /// When a cache forgets a key after a full hit (Method 8).
@@ -70,6 +70,7 @@ impl FecConfig {
             counters: CacheCounters::default(),
             store: None,
             store_error: None,
+            replay: None,
         })
     }
 
@@ -195,6 +196,54 @@ pub struct FunctionalEquivalenceCache {
     store: Option<Arc<dyn FecStore>>,
     #[serde(skip)]
     store_error: Option<StoreError>,
+    /// While a resumed search replays from its checkpoint: the store's
+    /// evaluations that its interrupted run wrote after the checkpoint.
+    #[serde(skip)]
+    replay: Option<Replay>,
+}
+
+/// The evaluations a resumed search must not see yet: those of its own proposals
+/// that were not recorded when its checkpoint was written (proposal `from` on,
+/// and the candidates then in flight), until the replay records them again. The
+/// interrupted run wrote them to the store after the checkpoint; seen early, they
+/// would turn the replay's misses into hits and its record would differ from an
+/// uninterrupted run's. A search's evaluation ids are a bijection of its proposal
+/// indices ([`crate::evaluation_id`]), so an id tells which proposal it is.
+#[derive(Debug, Clone)]
+pub(crate) struct Replay {
+    seed: u64,
+    from: u64,
+    /// Ids of the candidates in flight at the checkpoint.
+    pending: FxHashSet<u64>,
+    /// Ids recorded since the resume.
+    recorded: FxHashSet<u64>,
+}
+
+impl Replay {
+    /// Proposals at most this far past the checkpoint count as the search's own:
+    /// another search's id falls in the window with probability 2^-32.
+    const WINDOW: u64 = 1 << 32;
+
+    pub(crate) fn new(seed: u64, from: u64, pending: impl IntoIterator<Item = u64>) -> Self {
+        Self {
+            seed,
+            from,
+            pending: pending.into_iter().collect(),
+            recorded: FxHashSet::default(),
+        }
+    }
+
+    fn hides(&self, id: u64) -> bool {
+        let index = crate::driver::evaluation_index(self.seed, id);
+        let unrecorded = index.wrapping_sub(self.from) < Self::WINDOW || self.pending.contains(&id);
+        unrecorded && !self.recorded.contains(&id)
+    }
+
+    /// `stored` without the evaluations not to be seen yet (`None` if none is left).
+    fn visible(&self, mut stored: StoredEntry) -> Option<StoredEntry> {
+        stored.evaluations.retain(|e| !self.hides(e.id));
+        (!stored.evaluations.is_empty()).then_some(stored)
+    }
 }
 
 impl FunctionalEquivalenceCache {
@@ -249,7 +298,12 @@ impl FunctionalEquivalenceCache {
         hash: FunctionalHash,
         rng: &mut SearchRng,
     ) -> Result<Lookup, StoreError> {
-        let Some(stored) = store.get(hash)? else {
+        let stored = store.get(hash)?;
+        let stored = match &self.replay {
+            Some(replay) => stored.and_then(|s| replay.visible(s)),
+            None => stored,
+        };
+        let Some(stored) = stored else {
             self.counters.misses += 1;
             return Ok(Lookup::Miss);
         };
@@ -290,8 +344,23 @@ impl FunctionalEquivalenceCache {
         self.tick += 1;
         if let Some(store) = &self.store {
             let stored = StoredEvaluation::new(id, evaluation);
+            if let Some(replay) = &mut self.replay {
+                replay.recorded.insert(id);
+            }
             return match store.add_evaluation(hash, stored, self.config.max_evals.get()) {
-                Ok(entry) => entry.entry(),
+                Ok(entry) => match &self.replay {
+                    // Only another search's write, at once, could fill the entry
+                    // with evaluations this one does not see yet.
+                    Some(replay) => replay.visible(entry).map_or_else(
+                        || {
+                            let mut alone = CacheEntry::empty();
+                            alone.add(evaluation);
+                            alone
+                        },
+                        |visible| visible.entry(),
+                    ),
+                    None => entry.entry(),
+                },
                 Err(e) => {
                     self.store_error.get_or_insert(e);
                     let mut alone = CacheEntry::empty();
@@ -345,7 +414,8 @@ impl FunctionalEquivalenceCache {
 
     /// Attaches `store` to a cache restored from a checkpoint (whose store is not
     /// in the checkpoint).
-    pub(crate) fn attach_store(&mut self, store: Option<Arc<dyn FecStore>>) {
+    pub(crate) fn attach_store(&mut self, store: Option<Arc<dyn FecStore>>, replay: Replay) {
+        self.replay = store.is_some().then_some(replay);
         self.store = store;
     }
 

@@ -88,7 +88,7 @@ pub use algorithm::{
     Replacement,
 };
 pub use bananas::{Acquisition, Bananas, BananasConfig, FeatureEncoding};
-pub use checkpoint::{Checkpoints, write_atomically};
+pub use checkpoint::{Checkpoints, DamagedFile, read_sealed, seal, unseal, write_atomically};
 pub use driver::{
     AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques, evaluation_id,
 };
@@ -105,7 +105,8 @@ pub use record::{
 #[cfg(feature = "redis")]
 pub use redis::{RedisEvaluator, RedisStore};
 pub use space::{
-    CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, Neighbourhood, SearchRng, SearchSpace,
+    CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, InfrastructureError, Neighbourhood,
+    SearchRng, SearchSpace,
 };
 pub use store::{FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation};
 #[cfg(feature = "redb")]
@@ -125,6 +126,10 @@ pub enum SearchError {
     /// the store and in any checkpoint.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The evaluator's machinery failed (no worker answered, a timeout): the run
+    /// stopped before caching or feeding back anything of the batch it hit.
+    #[error("evaluation infrastructure failed: {0}")]
+    Infrastructure(#[from] InfrastructureError),
     /// A checkpoint could not be written, read or used; the message names the
     /// file and what was wrong.
     #[error("checkpoint {0}")]

@@ -72,7 +72,22 @@ impl Evaluation {
     }
 }
 
+/// A failure of the machinery that evaluates, not of the candidate: no worker
+/// answered in time, the job queue is gone. It is never a fitness: a search that
+/// gets one stops with [`SearchError::Infrastructure`](crate::SearchError) and
+/// caches nothing of the batch it hit, so a later run (or the same one resumed)
+/// evaluates those candidates for real.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct InfrastructureError(pub String);
+
 /// Turns candidates into evaluations: the costly step the techniques avoid.
+///
+/// A candidate that fails (NaN, an invalid graph, diverged training) is an
+/// [`Evaluation::failed`], a fitness outcome. An evaluator that can fail for
+/// reasons outside the candidate (remote workers, a timeout) also implements
+/// [`Evaluator::try_evaluate`] and [`Evaluator::try_evaluate_batch`], which the
+/// search calls, so that such a failure stops the run instead of being scored.
 pub trait Evaluator<C> {
     /// Evaluates `candidate`. `rng` is the evaluator's own stream (for noise, random
     /// repeats); the search's stream is never passed here, so that skipping an
@@ -95,6 +110,30 @@ pub trait Evaluator<C> {
             .with_max_len(1)
             .map(|(candidate, rng)| self.evaluate(candidate, rng))
             .collect()
+    }
+
+    /// [`Evaluator::evaluate`], or the infrastructure's failure. The search calls
+    /// this; by default it cannot fail.
+    fn try_evaluate(
+        &self,
+        candidate: &C,
+        rng: &mut SearchRng,
+    ) -> Result<Evaluation, InfrastructureError> {
+        Ok(self.evaluate(candidate, rng))
+    }
+
+    /// [`Evaluator::evaluate_batch`], or the infrastructure's failure (then no
+    /// evaluation of the batch is used). The search calls this; by default it
+    /// cannot fail.
+    fn try_evaluate_batch(
+        &self,
+        jobs: &mut [(&C, SearchRng)],
+    ) -> Result<Vec<Evaluation>, InfrastructureError>
+    where
+        Self: Sync,
+        C: Sync,
+    {
+        Ok(self.evaluate_batch(jobs))
     }
 }
 

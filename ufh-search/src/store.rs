@@ -246,6 +246,27 @@ pub trait FecStore: Send + Sync + fmt::Debug {
     fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.len()? == 0)
     }
+
+    /// Every entry, sorted by key, if the store lives only in this process's
+    /// memory, so that a checkpoint of a search must hold them to resume it
+    /// ([`MemoryStore`]); `None` (the default) for a store that keeps its entries
+    /// by itself (a file, a server).
+    fn checkpoint_entries(&self) -> Option<Vec<(FunctionalHash, StoredEntry)>> {
+        None
+    }
+
+    /// Replaces every entry by `entries`, those [`FecStore::checkpoint_entries`]
+    /// gave when a checkpoint was written. Only stores that give them can.
+    fn restore_checkpoint_entries(
+        &self,
+        entries: Vec<(FunctionalHash, StoredEntry)>,
+    ) -> Result<(), StoreError> {
+        let _ = entries;
+        Err(StoreError::new(
+            self.describe(),
+            "this store keeps its entries itself; a checkpoint holds none of them",
+        ))
+    }
 }
 
 /// The in-memory home as a store: a map behind a mutex, for several searches or
@@ -303,6 +324,20 @@ impl FecStore for MemoryStore {
 
     fn len(&self) -> Result<u64, StoreError> {
         Ok(self.map().len() as u64)
+    }
+
+    fn checkpoint_entries(&self) -> Option<Vec<(FunctionalHash, StoredEntry)>> {
+        let mut entries: Vec<_> = self.map().iter().map(|(k, e)| (*k, e.clone())).collect();
+        entries.sort_unstable_by_key(|(k, _)| *k);
+        Some(entries)
+    }
+
+    fn restore_checkpoint_entries(
+        &self,
+        entries: Vec<(FunctionalHash, StoredEntry)>,
+    ) -> Result<(), StoreError> {
+        *self.map() = entries.into_iter().collect();
+        Ok(())
     }
 }
 

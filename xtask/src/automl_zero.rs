@@ -172,6 +172,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
+    // Checked before anything is created.
+    let every = std::time::Duration::try_from_secs_f64(args.checkpoint_every_s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| {
+            format!(
+                "--checkpoint-every-s {}: expected a positive number of seconds",
+                args.checkpoint_every_s
+            )
+        })?;
     if let Some(dir) = &args.checkpoint {
         let has_any = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
         if has_any && !args.resume {
@@ -182,8 +192,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let every = std::time::Duration::try_from_secs_f64(args.checkpoint_every_s)
-        .with_context(|| format!("--checkpoint-every-s {}", args.checkpoint_every_s))?;
     let checkpoints =
         args.checkpoint
             .as_ref()

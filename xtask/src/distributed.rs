@@ -35,8 +35,10 @@ pub(crate) struct Setup {
     /// The embedded NAS table: small (2,532 cells) or large (64,542 cells).
     #[arg(long, default_value = "large")]
     table: String,
-    /// Wall milliseconds each evaluation takes on a worker (standing for training).
-    #[arg(long, default_value_t = 20)]
+    /// Wall milliseconds each evaluation takes on a worker (standing for
+    /// training; at most one hour).
+    #[arg(long, default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     cost_ms: u64,
 }
 
@@ -228,6 +230,20 @@ impl Drop for Spawned {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    // Everything that can be checked is, before any work.
+    let give_up_after = seconds("--give-up-after-s", args.give_up_after_s)?;
+    if let Some(path) = &args.record {
+        crate::check_writable(path, "--record")?;
+    }
+    if let Some(path) = &args.checkpoint {
+        crate::check_writable(path, "--checkpoint")?;
+        if path.exists() && !args.resume {
+            anyhow::bail!(
+                "{} holds a checkpoint: pass --resume to go on from it, or give another file",
+                path.display()
+            );
+        }
+    }
     let loaded = args.setup.load()?;
     let space = loaded.table.space();
     let hasher = loaded.hasher()?;
@@ -256,7 +272,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(args.jobs.get())
             .build()?;
-        let record = pool.install(|| run_search(&search, &args))?;
+        let record = pool.install(|| run_search(&search, &args, &loaded.namespace))?;
         (record, None)
     } else {
         let mut local = None;
@@ -273,7 +289,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         };
         let store = Arc::new(RedisStore::open(&url, &loaded.namespace)?);
         let mut evaluator = RedisEvaluator::<Cell>::open(&url, &loaded.namespace)?;
-        evaluator.give_up_after = seconds("--give-up-after-s", args.give_up_after_s)?;
+        evaluator.give_up_after = give_up_after;
         if args.fresh {
             store.clear()?;
             evaluator.clear()?;
@@ -294,10 +310,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         if !args.no_fec {
             search = search.cache_store(store);
         }
-        let record = run_search(&search, &args)?;
-        if let Some(e) = evaluator.error() {
-            return Err(e).context("the workers did not answer");
-        }
+        let record = run_search(&search, &args, &loaded.namespace).context(
+            "the search stopped; its checkpoint (if any) and every stored evaluation are kept",
+        )?;
         drop(local);
         (record, Some(evaluator.stats()))
     };
@@ -327,7 +342,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.record {
-        std::fs::write(path, serde_json::to_vec(&record)?)
+        ufh_search::write_atomically(path, &serde_json::to_vec(&record)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
@@ -337,13 +352,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 fn run_search<E: Evaluator<Cell> + Sync>(
     search: &Search<'_, ufh_spaces::nasbench101::NasBench101Space, E, TableHasher<'_, ModelTable>>,
     args: &Args,
+    namespace: &Namespace,
 ) -> anyhow::Result<SearchRecord> {
     let algorithm = EVOLUTION.build::<Cell>()?;
     Ok(match &args.checkpoint {
         Some(path) => {
+            // The table, the evaluator's and the hasher's settings (the namespace)
+            // and where the cache lives are part of what a checkpoint must match.
+            let home = match (&args.fec_file, args.in_process) {
+                (Some(_), _) => "redb file",
+                (None, true) => "memory",
+                (None, false) => "redis",
+            };
             let checkpoints = Checkpoints::new(path)
                 .every_candidates(args.batch.get() as u64)
-                .resume(args.resume);
+                .resume(args.resume)
+                .settings(Namespace::of_text(&format!(
+                    "xtask distributed: namespace {namespace}, evolution {EVOLUTION:?}, cache in {home}"
+                )));
             search
                 .run_parallel_resumable(algorithm, args.batch, &checkpoints)?
                 .0

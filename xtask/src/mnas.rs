@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
-    AuditConfig, Budget, Checkpoints, EvolutionConfig, FcmConfig, FecConfig, KeepBest, Replacement,
-    Search, TabulistConfig, Techniques,
+    AuditConfig, Budget, Checkpoints, EvolutionConfig, FcmConfig, FecConfig, KeepBest, Namespace,
+    Replacement, Search, TabulistConfig, Techniques,
 };
 use ufh_spaces::mnas::{
     Architecture, MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings,
@@ -71,9 +71,10 @@ enum Command {
         /// The functional hash.
         #[arg(long, value_enum, default_value_t = Hasher::Rounded)]
         hasher: Hasher,
-        /// Mantissa bits of the truncated hash.
-        #[arg(long, default_value_t = 10)]
-        mantissa_bits: u32,
+        /// Mantissa bits of the truncated hash [default: 10]; only with
+        /// `--hasher truncated` (the rounded hash has none).
+        #[arg(long)]
+        mantissa_bits: Option<u32>,
         /// Run without the cache (the baseline).
         #[arg(long, conflicts_with = "audit")]
         no_fec: bool,
@@ -89,8 +90,9 @@ enum Command {
         /// more than this (fitness is a function of the architecture).
         #[arg(long, value_name = "TOLERANCE")]
         audit: Option<f64>,
-        /// Training epochs per candidate.
-        #[arg(long, default_value_t = TrainSettings::DEFAULT.epochs)]
+        /// Training epochs per candidate (at least 1).
+        #[arg(long, default_value_t = TrainSettings::DEFAULT.epochs,
+              value_parser = clap::value_parser!(u32).range(1..))]
         epochs: u32,
         /// Evaluation threads [default: all cores]; the record does not depend on it.
         #[arg(long)]
@@ -109,22 +111,27 @@ enum Command {
         /// Where to write it.
         #[arg(long, default_value = "ufh-spaces/data/mnas_latency.csv")]
         out: PathBuf,
-        /// Timed runs per layer (their median is kept).
-        #[arg(long, default_value_t = 15)]
-        runs: usize,
+        /// Timed runs per layer (their median is kept; at least 1).
+        #[arg(long, default_value_t = 15,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
     },
 }
 
 /// The hasher `kind` names, at `bits` mantissa bits when truncated.
 pub(crate) fn hasher(
     kind: Hasher,
-    bits: u32,
+    bits: Option<u32>,
     evaluator: &MnasEvaluator,
 ) -> anyhow::Result<MnasHasher> {
-    let hash = match kind {
-        Hasher::Rounded => MnasHash::RoundedSoftmax,
-        Hasher::Truncated => {
-            MnasHash::Truncated(MantissaBits::f32(bits).context("--mantissa-bits")?)
+    let hash = match (kind, bits) {
+        (Hasher::Rounded, None) => MnasHash::RoundedSoftmax,
+        (Hasher::Rounded, Some(bits)) => bail!(
+            "--mantissa-bits {bits} with --hasher rounded: the rounded hash has no mantissa \
+             bits to set; give --hasher truncated, or leave --mantissa-bits out"
+        ),
+        (Hasher::Truncated, bits) => {
+            MnasHash::Truncated(MantissaBits::f32(bits.unwrap_or(10)).context("--mantissa-bits")?)
         }
     };
     Ok(MnasHasher::new(hash, evaluator))
@@ -134,6 +141,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Latency { out, runs } => {
             let out = crate::workspace_root().join(out);
+            crate::check_writable(&out, "--out")?;
+            let runs = usize::try_from(runs).context("--runs")?;
             let bar = ProgressBar::new(0);
             let start = Instant::now();
             let table = measure_latency_table(runs, |done, total| {
@@ -141,7 +150,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 bar.set_position(done as u64);
             });
             bar.finish_and_clear();
-            std::fs::write(&out, table.to_csv())
+            ufh_search::write_atomically(&out, table.to_csv().as_bytes())
                 .with_context(|| format!("writing {}", out.display()))?;
             say!(
                 "{} entries in {:.1} s, written to {}",
@@ -167,6 +176,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             checkpoint,
             resume,
         } => {
+            if let Some(path) = &checkpoint {
+                crate::check_writable(path, "--checkpoint")?;
+            }
             if let Some(path) = &checkpoint
                 && path.exists()
                 && !resume
@@ -224,12 +236,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             let record = match &checkpoint {
                 None => pool.install(|| search.run_parallel(&mut algorithm, GENERATION))?,
                 Some(path) => {
-                    let checkpoints = Checkpoints {
-                        path: path.clone(),
-                        every_candidates: GENERATION.get() as u64,
-                        every: Duration::from_secs(5),
-                        resume: true,
-                    };
+                    // Everything the results depend on beyond seed, budget and
+                    // techniques: a checkpoint of other settings is refused.
+                    let settings = Namespace::of_text(&format!(
+                        "xtask mnas search: epochs {epochs}, hasher {kind:?}, mantissa bits {mantissa_bits:?}, \
+                         population {population}, tournament {tournament}, evaluator {:?}",
+                        TrainSettings {
+                            epochs,
+                            ..TrainSettings::DEFAULT
+                        }
+                    ));
+                    let checkpoints = Checkpoints::new(path.clone())
+                        .every_candidates(GENERATION.get() as u64)
+                        .every(Duration::from_secs(5))
+                        .settings(settings);
                     let (record, done) = pool.install(|| {
                         search.run_parallel_resumable(algorithm, GENERATION, &checkpoints)
                     })?;

@@ -350,3 +350,131 @@ fn a_live_worker_slower_than_the_reclaim_timeout_keeps_its_jobs() {
     drop(redis);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Keys of FEC entries in the test's server.
+fn stored_entries(redis: &LocalRedis) -> usize {
+    redis_cli(redis, &["--scan", "--pattern", "ufh:*:fec:*"])
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_coordinator_that_gives_up_fails_and_stores_nothing() {
+    let dir = temp_dir("give-up");
+    let expected = expected_record(&dir);
+    let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
+    let url = redis.url(0);
+    let record = dir.join("distributed.json");
+    // No worker runs: the first batch is never answered.
+    let output = xtask()
+        .args(["distributed", "--redis", &url, "--fresh"])
+        .args(SEARCH)
+        .arg("--record")
+        .arg(&record)
+        .args(["--give-up-after-s", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exit 0 after giving up: {stderr}");
+    assert!(
+        stderr.contains("unanswered") && stderr.contains("job queue"),
+        "{stderr}"
+    );
+    assert!(!record.exists(), "a record was written after giving up");
+    assert_eq!(stored_entries(&redis), 0, "a give-up was cached");
+    // A later run in the same namespace, with workers, is the in-process run.
+    let workers = [worker(&url, "a"), worker(&url, "b")];
+    let out = finish(coordinator(&url, &record, &[]));
+    for w in workers {
+        finish(w);
+    }
+    assert_eq!(std::fs::read(&record).unwrap(), expected, "{out}");
+    drop(redis);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn in_process(record: &Path, extra: &[&str]) -> Child {
+    xtask()
+        .args(["distributed", "--in-process"])
+        .args(SEARCH)
+        .arg("--record")
+        .arg(record)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn an_in_process_run_killed_and_resumed_keeps_its_cache() {
+    let dir = temp_dir("in-process-kill");
+    let expected = expected_record(&dir);
+    let record = dir.join("resumed.json");
+    let checkpoint = dir.join("run.ckpt");
+    let ckpt = checkpoint.to_str().unwrap();
+    let mut kills = 0;
+    let mut delay = 300;
+    let mut extra = vec!["--checkpoint", ckpt];
+    loop {
+        let mut run = in_process(&record, &extra);
+        std::thread::sleep(Duration::from_millis(delay));
+        if run.try_wait().unwrap().is_some() {
+            finish(run);
+            break;
+        }
+        kill(&mut run);
+        kills += 1;
+        delay += 150;
+        extra = vec!["--checkpoint", ckpt, "--resume"];
+    }
+    assert!(kills >= 2, "only {kills} kills landed mid-run");
+    assert_eq!(std::fs::read(&record).unwrap(), expected);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_checkpoint_is_neither_overwritten_nor_resumed_by_another_search() {
+    let dir = temp_dir("checkpoint-guard");
+    let checkpoint = dir.join("run.ckpt");
+    let ckpt = checkpoint.to_str().unwrap();
+    let record = dir.join("record.json");
+    let run = |extra: &[&str]| {
+        xtask()
+            .args(["distributed", "--in-process", "--cost-ms", "0"])
+            .args(["--candidates", "40", "--checkpoint", ckpt])
+            .args(extra)
+            .arg("--record")
+            .arg(&record)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["--table", "small"]).status.success());
+    let before = std::fs::read(&checkpoint).unwrap();
+    let again = run(&["--table", "small"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), before, "overwritten");
+    let other = run(&["--table", "large", "--resume"]);
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        !other.status.success(),
+        "resumed another table's checkpoint"
+    );
+    assert!(
+        stderr.contains("another search") && stderr.contains("settings"),
+        "{stderr}"
+    );
+    // A damaged checkpoint is refused by name.
+    let mut damaged = before.clone();
+    damaged[before.len() / 2] ^= 0x10;
+    std::fs::write(&checkpoint, &damaged).unwrap();
+    let refused = run(&["--table", "small", "--resume"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("run.ckpt") && stderr.contains("damaged"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -166,8 +166,294 @@ fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_by_name() {
     run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, false).unwrap();
     std::fs::write(&path, b"{\"format\": 3").unwrap();
     let err = run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, true).unwrap_err();
-    assert!(err.to_string().contains("not a checkpoint"), "{err}");
+    assert!(
+        err.to_string().contains("run.json") && err.to_string().contains("damaged"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_checkpoint_with_any_flipped_bit_is_refused_as_damaged() {
+    let dir = temp_dir("bitflip");
+    let path = dir.join("run.ckpt");
+    // Stopped midway, so that the checkpoint holds a population and candidates.
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(Mode::Workers(3), &Crashing::new(60), &path, true)
+    }));
+    assert!(crashed.is_err());
+    let good = std::fs::read(&path).unwrap();
+    let mut rng = SearchRng::seed_from_u64(5);
+    for _ in 0..64 {
+        use rand::Rng;
+        let mut bad = good.clone();
+        let bit = rng.random_range(0..bad.len() * 8);
+        bad[bit / 8] ^= 1 << (bit % 8);
+        std::fs::write(&path, &bad).unwrap();
+        let err = run(Mode::Workers(3), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("run.ckpt") && message.contains("damaged"),
+            "bit {bit}: {message}"
+        );
+    }
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    let err = run(Mode::Workers(3), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_checkpoint_of_other_evaluator_settings_is_refused() {
+    let dir = temp_dir("settings");
+    let path = dir.join("run.ckpt");
+    let space = IntSpace::new(200);
+    let hasher = PeriodicHasher::new(23, 0.5);
+    let evaluator = Crashing::new(u64::MAX);
+    let go = |settings: &str, hasher: &PeriodicHasher| {
+        let search = Search::new(&space, &evaluator, hasher, BUDGET, 11)
+            .techniques(Techniques::FEC)
+            .unwrap();
+        let checkpoints = Checkpoints::new(&path)
+            .every_candidates(7)
+            .settings(crate::Namespace::of_text(settings));
+        search.run_serial_resumable(evolution(), &checkpoints)
+    };
+    let (first, _) = go("table small", &hasher).unwrap();
+    let err = go("table large", &hasher).unwrap_err().to_string();
+    assert!(
+        err.contains("run.ckpt") && err.contains("settings"),
+        "{err}"
+    );
+    // A hasher of another cost moves the clock: refused too.
+    let err = go("table small", &PeriodicHasher::new(23, 0.25))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("hash's cost"), "{err}");
+    let (again, _) = go("table small", &hasher).unwrap();
+    assert_eq!(again, first);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A store that keeps its entries itself, as a redb file or a Redis server does:
+/// they outlive a crash of the search, and a checkpoint holds none of them.
+#[derive(Debug, Default)]
+struct Persistent(crate::MemoryStore);
+
+impl crate::FecStore for Persistent {
+    fn describe(&self) -> String {
+        "persistent test store".into()
+    }
+    fn get(&self, key: FunctionalHash) -> Result<Option<crate::StoredEntry>, crate::StoreError> {
+        self.0.get(key)
+    }
+    fn add_evaluation(
+        &self,
+        key: FunctionalHash,
+        evaluation: crate::StoredEvaluation,
+        max_evals: u32,
+    ) -> Result<crate::StoredEntry, crate::StoreError> {
+        self.0.add_evaluation(key, evaluation, max_evals)
+    }
+    fn add_hit(&self, key: FunctionalHash) -> Result<u32, crate::StoreError> {
+        self.0.add_hit(key)
+    }
+    fn remove(&self, key: FunctionalHash) -> Result<(), crate::StoreError> {
+        self.0.remove(key)
+    }
+    fn len(&self) -> Result<u64, crate::StoreError> {
+        self.0.len()
+    }
+}
+
+/// FEA (two evaluations per key) with FCM, the tabulist and the audit: every
+/// technique a store can hold exactly.
+fn store_techniques() -> Techniques {
+    Techniques {
+        fec: Some(FecConfig {
+            capacity: None,
+            forgetting: crate::Forgetting::Never,
+            max_evals: std::num::NonZeroU32::new(2).unwrap(),
+        }),
+        ..techniques()
+    }
+}
+
+fn run_in_store(
+    mode: Mode,
+    evaluator: &Crashing,
+    store: &Arc<dyn crate::FecStore>,
+    path: Option<&Path>,
+) -> Result<SearchRecord, SearchError> {
+    let space = IntSpace::new(200);
+    let hasher = PeriodicHasher::new(23, 0.5);
+    let search = Search::new(&space, evaluator, &hasher, BUDGET, 11)
+        .techniques(store_techniques())?
+        .cache_store(Arc::clone(store));
+    let n = |k: usize| NonZeroUsize::new(k).unwrap();
+    let Some(path) = path else {
+        let mut algorithm = evolution();
+        return match mode {
+            Mode::Serial => search.run_serial(&mut algorithm),
+            Mode::Workers(k) => search.run_workers(&mut algorithm, n(k)),
+            Mode::Parallel(k) => search.run_parallel(&mut algorithm, n(k)),
+        };
+    };
+    let checkpoints = Checkpoints::new(path).every_candidates(7);
+    match mode {
+        Mode::Serial => search.run_serial_resumable(evolution(), &checkpoints),
+        Mode::Workers(k) => search.run_workers_resumable(evolution(), n(k), &checkpoints),
+        Mode::Parallel(k) => search.run_parallel_resumable(evolution(), n(k), &checkpoints),
+    }
+    .map(|(record, _)| record)
+}
+
+#[test]
+fn a_run_with_its_cache_in_a_store_resumes_to_the_uninterrupted_record() {
+    for persistent in [false, true] {
+        for mode in [Mode::Serial, Mode::Workers(3), Mode::Parallel(4)] {
+            let fresh = || -> Arc<dyn crate::FecStore> {
+                if persistent {
+                    Arc::new(Persistent::default())
+                } else {
+                    Arc::new(crate::MemoryStore::new())
+                }
+            };
+            let expected = run_in_store(mode, &Crashing::new(u64::MAX), &fresh(), None).unwrap();
+            let counters = expected.cache.unwrap();
+            assert!(
+                counters.full_hits > 10 && counters.partial_hits > 5,
+                "{counters:?}"
+            );
+            let dir = temp_dir(&format!("store-{persistent}-{mode:?}"));
+            let path = dir.join("run.ckpt");
+            // A memory store dies with its process: each crash starts a new one,
+            // which the checkpoint fills. A persistent one keeps what the crashed
+            // run wrote after its checkpoint.
+            let mut store = fresh();
+            for crash_at in [5, 40, 41, 90] {
+                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_in_store(mode, &Crashing::new(crash_at), &store, Some(&path))
+                }));
+                assert!(crashed.is_err(), "{mode:?}: no crash at {crash_at}");
+                if !persistent {
+                    store = fresh();
+                }
+            }
+            let record = run_in_store(mode, &Crashing::new(u64::MAX), &store, Some(&path)).unwrap();
+            assert_eq!(record, expected, "persistent {persistent}, {mode:?}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
+
+#[test]
+fn forgetting_in_a_persistent_store_is_refused_for_a_resumable_run() {
+    let space = IntSpace::new(200);
+    let hasher = PeriodicHasher::new(23, 0.5);
+    let evaluator = Crashing::new(u64::MAX);
+    let dir = temp_dir("forget");
+    let mut techniques = store_techniques();
+    techniques.fec.as_mut().unwrap().forgetting = crate::Forgetting::Fixed(0.1);
+    let search = Search::new(&space, &evaluator, &hasher, BUDGET, 11)
+        .techniques(techniques)
+        .unwrap()
+        .cache_store(Arc::new(Persistent::default()));
+    let err = search
+        .run_serial_resumable(evolution(), &Checkpoints::new(dir.join("run.ckpt")))
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot forget"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// An evaluator whose machinery fails at its `fail_at`-th call (a batch, or one
+/// candidate): no worker answered.
+struct Flaky {
+    inner: PeriodicEvaluator,
+    calls: AtomicU64,
+    fail_at: u64,
+}
+
+impl Evaluator<u32> for Flaky {
+    fn evaluate(&self, candidate: &u32, rng: &mut SearchRng) -> Evaluation {
+        self.inner.evaluate(candidate, rng)
+    }
+    fn try_evaluate(
+        &self,
+        candidate: &u32,
+        rng: &mut SearchRng,
+    ) -> Result<Evaluation, crate::InfrastructureError> {
+        let n = self.calls.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+        if n >= self.fail_at {
+            return Err(crate::InfrastructureError("no worker answered".into()));
+        }
+        Ok(self.evaluate(candidate, rng))
+    }
+    fn try_evaluate_batch(
+        &self,
+        jobs: &mut [(&u32, SearchRng)],
+    ) -> Result<Vec<Evaluation>, crate::InfrastructureError> {
+        let n = self.calls.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+        if n >= self.fail_at {
+            return Err(crate::InfrastructureError("no worker answered".into()));
+        }
+        Ok(self.evaluate_batch(jobs))
+    }
+}
+
+#[test]
+fn an_infrastructure_failure_stops_the_run_and_is_never_cached() {
+    for mode in [Mode::Serial, Mode::Workers(3), Mode::Parallel(4)] {
+        let store: Arc<dyn crate::FecStore> = Arc::new(Persistent::default());
+        let dir = temp_dir(&format!("flaky-{mode:?}"));
+        let path = dir.join("run.ckpt");
+        let space = IntSpace::new(200);
+        let hasher = PeriodicHasher::new(23, 0.5);
+        let flaky = Flaky {
+            inner: PeriodicEvaluator::new(23, 5.0, 0.05),
+            calls: AtomicU64::new(0),
+            fail_at: 20,
+        };
+        let search = Search::new(&space, &flaky, &hasher, BUDGET, 11)
+            .techniques(store_techniques())
+            .unwrap()
+            .cache_store(Arc::clone(&store));
+        let checkpoints = Checkpoints::new(&path).every_candidates(7);
+        let n = |k: usize| NonZeroUsize::new(k).unwrap();
+        let err = match mode {
+            Mode::Serial => search.run_serial_resumable(evolution(), &checkpoints),
+            Mode::Workers(k) => search.run_workers_resumable(evolution(), n(k), &checkpoints),
+            Mode::Parallel(k) => search.run_parallel_resumable(evolution(), n(k), &checkpoints),
+        }
+        .unwrap_err();
+        assert!(
+            matches!(err, SearchError::Infrastructure(_)),
+            "{mode:?}: {err}"
+        );
+        assert!(err.to_string().contains("no worker answered"), "{err}");
+        // Nothing the failure touched is in the cache: every stored evaluation
+        // is a real one.
+        let stored = (0..200u32)
+            .filter_map(|c| store.get(hasher.hash(&c)).unwrap())
+            .flat_map(|e| e.evaluations)
+            .collect::<Vec<_>>();
+        assert!(!stored.is_empty());
+        assert!(
+            stored.iter().all(|e| e.validation.is_finite()),
+            "{stored:?}"
+        );
+        // Resumed with working machinery, the run is the uninterrupted one.
+        let record = run_in_store(mode, &Crashing::new(u64::MAX), &store, Some(&path)).unwrap();
+        let expected = run_in_store(
+            mode,
+            &Crashing::new(u64::MAX),
+            &(Arc::new(Persistent::default()) as Arc<dyn crate::FecStore>),
+            None,
+        )
+        .unwrap();
+        assert_eq!(record, expected, "{mode:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 #[test]

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 
 use super::Link;
 use crate::store::{FecStore, Namespace, StoreError, StoredEvaluation};
-use crate::{CandidateHasher, Evaluation, Evaluator, SearchRng};
+use crate::{CandidateHasher, Evaluation, Evaluator, InfrastructureError, SearchRng};
 
 const GROUP: &str = "workers";
 
@@ -282,7 +282,38 @@ impl<C: Serialize> RedisEvaluator<C> {
     }
 }
 
+/// The search calls [`Evaluator::try_evaluate_batch`]: a batch the workers do not
+/// answer within [`RedisEvaluator::give_up_after`] stops the search with an
+/// error, and nothing of it is cached. The infallible [`Evaluator::evaluate`] and
+/// [`Evaluator::evaluate_batch`] (for callers outside a search) answer such a
+/// batch with failures and keep the error in [`RedisEvaluator::error`]; never
+/// cache what they return while that error is set.
 impl<C: Serialize + Sync> Evaluator<C> for RedisEvaluator<C> {
+    fn try_evaluate(
+        &self,
+        candidate: &C,
+        rng: &mut SearchRng,
+    ) -> Result<Evaluation, InfrastructureError> {
+        let mut jobs = [(candidate, rng.clone())];
+        Ok(self
+            .try_evaluate_batch(&mut jobs)?
+            .pop()
+            .expect("one answer for one job"))
+    }
+
+    fn try_evaluate_batch(
+        &self,
+        jobs: &mut [(&C, SearchRng)],
+    ) -> Result<Vec<Evaluation>, InfrastructureError> {
+        self.run_batch(jobs).map_err(|e| {
+            self.error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e.clone());
+            InfrastructureError(format!("the job queue on {}: {}", e.store, e.message))
+        })
+    }
+
     fn evaluate(&self, candidate: &C, rng: &mut SearchRng) -> Evaluation {
         let mut jobs = [(candidate, rng.clone())];
         self.evaluate_batch(&mut jobs)

@@ -323,9 +323,16 @@ impl LinearRegressionDemo {
                 search
             };
             let checkpoint = checkpoints.map(|c| {
+                // The demo's setup and the hash's settings decide the results: a
+                // checkpoint of other settings is refused.
+                let settings = ufh_search::Namespace::of_text(&format!(
+                    "automl-zero demo: {self:?}; hash {:?}; stop early {}",
+                    options.hash, options.stop_early
+                ));
                 Checkpoints::new(c.dir.join(format!("experiment-{experiment}.json")))
                     .every_candidates(u64::MAX)
                     .every(c.every)
+                    .settings(settings)
             });
             let result = evolve_with(
                 &search,

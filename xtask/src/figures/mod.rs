@@ -378,8 +378,14 @@ impl Journal {
         let Ok(bytes) = std::fs::read(path) else {
             return Ok(None);
         };
-        let entry: T = postcard::from_bytes(&bytes)
-            .with_context(|| format!("{}: a damaged journal entry", path.display()))?;
+        let payload = ufh_search::unseal(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: a journal entry is {e}; delete it (its condition is then run again) or run without --resume",
+                path.display()
+            )
+        })?;
+        let entry: T = postcard::from_bytes(payload)
+            .with_context(|| format!("{}: a damaged journal entry (unreadable)", path.display()))?;
         if stamp_of(&entry) != self.stamp {
             bail!(
                 "{}: the journal of another run ({}); this run is {}: run without --resume",
@@ -392,7 +398,7 @@ impl Journal {
     }
 
     fn write(&self, path: &Path, entry: &impl serde::Serialize) -> anyhow::Result<()> {
-        let bytes = postcard::to_stdvec(entry)?;
+        let bytes = ufh_search::seal(postcard::to_stdvec(entry)?);
         ufh_search::write_atomically(path, &bytes)
             .with_context(|| format!("writing {}", path.display()))
     }
