@@ -109,8 +109,10 @@ impl Loaded {
 /// `cargo xtask worker`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkerArgs {
-    /// The Redis server, e.g. redis://10.0.0.5:6379/0.
-    #[arg(long)]
+    /// The Redis server, e.g. redis://10.0.0.5:6379/0 or, with a password,
+    /// redis://:PASSWORD@10.0.0.5:6379/0 (better given in UFH_REDIS_URL, which
+    /// other users of the machine cannot read from the process list).
+    #[arg(long, env = "UFH_REDIS_URL", hide_env_values = true)]
     redis: String,
     #[command(flatten)]
     setup: Setup,
@@ -151,7 +153,8 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     };
     eprintln!(
         "worker {name}: namespace {} on {}",
-        loaded.namespace, args.redis
+        loaded.namespace,
+        ufh_search::redis::redacted(&args.redis)
     );
     let stats = Worker::new(&args.redis, &loaded.namespace, &evaluator, config)?.run()?;
     say!(
@@ -300,8 +303,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<_>>()?,
         );
         say!(
-            "coordinator: namespace {} on {url}, {} local worker(s)",
+            "coordinator: namespace {} on {}, {} local worker(s)",
             loaded.namespace,
+            ufh_search::redis::redacted(&url),
             args.spawn_workers
         );
         let mut search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
@@ -383,8 +387,11 @@ fn run_search<E: Evaluator<Cell> + Sync>(
 
 fn spawn_worker(url: &str, setup: &Setup, i: usize) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("the xtask binary")?;
+    // The URL (and any password in it) goes in the environment, not on the
+    // command line, which every user of the machine can read.
     Command::new(exe)
-        .args(["worker", "--redis", url, "--table", &setup.table])
+        .env("UFH_REDIS_URL", url)
+        .args(["worker", "--table", &setup.table])
         .args(["--cost-ms", &setup.cost_ms.to_string()])
         .args(["--name", &format!("local-{}-{i}", std::process::id())])
         .args(["--reclaim-after-s", "5"])

@@ -119,7 +119,7 @@ impl Drop for LocalRedis {
 }
 
 /// A port free on loopback now.
-fn free_port() -> Result<u16, StoreError> {
+pub(crate) fn free_port() -> Result<u16, StoreError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| StoreError::new("redis-server", format!("no free loopback port: {e}")))?;
     listener

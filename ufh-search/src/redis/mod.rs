@@ -24,6 +24,22 @@ use crate::StoreError;
 /// told otherwise.
 pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(120);
 
+/// `url` with its password, if any, replaced by `***`: for messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    let user_info = &rest[..at];
+    let user = user_info
+        .split_once(':')
+        .map_or(user_info, |(user, _)| user);
+    format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+}
+
 /// A connection to one server that reconnects and retries.
 pub(crate) struct Link {
     client: redis::Client,
@@ -44,8 +60,9 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// A link to `url` (`redis://127.0.0.1:6379/0`); connects on first use.
     pub(crate) fn new(url: &str, patience: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::new(format!("redis {url}"), format!("bad URL: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreError::new(format!("redis {}", redacted(url)), format!("bad URL: {e}"))
+        })?;
         Ok(Self {
             client,
             url: url.to_string(),
@@ -92,7 +109,7 @@ impl Link {
                 Err(e) => {
                     *guard = None;
                     return Err(StoreError::new(
-                        format!("redis {}", self.url),
+                        format!("redis {}", redacted(&self.url)),
                         format!("{what}: {e}"),
                     ));
                 }
@@ -103,13 +120,129 @@ impl Link {
 
 /// Whether a failed command may succeed once the server is back.
 fn transient(e: &redis::RedisError) -> bool {
+    let busy = |kind: Option<redis::ServerErrorKind>| {
+        matches!(
+            kind,
+            Some(redis::ServerErrorKind::BusyLoading | redis::ServerErrorKind::TryAgain)
+        )
+    };
     e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
-        || matches!(
-            e.kind(),
-            redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
-                | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
-        )
+        || matches!(e.kind(), redis::ErrorKind::Server(kind) if busy(Some(kind)))
+        // A transaction (MULTI/EXEC) or pipeline whose commands a server still
+        // loading its AOF refused: EXECABORT, with LOADING inside.
+        || e
+            .clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, error)| busy(error.kind())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::{Child, Command, Stdio};
+
+    use super::*;
+
+    /// A redis-server that takes `key-load-delay` µs per key to load its AOF.
+    fn slow_loading_server(dir: &std::path::Path, port: u16) -> Child {
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .args(["--key-load-delay", "200", "--logfile", "redis.log"])
+            .arg("--dir")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (the distribution's package) is installed")
+    }
+
+    fn answer_transaction(c: &mut redis::Connection) -> redis::RedisResult<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("HSETNX")
+            .arg("answers")
+            .arg(7)
+            .arg("done")
+            .ignore();
+        pipe.cmd("HSETNX")
+            .arg("answers")
+            .arg(8)
+            .arg("done")
+            .ignore();
+        pipe.query(c)
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted("redis://:s3cret@10.0.0.5:6379/0"),
+            "redis://:***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            redacted("rediss://ufh:s3cret@host:6380/1"),
+            "rediss://ufh:***@host:6380/1"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
+
+    #[test]
+    fn a_transaction_waits_out_a_server_still_loading_its_aof() {
+        let dir = std::env::temp_dir().join(format!("ufh-redis-loading-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = local::free_port().unwrap();
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let mut server = slow_loading_server(&dir, port);
+        let link = Link::new(&url, Duration::from_secs(60)).unwrap();
+        // 20,000 keys at 200 µs each: about 4 s of loading after a restart.
+        link.run("fill", |c| {
+            let mut pipe = redis::pipe();
+            for i in 0..20_000 {
+                pipe.cmd("SET").arg(format!("k{i}")).arg("v").ignore();
+            }
+            pipe.query::<()>(c)
+        })
+        .unwrap();
+        server.kill().unwrap(); // SIGKILL; every write is in the AOF
+        server.wait().unwrap();
+        let mut server = slow_loading_server(&dir, port);
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let started = Instant::now();
+        let mut raw = loop {
+            if let Ok(c) = client.get_connection_with_timeout(Duration::from_millis(100)) {
+                break c;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no server");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // While it loads, the transaction is refused (EXECABORT with LOADING
+        // inside), and that refusal is one to wait out.
+        let refused = answer_transaction(&mut raw).unwrap_err();
+        assert!(transient(&refused), "{refused:?}");
+        // Through a link, the same transaction succeeds once loading ends.
+        link.run("answer", answer_transaction).unwrap();
+        let answered: Option<String> = link
+            .run("HGET", |c| {
+                redis::cmd("HGET").arg("answers").arg(7).query(c)
+            })
+            .unwrap();
+        assert_eq!(answered.as_deref(), Some("done"));
+        let _ = server.kill();
+        let _ = server.wait();
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

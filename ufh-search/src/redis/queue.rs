@@ -175,7 +175,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             .map(|(candidate, rng)| {
                 let encoded = postcard::to_stdvec(candidate).map_err(|e| {
                     StoreError::new(
-                        self.link.url(),
+                        super::redacted(self.link.url()),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
@@ -187,7 +187,7 @@ impl<C: Serialize> RedisEvaluator<C> {
                 };
                 let bytes = postcard::to_stdvec(&job).map_err(|e| {
                     StoreError::new(
-                        self.link.url(),
+                        super::redacted(self.link.url()),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
@@ -227,7 +227,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             }
             if started.elapsed() > self.give_up_after {
                 return Err(StoreError::new(
-                    format!("redis {}", self.link.url()),
+                    format!("redis {}", super::redacted(self.link.url())),
                     format!(
                         "{} of {} jobs unanswered after {:?}: are workers running for namespace {}?",
                         messages.len() - answers.len(),
@@ -378,7 +378,8 @@ pub struct WorkerStats {
     pub reclaimed: u64,
     /// Jobs found already answered and acknowledged without work.
     pub duplicates: u64,
-    /// Job messages that could not be read (acknowledged and answered as failed).
+    /// Job messages that could not be read, or whose id is not the digest of
+    /// their candidate and stream (acknowledged and not answered).
     pub unreadable: u64,
 }
 
@@ -403,7 +404,7 @@ impl<C, E> std::fmt::Debug for Worker<'_, C, E> {
     }
 }
 
-impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
+impl<'a, C: Serialize + DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
     /// A worker on the server at `url` for the jobs of `namespace`.
     pub fn new(
         url: &str,
@@ -538,6 +539,15 @@ impl<'a, C: DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
                 self.stats.unreadable += 1;
                 None
             }
+            // A job whose id is not the digest of its candidate and stream (a
+            // forged or garbled message) could answer for another job: refused.
+            Ok(job)
+                if postcard::to_stdvec(&job.candidate)
+                    .map_or(true, |bytes| job_id(&bytes, &job.rng) != job.id) =>
+            {
+                self.stats.unreadable += 1;
+                None
+            }
             Ok(job) => {
                 let done: bool = self.link.run("HEXISTS", |c| {
                     redis::cmd("HEXISTS").arg(&answers).arg(job.id).query(c)
@@ -663,4 +673,72 @@ fn stream_entry(value: &Value) -> Option<(String, Vec<u8>)> {
         }
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::PeriodicEvaluator;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_job_whose_id_is_not_its_candidates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("ufh-redis-forged-{}", std::process::id()));
+        let redis = crate::redis::LocalRedis::start(&dir, false).unwrap();
+        let url = redis.url(0);
+        let namespace = Namespace::of_text("forged jobs");
+        let link = Link::new(&url, Duration::from_secs(10)).unwrap();
+        ensure_group(&link, &namespace).unwrap();
+        let rng = SearchRng::seed_from_u64(3);
+        let honest_id = job_id(&postcard::to_stdvec(&7u32).unwrap(), &rng);
+        let other_id = job_id(&postcard::to_stdvec(&8u32).unwrap(), &rng);
+        // A forged job claims the id of candidate 8's job with candidate 7 in it.
+        let forged = Job {
+            id: other_id,
+            candidate: 7u32,
+            rng: rng.clone(),
+        };
+        let honest = Job {
+            id: honest_id,
+            candidate: 7u32,
+            rng,
+        };
+        for job in [&forged, &honest] {
+            let bytes = postcard::to_stdvec(job).unwrap();
+            link.run("XADD", |c| {
+                redis::cmd("XADD")
+                    .arg(jobs_key(&namespace))
+                    .arg("*")
+                    .arg("job")
+                    .arg(&bytes)
+                    .query::<()>(c)
+            })
+            .unwrap();
+        }
+        let evaluator = PeriodicEvaluator::new(5, 1.0, 0.0);
+        let config = WorkerConfig {
+            name: "w".into(),
+            reclaim_after: Duration::from_secs(30),
+            idle_exit: Some(Duration::from_millis(500)),
+            max_jobs: None,
+        };
+        let stats = Worker::<u32, _>::new(&url, &namespace, &evaluator, config)
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!((stats.evaluated, stats.unreadable), (1, 1), "{stats:?}");
+        let answered = |id: u64| -> bool {
+            link.run("HEXISTS", |c| {
+                redis::cmd("HEXISTS")
+                    .arg(answers_key(&namespace))
+                    .arg(id)
+                    .query(c)
+            })
+            .unwrap()
+        };
+        assert!(answered(honest_id));
+        assert!(!answered(other_id), "a forged job answered for another");
+        drop(redis);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

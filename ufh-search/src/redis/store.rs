@@ -130,7 +130,11 @@ impl RedisStore {
 
 impl FecStore for RedisStore {
     fn describe(&self) -> String {
-        format!("redis {} namespace {}", self.link.url(), self.namespace)
+        format!(
+            "redis {} namespace {}",
+            super::redacted(self.link.url()),
+            self.namespace
+        )
     }
 
     fn get(&self, key: FunctionalHash) -> Result<Option<StoredEntry>, StoreError> {
@@ -234,6 +238,45 @@ mod tests {
             LocalRedis::start(&dir, aof).expect("redis-server starts"),
             dir,
         )
+    }
+
+    #[test]
+    fn a_protected_server_takes_its_password_or_acl_user_from_the_url() {
+        let (redis, dir) = server("password", false);
+        let admin =
+            crate::redis::Link::new(&redis.url(0), std::time::Duration::from_secs(5)).unwrap();
+        admin
+            .run("ACL SETUSER", |c| {
+                redis::cmd("ACL")
+                    .arg(&["SETUSER", "ufh", "on", ">user-pw", "~ufh:*", "+@all"][..])
+                    .query::<()>(c)
+            })
+            .unwrap();
+        admin
+            .run("CONFIG SET", |c| {
+                redis::cmd("CONFIG")
+                    .arg(&["SET", "requirepass", "s3cret-pw"][..])
+                    .query::<()>(c)
+            })
+            .unwrap();
+        let ns = Namespace::of_text("password");
+        let at = |user_info: &str| format!("redis://{user_info}@127.0.0.1:{}/0", redis.port());
+        for url in [at(":s3cret-pw"), at("ufh:user-pw")] {
+            let store = RedisStore::open(&url, &ns).unwrap();
+            contract::basic(&store);
+            assert!(!store.describe().contains("pw"), "{}", store.describe());
+            store.clear().unwrap();
+        }
+        for url in [redis.url(0), at(":wrong-pw"), at("ufh:wrong-pw")] {
+            let err = RedisStore::open(&url, &ns)
+                .and_then(|store| store.len())
+                .unwrap_err()
+                .to_string();
+            assert!(err.to_lowercase().contains("auth"), "{err}");
+            assert!(!err.contains("wrong-pw"), "the password was printed: {err}");
+        }
+        drop(redis);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
