@@ -282,8 +282,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let url = match (&args.redis, args.local_redis) {
             (Some(url), _) => url.clone(),
             (None, true) => {
-                let dir = std::env::temp_dir().join(format!("ufh-redis-{}", std::process::id()));
-                let server = LocalRedis::start(&dir, true)?;
+                let (server, dir) = local_redis(&args)?;
                 let url = server.url(0);
                 local = Some((server, dir));
                 url
@@ -317,7 +316,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let record = run_search(&search, &args, &loaded.namespace).context(
             "the search stopped; its checkpoint (if any) and every stored evaluation are kept",
         )?;
-        drop(local);
+        if let Some((server, dir)) = local {
+            drop(server);
+            // A run with a checkpoint keeps its server's files beside it (a later
+            // --resume finds its cache there); a run without one leaves nothing.
+            if let LocalDir::Temporary(dir) = dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
         (record, Some(evaluator.stats()))
     };
     bar.finish_and_clear();
@@ -350,6 +356,40 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Where a `--local-redis` server keeps its files.
+enum LocalDir {
+    /// Removed when the run ends.
+    Temporary(PathBuf),
+    /// Beside the checkpoint, kept for `--resume`.
+    Kept,
+}
+
+/// The `--local-redis` server of a run, with its append-only file beside the
+/// checkpoint (`CHECKPOINT.redis/`) when there is one, so that a resumed run finds
+/// the cache its first run filled; else in a temporary folder.
+fn local_redis(args: &Args) -> anyhow::Result<(LocalRedis, LocalDir)> {
+    let Some(checkpoint) = &args.checkpoint else {
+        let dir = std::env::temp_dir().join(format!("ufh-redis-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok((LocalRedis::start(&dir, true)?, LocalDir::Temporary(dir)));
+    };
+    let mut name = checkpoint.as_os_str().to_owned();
+    name.push(".redis");
+    let dir = PathBuf::from(name);
+    if args.resume && checkpoint.exists() && !dir.join("appendonlydir").is_dir() {
+        anyhow::bail!(
+            "{}: the local Redis of the run to resume (its cache and jobs) is gone; \
+             resume needs it, or start afresh without --resume",
+            dir.display()
+        );
+    }
+    if !checkpoint.exists() {
+        // A fresh run: files of an older run here belong to no checkpoint.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok((LocalRedis::start(&dir, true)?, LocalDir::Kept))
 }
 
 /// Runs `search` in generations of `--batch`, with checkpoints if asked.
@@ -389,7 +429,8 @@ fn spawn_worker(url: &str, setup: &Setup, i: usize) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("the xtask binary")?;
     // The URL (and any password in it) goes in the environment, not on the
     // command line, which every user of the machine can read.
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    ufh_search::redis::die_with_parent(&mut command)
         .env("UFH_REDIS_URL", url)
         .args(["worker", "--table", &setup.table])
         .args(["--cost-ms", &setup.cost_ms.to_string()])

@@ -478,3 +478,82 @@ fn a_checkpoint_is_neither_overwritten_nor_resumed_by_another_search() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Processes still running whose command line contains `needle` or whose
+/// working folder is `cwd` (a redis-server works in its --dir).
+fn survivors(needle: &str, cwd: &Path) -> Vec<String> {
+    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let path = entry.path();
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let in_dir = std::fs::read_link(path.join("cwd")).is_ok_and(|d| d == cwd);
+        if cmdline.contains(needle) || in_dir {
+            found.push(cmdline);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_killed_local_redis_coordinator_leaves_nothing_running_and_resumes_its_cache() {
+    let dir = temp_dir("local-redis");
+    let expected = expected_record(&dir);
+    let record = dir.join("resumed.json");
+    let checkpoint = dir.join("run.ckpt");
+    let ckpt = checkpoint.to_str().unwrap();
+    let redis_dir = dir.join("run.ckpt.redis");
+    let local = |extra: &[&str]| {
+        xtask()
+            .args(["distributed", "--local-redis", "--spawn-workers", "2"])
+            // SEARCH at 100 ms an evaluation (the wall cost changes no result),
+            // so that the kill lands mid-run.
+            .args(["--table", "small", "--cost-ms", "100"])
+            .args(["--candidates", "160", "--batch", "4"])
+            .arg("--record")
+            .arg(&record)
+            .args(["--checkpoint", ckpt])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = local(&[]);
+    let pid = first.id();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the run ended too soon"
+    );
+    kill(&mut first);
+    // Its redis-server and workers die with it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let workers = format!("local-{pid}-");
+    while !survivors(&workers, &redis_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            survivors(&workers, &redis_dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(checkpoint.exists() && !record.exists());
+    // Resumed on the server files beside the checkpoint, it ends as the
+    // uninterrupted run.
+    let out = finish(local(&["--resume"]));
+    assert_eq!(std::fs::read(&record).unwrap(), expected, "{out}");
+    // Without those files a resume is refused: the cache would be gone.
+    std::fs::remove_dir_all(&redis_dir).unwrap();
+    let refused = local(&["--resume"]).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("run.ckpt.redis") && stderr.contains("gone"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

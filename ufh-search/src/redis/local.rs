@@ -75,7 +75,7 @@ impl LocalRedis {
         } else {
             command.args(["--appendonly", "no"]);
         }
-        let child = command
+        let child = die_with_parent(&mut command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -116,6 +116,33 @@ impl Drop for LocalRedis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Makes the process `command` starts die (SIGKILL) when the thread that started
+/// it ends, however it ends: a coordinator killed with SIGKILL leaves no
+/// redis-server or worker behind. On Linux, by `prctl(PR_SET_PDEATHSIG)`;
+/// elsewhere nothing is done.
+pub fn die_with_parent(command: &mut Command) -> &mut Command {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls are allowed;
+        // prctl, getppid and _exit are system calls.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    command
 }
 
 /// A port free on loopback now.

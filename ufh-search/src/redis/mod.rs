@@ -14,7 +14,7 @@ mod store;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use local::LocalRedis;
+pub use local::{LocalRedis, die_with_parent};
 pub use queue::{Job, JobResult, RedisEvaluator, Worker, WorkerConfig, WorkerStats};
 pub use store::RedisStore;
 
