@@ -309,6 +309,34 @@ fn probe(n: usize, settings: &TableSettings, jobs: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Rejects probe settings that cannot train, naming the flag and its value.
+fn check_probe(n: usize, settings: &TableSettings) -> anyhow::Result<()> {
+    let train = &settings.train;
+    let counts = [
+        ("--probe", n),
+        ("--channels", train.channels),
+        ("--batch-size", train.batch_size),
+        ("--epochs (short)", settings.budgets[0] as usize),
+        ("--epochs (long)", settings.budgets[1] as usize),
+        ("--short-repeats", settings.short_repeats.unwrap_or(1)),
+        ("--train-images", settings.train_images.unwrap_or(1)),
+    ];
+    for (flag, value) in counts {
+        anyhow::ensure!(value >= 1, "{flag} {value}: expected at least 1");
+    }
+    anyhow::ensure!(
+        settings.max_vertices >= 2,
+        "--max-vertices {}: a cell needs its input and output (at least 2)",
+        settings.max_vertices
+    );
+    anyhow::ensure!(
+        train.learning_rate.is_finite() && train.learning_rate > 0.0,
+        "--learning-rate {}: expected a positive number",
+        train.learning_rate
+    );
+    Ok(())
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let spec = TableSpec::named(&args.table).expect("clap checks the table name");
     if let Some(n) = args.probe {
@@ -333,6 +361,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             settings.budgets = [e[0], e[1]];
         }
         settings.train_images = args.train_images.or(settings.train_images);
+        check_probe(n, &settings)?;
         let jobs = parse(args, &spec).jobs;
         return probe(n, &settings, jobs);
     }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use ufh_search::redis::presence::{self, Presence, Role};
 use ufh_search::redis::{LocalRedis, RedisEvaluator, RedisStore, Worker, WorkerConfig};
 use ufh_search::{
     Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, FecStore, MemoryStore, Namespace,
@@ -131,6 +132,11 @@ pub(crate) struct WorkerArgs {
     max_jobs: Option<u64>,
 }
 
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "host".into(), |h| h.trim().to_string())
+}
+
 fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(s).with_context(|| format!("{flag} {s}: not a duration"))
 }
@@ -138,10 +144,9 @@ fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
 pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let loaded = args.setup.load()?;
     let evaluator = loaded.evaluator()?;
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
     let name = args
         .name
-        .unwrap_or_else(|| format!("{}-{}", host.trim(), std::process::id()));
+        .unwrap_or_else(|| format!("{}-{}", host_name(), std::process::id()));
     let config = WorkerConfig {
         name: name.clone(),
         reclaim_after: seconds("--reclaim-after-s", args.reclaim_after_s)?,
@@ -150,6 +155,7 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             .map(|s| seconds("--idle-exit-s", s))
             .transpose()?,
         max_jobs: args.max_jobs,
+        on_stall: Some(|why| eprintln!("worker: waiting for jobs: {why}")),
     };
     eprintln!(
         "worker {name}: namespace {} on {}",
@@ -218,6 +224,10 @@ pub(crate) struct Args {
     /// Give up (an error) when a batch has waited this many seconds for workers.
     #[arg(long, default_value_t = 86_400.0)]
     give_up_after_s: f64,
+    /// Send a job again when it has waited this many seconds without an answer
+    /// (a job lost with a Redis that lost writes).
+    #[arg(long, default_value_t = 600.0)]
+    resend_after_s: f64,
 }
 
 /// Worker processes started by the coordinator, killed when it ends.
@@ -235,6 +245,7 @@ impl Drop for Spawned {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     // Everything that can be checked is, before any work.
     let give_up_after = seconds("--give-up-after-s", args.give_up_after_s)?;
+    let resend_after = seconds("--resend-after-s", args.resend_after_s)?;
     if let Some(path) = &args.record {
         crate::check_writable(path, "--record")?;
     }
@@ -292,7 +303,27 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let store = Arc::new(RedisStore::open(&url, &loaded.namespace)?);
         let mut evaluator = RedisEvaluator::<Cell>::open(&url, &loaded.namespace)?;
         evaluator.give_up_after = give_up_after;
+        evaluator.resend_after = resend_after;
+        evaluator.on_stall = Some(|why| eprintln!("coordinator: waiting for answers: {why}"));
+        // Announced for as long as it runs, so that another coordinator's --fresh
+        // does not wipe the namespace under it.
+        let me = format!("{}-{}", host_name(), std::process::id());
+        let presence = Presence::announce(&url, &loaded.namespace, Role::Coordinator, &me)?;
         if args.fresh {
+            let others: Vec<String> = presence::present(&url, Role::Coordinator)?
+                .into_iter()
+                .filter(|(ns, name)| ns == loaded.namespace.as_str() && *name != me)
+                .map(|(_, name)| name)
+                .collect();
+            if !others.is_empty() {
+                anyhow::bail!(
+                    "--fresh: namespace {} is in use by the coordinator(s) {}; stop them \
+                     (or wait {} s after they stopped) before wiping it",
+                    loaded.namespace,
+                    others.join(", "),
+                    presence::LEASE.as_secs()
+                );
+            }
             store.clear()?;
             evaluator.clear()?;
         }
@@ -316,6 +347,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let record = run_search(&search, &args, &loaded.namespace).context(
             "the search stopped; its checkpoint (if any) and every stored evaluation are kept",
         )?;
+        drop(presence);
         if let Some((server, dir)) = local {
             drop(server);
             // A run with a checkpoint keeps its server's files beside it (a later

@@ -510,6 +510,25 @@ pub(crate) fn experiment(
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    // Checked before any statistics are computed or written.
+    anyhow::ensure!(
+        args.batch >= 1,
+        "--batch {}: expected at least 1 image",
+        args.batch
+    );
+    anyhow::ensure!(
+        args.networks >= 20,
+        "--networks {}: EZNAS's fitness scores rounds of 20 networks; give at least 20",
+        args.networks
+    );
+    anyhow::ensure!(
+        args.held_out >= 2,
+        "--held-out {}: a rank correlation needs at least 2 networks",
+        args.held_out
+    );
+    for path in [&args.stats, &args.npz].into_iter().flatten() {
+        crate::check_writable(path, "--stats/--npz")?;
+    }
     let settings = Settings {
         networks: args.networks,
         held_out: args.held_out,

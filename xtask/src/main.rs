@@ -25,6 +25,7 @@ mod autorl;
 mod bench_table;
 mod distributed;
 mod eznas;
+mod fault_trials;
 mod figures;
 mod golden;
 mod mnas;
@@ -74,6 +75,10 @@ enum Task {
     Distributed(distributed::Args),
     /// Evaluate the jobs of `distributed` coordinators, on this machine or another.
     Worker(distributed::WorkerArgs),
+    /// Measure README's failure table: kill the coordinator, a worker or Redis
+    /// mid-run at seeded random moments and compare each final record with the
+    /// uninterrupted run's.
+    FaultTrials(fault_trials::Args),
 }
 
 /// `f(r, base + r)` for `r` in `0..count` on the current rayon pool, one `r` per
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
         Task::Nasbench(args) => nasbench::run(args),
         Task::Distributed(args) => distributed::run(args),
         Task::Worker(args) => distributed::worker(args),
+        Task::FaultTrials(args) => fault_trials::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,8 +50,8 @@ enum Command {
         /// A NAS-Bench-101-format file [default: `nasbench synth` of every cell of
         /// at most 6 vertices, built in memory].
         path: Option<PathBuf>,
-        /// Repeats per condition.
-        #[arg(long, default_value_t = 500)]
+        /// Repeats per condition (at least 1).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
         repeats: u64,
         /// Threads: repeats run side by side, each seeded by its index, so the
         /// statistics are the same for any number [default: 1, as the reference].

@@ -163,6 +163,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         if let Some(side) = &args.input_side {
             settings.train.input_side = side.parse()?;
         }
+        let counts = [
+            ("--probe", n),
+            ("--channels", settings.train.channels),
+            ("--batch-size", settings.train.batch_size),
+            ("--epochs", settings.epochs as usize),
+            ("--train-images", settings.train_images),
+        ];
+        for (flag, value) in counts {
+            anyhow::ensure!(value >= 1, "{flag} {value}: expected at least 1");
+        }
+        anyhow::ensure!(
+            settings.train.learning_rate.is_finite() && settings.train.learning_rate > 0.0,
+            "--learning-rate {}: expected a positive number",
+            settings.train.learning_rate
+        );
         let data = settings.data(&digits::split());
         let start = Instant::now();
         let records: Vec<ZooRecord> = pool.install(|| {

@@ -263,3 +263,96 @@ fn eznas_evolves_and_validates_proxies() {
     );
     std::fs::remove_file(&npz).unwrap();
 }
+
+#[test]
+fn meaningless_settings_are_refused_up_front_by_name_without_a_panic() {
+    let missing = std::env::temp_dir().join(format!("ufh-no-such-folder-{}", std::process::id()));
+    let in_missing = missing.join("out.csv");
+    let in_missing = in_missing.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["eznas", "--batch", "0"], "--batch 0"),
+        (&["eznas", "--networks", "4"], "--networks 4"),
+        (&["bench-table", "--probe", "0"], "--probe 0"),
+        (
+            &["bench-table", "--probe", "2", "--channels", "0"],
+            "--channels 0",
+        ),
+        (
+            &["bench-table", "--probe", "1", "--batch-size", "0"],
+            "--batch-size 0",
+        ),
+        (
+            &["bench-table", "--probe", "1", "--epochs", "0", "0"],
+            "--epochs",
+        ),
+        (
+            &["bench-table", "--probe", "1", "--learning-rate", "NaN"],
+            "--learning-rate",
+        ),
+        (
+            &["zoo-table", "--space", "chain", "--probe", "0"],
+            "--probe 0",
+        ),
+        (
+            &[
+                "zoo-table",
+                "--space",
+                "chain",
+                "--probe",
+                "1",
+                "--batch-size",
+                "0",
+            ],
+            "--batch-size 0",
+        ),
+        (&["nasbench", "race", "--repeats", "0"], "--repeats"),
+        (&["mnas", "search", "--epochs", "0"], "--epochs"),
+        (
+            &["mnas", "search", "--mantissa-bits", "8"],
+            "--mantissa-bits 8",
+        ),
+        (&["mnas", "latency", "--runs", "0"], "--runs"),
+        (&["mnas", "latency", "--out", in_missing], "does not exist"),
+        (
+            &["mnas", "search", "--checkpoint", in_missing],
+            "does not exist",
+        ),
+        (
+            &[
+                "automl-zero",
+                "--checkpoint",
+                in_missing,
+                "--checkpoint-every-s",
+                "NaN",
+            ],
+            "--checkpoint-every-s",
+        ),
+        (
+            &["distributed", "--in-process", "--record", in_missing],
+            "does not exist",
+        ),
+        (
+            &[
+                "distributed",
+                "--in-process",
+                "--cost-ms",
+                "18446744073709551615",
+            ],
+            "--cost-ms",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = xtask().args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains(expected) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !missing.exists(),
+        "a refused run created {}",
+        missing.display()
+    );
+}

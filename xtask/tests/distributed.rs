@@ -557,3 +557,52 @@ fn a_killed_local_redis_coordinator_leaves_nothing_running_and_resumes_its_cache
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn fresh_refuses_a_namespace_in_use_and_mismatched_settings_are_named() {
+    let dir = temp_dir("in-use");
+    let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
+    let url = redis.url(0);
+    // A coordinator of the small table, whose only worker serves the large one.
+    let first = xtask()
+        .args(["distributed", "--redis", &url, "--fresh"])
+        .args(SEARCH)
+        .args(["--give-up-after-s", "13"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stray = xtask()
+        .args(["worker", "--redis", &url, "--table", "large"])
+        .args(["--name", "stray", "--idle-exit-s", "12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    // A second coordinator may not wipe the namespace the first one uses.
+    let second = xtask()
+        .args(["distributed", "--redis", &url, "--fresh"])
+        .args(SEARCH)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "--fresh wiped a namespace in use");
+    assert!(stderr.contains("in use by the coordinator"), "{stderr}");
+    // Both sides say why nothing happens, naming the other namespace.
+    let first = first.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(!first.status.success());
+    assert!(
+        stderr.contains("no worker runs for namespace") && stderr.contains("other settings"),
+        "{stderr}"
+    );
+    let stray = stray.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stray.stderr);
+    assert!(
+        stderr.contains("no coordinator runs for namespace") && stderr.contains("other settings"),
+        "{stderr}"
+    );
+    drop(redis);
+    std::fs::remove_dir_all(dir).unwrap();
+}

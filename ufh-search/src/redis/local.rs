@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::StoreError;
@@ -14,6 +15,7 @@ use crate::StoreError;
 /// acknowledged write.
 #[derive(Debug)]
 pub struct LocalRedis {
+    keeper: Keeper,
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
@@ -28,6 +30,7 @@ impl LocalRedis {
             .map_err(|e| StoreError::new("redis-server", format!("{}: {e}", dir.display())))?;
         let port = free_port()?;
         let mut server = Self {
+            keeper: Keeper::new()?,
             child: None,
             port,
             dir,
@@ -75,19 +78,16 @@ impl LocalRedis {
         } else {
             command.args(["--appendonly", "no"]);
         }
-        let child = die_with_parent(&mut command)
+        die_with_parent(&mut command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                StoreError::new(
-                    "redis-server",
-                    format!(
-                        "cannot start it ({e}): install the distribution's redis-server package"
-                    ),
-                )
-            })?;
+            .stderr(Stdio::null());
+        let child = self.keeper.spawn(command).map_err(|e| {
+            StoreError::new(
+                "redis-server",
+                format!("cannot start it ({e}): install the distribution's redis-server package"),
+            )
+        })?;
         self.child = Some(child);
         // Wait until it answers PING.
         let started = Instant::now();
@@ -143,6 +143,62 @@ pub fn die_with_parent(command: &mut Command) -> &mut Command {
         }
     }
     command
+}
+
+/// A request to the keeper: a command to start, and where to send the child.
+type Start = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// A thread that starts a server's processes and lives as long as the server: the
+/// parent-death signal of a process fires when the *thread* that started it
+/// ends, so the process must not be started by whichever thread happens to call
+/// [`LocalRedis::start`] or [`LocalRedis::restart`].
+struct Keeper {
+    requests: Option<mpsc::Sender<Start>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Keeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keeper")
+    }
+}
+
+impl Keeper {
+    fn new() -> Result<Self, StoreError> {
+        let (requests, incoming) = mpsc::channel::<Start>();
+        let thread = std::thread::Builder::new()
+            .name("redis-keeper".into())
+            .spawn(move || {
+                for (mut command, reply) in incoming {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .map_err(|e| StoreError::new("redis-server", format!("no keeper thread: {e}")))?;
+        Ok(Self {
+            requests: Some(requests),
+            thread: Some(thread),
+        })
+    }
+
+    fn spawn(&self, command: Command) -> std::io::Result<Child> {
+        let (reply, answer) = mpsc::channel();
+        let gone = || std::io::Error::other("the keeper thread is gone");
+        self.requests
+            .as_ref()
+            .ok_or_else(gone)?
+            .send((command, reply))
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A port free on loopback now.

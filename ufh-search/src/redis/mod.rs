@@ -8,6 +8,7 @@
 //! patience runs out, so a search survives a Redis restart.
 
 mod local;
+pub mod presence;
 mod queue;
 mod store;
 

@@ -31,6 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Link;
+use super::presence::{self, Presence, Role};
 use crate::store::{FecStore, Namespace, StoreError, StoredEvaluation};
 use crate::{CandidateHasher, Evaluation, Evaluator, InfrastructureError, SearchRng};
 
@@ -102,6 +103,10 @@ pub struct RedisEvaluator<C> {
     /// worker running, say); the batch's missing jobs then count as failures and
     /// the error is kept in [`Self::error`].
     pub give_up_after: Duration,
+    /// Told, once per batch that has waited [`presence::LEASE`] without an
+    /// answer, why no worker answers when the reason is visible: no worker runs,
+    /// or workers run for other namespaces (other settings).
+    pub on_stall: Option<fn(&str)>,
     stats: Mutex<CoordinatorStats>,
     error: Mutex<Option<StoreError>>,
     candidate: PhantomData<fn(&C)>,
@@ -115,6 +120,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             namespace: namespace.clone(),
             resend_after: Duration::from_secs(600),
             give_up_after: Duration::from_secs(24 * 3600),
+            on_stall: None,
             stats: Mutex::new(CoordinatorStats::default()),
             error: Mutex::new(None),
             candidate: PhantomData,
@@ -212,12 +218,26 @@ impl<C: Serialize> RedisEvaluator<C> {
         self.send(&missing(&answers))?;
         let started = Instant::now();
         let mut sent_at = Instant::now();
+        let mut answered_at = Instant::now();
+        let mut told = false;
         let mut pause = Duration::from_micros(200);
         while answers.len() < distinct {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
             if self.collect(&messages, &mut answers)? {
                 pause = Duration::from_micros(200);
+                answered_at = Instant::now();
+            }
+            if let Some(tell) = self.on_stall
+                && !told
+                && answered_at.elapsed() > presence::LEASE
+            {
+                told = true;
+                if let Some(why) =
+                    presence::absent_from(self.link.url(), &self.namespace, Role::Worker)?
+                {
+                    tell(&why);
+                }
             }
             if sent_at.elapsed() > self.resend_after {
                 let again = missing(&answers);
@@ -365,6 +385,10 @@ pub struct WorkerConfig {
     pub idle_exit: Option<Duration>,
     /// Stop after this many jobs (`None`: never).
     pub max_jobs: Option<u64>,
+    /// Told, once per idle spell of [`presence::LEASE`], why no job comes when
+    /// the reason is visible: no coordinator runs for this worker's namespace,
+    /// or coordinators run for other namespaces (other settings).
+    pub on_stall: Option<fn(&str)>,
 }
 
 /// What a worker did.
@@ -444,7 +468,14 @@ impl<'a, C: Serialize + DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
 
     /// Works until [`WorkerConfig::idle_exit`] or [`WorkerConfig::max_jobs`].
     pub fn run(&mut self) -> Result<WorkerStats, StoreError> {
+        let _presence = Presence::announce(
+            self.link.url(),
+            &self.namespace,
+            Role::Worker,
+            &self.config.name,
+        )?;
         let mut idle_since = Instant::now();
+        let mut told = false;
         loop {
             if self
                 .config
@@ -460,8 +491,22 @@ impl<'a, C: Serialize + DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
                     }
                     self.process(&entry, &job)?;
                     idle_since = Instant::now();
+                    told = false;
                 }
                 None => {
+                    if let Some(tell) = self.config.on_stall
+                        && !told
+                        && idle_since.elapsed() > presence::LEASE
+                    {
+                        told = true;
+                        if let Some(why) = presence::absent_from(
+                            self.link.url(),
+                            &self.namespace,
+                            Role::Coordinator,
+                        )? {
+                            tell(&why);
+                        }
+                    }
                     if self
                         .config
                         .idle_exit
@@ -721,6 +766,7 @@ mod tests {
             reclaim_after: Duration::from_secs(30),
             idle_exit: Some(Duration::from_millis(500)),
             max_jobs: None,
+            on_stall: None,
         };
         let stats = Worker::<u32, _>::new(&url, &namespace, &evaluator, config)
             .unwrap()
