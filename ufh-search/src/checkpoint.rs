@@ -82,12 +82,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    {
+    let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        // A full disk or a vanished folder leaves no partial temporary behind;
+        // the file at `path`, if any, is untouched.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -173,6 +179,28 @@ mod tests {
         write_atomically(&path, b"second, longer").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
         assert!(!dir.join("run.json.tmp").exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("ufh-ckpt-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.ckpt");
+        write_atomically(&path, b"old").unwrap();
+        // /dev/full takes the open and fails every write, as a full disk does; a
+        // folder where the temporary should go fails the create.
+        let full = std::path::Path::new("/dev/full");
+        if full.exists() {
+            std::fs::remove_file(dir.join("full.ckpt.tmp")).ok();
+            std::os::unix::fs::symlink(full, dir.join("full.ckpt.tmp")).unwrap();
+            assert!(write_atomically(&dir.join("full.ckpt"), &[7u8; 1 << 16]).is_err());
+            assert!(!dir.join("full.ckpt.tmp").exists(), "the temporary stayed");
+            assert!(!dir.join("full.ckpt").exists());
+        }
+        std::fs::create_dir_all(dir.join("run.ckpt.tmp")).unwrap();
+        assert!(write_atomically(&path, b"new").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

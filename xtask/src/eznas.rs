@@ -312,9 +312,11 @@ fn write_archive(
         names.push(format!("held out: {name}"));
     }
     let text = serde_json::json!({ "statistics": metadata, "groups": names }).to_string();
-    let file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    ufh_proxies::npz::write_npz(std::io::BufWriter::new(file), &networks, &groups, &text)
+    // Built in memory and written whole: a full disk leaves no half archive.
+    let mut archive = std::io::Cursor::new(Vec::new());
+    ufh_proxies::npz::write_npz(&mut archive, &networks, &groups, &text)
+        .with_context(|| format!("writing {}", path.display()))?;
+    ufh_search::write_atomically(path, archive.get_ref())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
@@ -343,13 +345,23 @@ pub(crate) fn experiment(
         "seed": settings.seed,
     })
     .to_string();
+    // The statistics file is a cache: one that is damaged or of other settings
+    // is computed again (with a warning) and rewritten.
     let cached = match &settings.stats {
         Some(path) if path.exists() => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let (networks, made_with) =
-                read_stats(&bytes).with_context(|| format!("reading {}", path.display()))?;
-            (made_with == metadata).then_some(networks)
+            let read = std::fs::read(path)
+                .map_err(anyhow::Error::from)
+                .and_then(|bytes| read_stats(&bytes).map_err(anyhow::Error::from));
+            match read {
+                Ok((networks, made_with)) => (made_with == metadata).then_some(networks),
+                Err(e) => {
+                    eprintln!(
+                        "warning: {}: {e:#}; the statistics are computed again and the file rewritten",
+                        path.display()
+                    );
+                    None
+                }
+            }
         }
         _ => None,
     };
@@ -359,9 +371,10 @@ pub(crate) fn experiment(
         None => zoo(&table, &sample, settings.batch),
     };
     if let (Some(path), false) = (&settings.stats, from_file) {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        write_stats(std::io::BufWriter::new(file), &all, &metadata)
+        let mut bytes = Vec::new();
+        write_stats(&mut bytes, &all, &metadata)
+            .with_context(|| format!("writing {}", path.display()))?;
+        ufh_search::write_atomically(path, &bytes)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let held_out = all.split_off(settings.networks);

@@ -241,6 +241,23 @@ fn eznas_evolves_and_validates_proxies() {
     let again = run();
     assert!(again.contains("read from the file"), "{again}");
     assert_eq!(strip(&out), strip(&again));
+    // A damaged statistics file is a cache miss: computed again with a warning,
+    // rewritten, and read back whole by the next run.
+    let mut bytes = std::fs::read(&stats).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&stats, &bytes).unwrap();
+    let output = xtask().args(args).output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let rebuilt = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stderr.contains("warning") && stderr.contains("computed again"),
+        "{stderr}"
+    );
+    assert!(!rebuilt.contains("read from the file"), "{rebuilt}");
+    assert_eq!(strip(&out), strip(&rebuilt));
+    assert!(run().contains("read from the file"));
     std::fs::remove_file(&stats).unwrap();
 
     // --npz writes the evolution set and every held-out space for NumPy.

@@ -143,7 +143,8 @@ impl Options {
 /// nothing of which file).
 fn write_file(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
     let path = path.as_ref();
-    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+    ufh_search::write_atomically(path, contents.as_ref())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The benchmark, its space and the scaled budget.

@@ -55,19 +55,31 @@ fn both_sized(
     register_font();
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
-    {
-        let root = BitMapBackend::new(&png, size).into_drawing_area();
+    // Both are written whole or not at all: the PNG to a temporary beside it
+    // (the encoder picks its format by the extension) that is renamed over it,
+    // the SVG into memory and then through the atomic write.
+    let png_tmp = stem.with_extension("partial.png");
+    let drawn = (|| {
+        let root = BitMapBackend::new(&png_tmp, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         draw(&root)?;
-        root.present()
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("writing {}", png.display()))?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+        drop(root);
+        std::fs::rename(&png_tmp, &png)?;
+        anyhow::Ok(())
+    })();
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&png_tmp);
+        return Err(e).with_context(|| format!("writing {}", png.display()));
     }
-    let root = SVGBackend::new(&svg, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    draw_svg(&root)?;
-    root.present()
-        .map_err(|e| anyhow!("{e}"))
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        draw_svg(&root)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    ufh_search::write_atomically(&svg, text.as_bytes())
         .with_context(|| format!("writing {}", svg.display()))?;
     Ok(())
 }
