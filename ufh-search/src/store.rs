@@ -30,9 +30,10 @@ use crate::fec::CacheEntry;
 
 /// Why a store could not answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("FEC store {store}: {message}")]
+#[error("{store}: {message}")]
 pub struct StoreError {
-    /// The store, as [`FecStore::describe`] names it.
+    /// What failed: a store as [`FecStore::describe`] names it ("FEC store …"),
+    /// the job queue, a redis-server.
     pub store: String,
     /// What went wrong.
     pub message: String,
@@ -291,7 +292,7 @@ impl MemoryStore {
 
 impl FecStore for MemoryStore {
     fn describe(&self) -> String {
-        "in memory".into()
+        "FEC store in memory".into()
     }
 
     fn get(&self, key: FunctionalHash) -> Result<Option<StoredEntry>, StoreError> {

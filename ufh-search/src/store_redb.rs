@@ -23,8 +23,8 @@ impl RedbStore {
     /// Opens (or creates) the database at `path` and its table of `namespace`.
     pub fn open(path: impl AsRef<Path>, namespace: &Namespace) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let name = format!("redb {}", path.display());
-        let db = Database::create(&path).map_err(|e| StoreError::new(&name, e))?;
+        let name = format!("FEC store redb {}", path.display());
+        let db = open_database(&path).map_err(|e| StoreError::new(&name, e))?;
         let store = Self {
             db,
             path,
@@ -84,7 +84,11 @@ impl RedbStore {
 
 impl FecStore for RedbStore {
     fn describe(&self) -> String {
-        format!("redb {} table {}", self.path.display(), self.table)
+        format!(
+            "FEC store redb {} table {}",
+            self.path.display(),
+            self.table
+        )
     }
 
     fn get(&self, key: FunctionalHash) -> Result<Option<StoredEntry>, StoreError> {
@@ -135,6 +139,32 @@ impl FecStore for RedbStore {
     }
 }
 
+/// `Database::create`, with a damaged file an error instead of a panic: redb
+/// asserts on some truncated files. The panic is caught, and the default hook's
+/// report of it silenced for the moment the file is opened.
+fn open_database(path: &Path) -> Result<Database, String> {
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(|| Database::create(path));
+    std::panic::set_hook(previous);
+    match opened {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(format!(
+                "the file is damaged (truncated or overwritten): redb refused it ({why}); \
+                 move it away to start an empty cache"
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +175,29 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ufh-redb-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("fec.redb")
+    }
+
+    #[test]
+    fn a_truncated_or_overwritten_file_is_an_error_naming_it() {
+        let path = temp_path("damaged");
+        {
+            let store = RedbStore::open(&path, &Namespace::of_text("damaged")).unwrap();
+            contract::basic(&store);
+        }
+        let whole = std::fs::read(&path).unwrap();
+        let damaged = path.with_file_name("cut.redb");
+        for len in [0, 1, 100, 3000, whole.len() / 2] {
+            std::fs::write(&damaged, &whole[..len]).unwrap();
+            match RedbStore::open(&damaged, &Namespace::of_text("damaged")) {
+                // A file cut to nothing is a new, empty database.
+                Ok(store) => assert!(len == 0, "cut to {len}: {:?}", store.len()),
+                Err(e) => assert!(e.to_string().contains("cut.redb"), "{e}"),
+            }
+        }
+        std::fs::write(&damaged, vec![0xA5u8; 8192]).unwrap();
+        let err = RedbStore::open(&damaged, &Namespace::of_text("damaged")).unwrap_err();
+        assert!(err.to_string().contains("cut.redb"), "{err}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub fn redacted(url: &str) -> String {
 pub(crate) struct Link {
     client: redis::Client,
     url: String,
+    /// What errors name: "redis URL", or its role there ("job queue on redis URL").
+    label: String,
     connection: Mutex<Option<redis::Connection>>,
     patience: Duration,
 }
@@ -67,9 +69,16 @@ impl Link {
         Ok(Self {
             client,
             url: url.to_string(),
+            label: format!("redis {}", redacted(url)),
             connection: Mutex::new(None),
             patience,
         })
+    }
+
+    /// The same link, naming itself `role` on its server in errors.
+    pub(crate) fn labelled(mut self, role: &str) -> Self {
+        self.label = format!("{role} on redis {}", redacted(&self.url));
+        self
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -109,10 +118,7 @@ impl Link {
                 }
                 Err(e) => {
                     *guard = None;
-                    return Err(StoreError::new(
-                        format!("redis {}", redacted(&self.url)),
-                        format!("{what}: {e}"),
-                    ));
+                    return Err(StoreError::new(self.label.clone(), format!("{what}: {e}")));
                 }
             }
         }

@@ -116,7 +116,7 @@ impl<C: Serialize> RedisEvaluator<C> {
     /// A coordinator on the server at `url`, for the workers of `namespace`.
     pub fn open(url: &str, namespace: &Namespace) -> Result<Self, StoreError> {
         let evaluator = Self {
-            link: Link::new(url, super::DEFAULT_PATIENCE)?,
+            link: Link::new(url, super::DEFAULT_PATIENCE)?.labelled("job queue"),
             namespace: namespace.clone(),
             resend_after: Duration::from_secs(600),
             give_up_after: Duration::from_secs(24 * 3600),
@@ -181,7 +181,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             .map(|(candidate, rng)| {
                 let encoded = postcard::to_stdvec(candidate).map_err(|e| {
                     StoreError::new(
-                        super::redacted(self.link.url()),
+                        format!("job queue on redis {}", super::redacted(self.link.url())),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
@@ -193,7 +193,7 @@ impl<C: Serialize> RedisEvaluator<C> {
                 };
                 let bytes = postcard::to_stdvec(&job).map_err(|e| {
                     StoreError::new(
-                        super::redacted(self.link.url()),
+                        format!("job queue on redis {}", super::redacted(self.link.url())),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
@@ -247,7 +247,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             }
             if started.elapsed() > self.give_up_after {
                 return Err(StoreError::new(
-                    format!("redis {}", super::redacted(self.link.url())),
+                    format!("job queue on redis {}", super::redacted(self.link.url())),
                     format!(
                         "{} of {} jobs unanswered after {:?}: are workers running for namespace {}?",
                         messages.len() - answers.len(),
@@ -330,7 +330,7 @@ impl<C: Serialize + Sync> Evaluator<C> for RedisEvaluator<C> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get_or_insert(e.clone());
-            InfrastructureError(format!("the job queue on {}: {}", e.store, e.message))
+            InfrastructureError(e.to_string())
         })
     }
 
@@ -436,7 +436,7 @@ impl<'a, C: Serialize + DeserializeOwned, E: Evaluator<C>> Worker<'a, C, E> {
         evaluator: &'a E,
         config: WorkerConfig,
     ) -> Result<Self, StoreError> {
-        let link = Link::new(url, super::DEFAULT_PATIENCE)?;
+        let link = Link::new(url, super::DEFAULT_PATIENCE)?.labelled("job queue");
         ensure_group(&link, namespace)?;
         Ok(Self {
             link,

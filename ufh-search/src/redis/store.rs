@@ -55,7 +55,7 @@ impl RedisStore {
         patience: Duration,
     ) -> Result<Self, StoreError> {
         let store = Self {
-            link: Link::new(url, patience)?,
+            link: Link::new(url, patience)?.labelled("FEC store"),
             namespace: namespace.clone(),
             script: redis::Script::new(ADD_EVALUATION),
         };
@@ -131,7 +131,7 @@ impl RedisStore {
 impl FecStore for RedisStore {
     fn describe(&self) -> String {
         format!(
-            "redis {} namespace {}",
+            "FEC store redis {} namespace {}",
             super::redacted(self.link.url()),
             self.namespace
         )
