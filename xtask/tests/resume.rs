@@ -73,8 +73,12 @@ fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
     let first = dir.join("experiment-0.json");
     kill_mid_run(args(false), || first.exists(), Duration::from_millis(300));
     assert!(dir.join("experiment-0.json").exists());
-    // A folder of checkpoints is not overwritten by mistake.
+    // A folder of checkpoints is not overwritten by mistake, nor resumed by a
+    // search of other hash settings.
     refused_without_resume(args(false));
+    let other = args(true).args(["--mantissa-bits", "16"]).output().unwrap();
+    assert!(!other.status.success(), "resumed with other mantissa bits");
+    assert!(String::from_utf8_lossy(&other.stderr).contains("another search"));
     let resumed = args(true).output().unwrap();
     assert!(
         resumed.status.success(),
@@ -136,6 +140,24 @@ fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run
         !killed.join("summary.md").exists(),
         "the run ended before it was killed"
     );
+    // A journal entry with one flipped bit is refused by name, not read.
+    let entry = std::fs::read_dir(killed.join(".resume"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "bin"))
+        .expect("a journal entry");
+    let good = std::fs::read(&entry).unwrap();
+    let mut bad = good.clone();
+    bad[good.len() / 3] ^= 0x04;
+    std::fs::write(&entry, &bad).unwrap();
+    let refused = figures(&killed).arg("--resume").output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a damaged journal was read");
+    assert!(
+        stderr.contains("damaged") && stderr.contains(entry.file_name().unwrap().to_str().unwrap()),
+        "{stderr}"
+    );
+    std::fs::write(&entry, &good).unwrap();
     let resumed = figures(&killed).arg("--resume").output().unwrap();
     assert!(
         resumed.status.success(),
@@ -190,6 +212,32 @@ fn mnas_search_killed_and_resumed_reports_as_an_uninterrupted_run() {
     kill_mid_run(args(false), || path.exists(), Duration::from_millis(300));
     assert!(path.exists(), "a checkpoint was written");
     refused_without_resume(args(false));
+    // A checkpoint is resumed only by the search that wrote it.
+    for other in [
+        &["--epochs", "2"][..],
+        &["--hasher", "truncated"],
+        &["--population", "16"],
+        &["--tournament", "3"],
+    ] {
+        let mut c = xtask();
+        // The first of base's flags replaced by `other`'s where they overlap.
+        let mut flags: Vec<&str> = base.to_vec();
+        if let Some(at) = flags.iter().position(|f| *f == other[0]) {
+            flags.drain(at..at + 2);
+        }
+        c.args(&flags)
+            .args(other)
+            .arg("--checkpoint")
+            .arg(&path)
+            .arg("--resume");
+        let refused = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success(),
+            "{other:?} resumed another's checkpoint"
+        );
+        assert!(stderr.contains("another search"), "{other:?}: {stderr}");
+    }
     let resumed = args(true).output().unwrap();
     assert!(
         resumed.status.success(),
