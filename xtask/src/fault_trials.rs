@@ -32,6 +32,11 @@ pub(crate) struct Args {
     /// Where the trials' files go [default: a fresh folder in the temp dir].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// The xtask binary whose processes are tested [default: this one]: another
+    /// build (an older commit, say) is measured the same way, for a
+    /// before-and-after in one sitting.
+    #[arg(long, value_name = "PATH")]
+    xtask: Option<PathBuf>,
 }
 
 /// The search of every trial: the small table, 160 candidates in batches of 4,
@@ -93,10 +98,15 @@ struct Tally {
     failures: Vec<String>,
 }
 
+/// The binary under test, set once by [`run`].
+static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 fn xtask() -> anyhow::Result<Command> {
-    Ok(Command::new(
-        std::env::current_exe().context("the xtask binary")?,
-    ))
+    let binary = match BINARY.get() {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("the xtask binary")?,
+    };
+    Ok(Command::new(binary))
 }
 
 /// Starts `command` with its output in `log` (standard output) and beside it.
@@ -131,9 +141,10 @@ fn kill(child: &mut Child) {
 
 fn worker(url: &str, name: &str, log: &Path) -> anyhow::Result<Child> {
     start(
+        // On loopback without a password, the URL may go on the command line
+        // (which every build of the worker takes).
         xtask()?
-            .env("UFH_REDIS_URL", url)
-            .args(["worker", "--table", "small", "--cost-ms", "40"])
+            .args(["worker", "--redis", url, "--table", "small", "--cost-ms", "40"])
             .args([
                 "--name",
                 name,
@@ -259,6 +270,14 @@ fn trial(fault: Fault, dir: &Path, delay: Duration) -> anyhow::Result<(bool, Vec
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(binary) = &args.xtask {
+        anyhow::ensure!(
+            binary.is_file(),
+            "--xtask {}: no such binary",
+            binary.display()
+        );
+        let _ = BINARY.set(binary.clone());
+    }
     let root = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("ufh-fault-trials-{}", std::process::id())),
@@ -336,10 +355,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     say!(
-        "({} s; the search: {}; seed {})",
+        "({} s; the search: {}; seed {}; binary {})",
         started.elapsed().as_secs(),
         SEARCH.join(" "),
-        args.seed
+        args.seed,
+        xtask()?.get_program().to_string_lossy()
     );
     let failures: Vec<&String> = rows.iter().flat_map(|(_, t)| &t.failures).collect();
     for failure in &failures {
