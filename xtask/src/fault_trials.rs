@@ -144,7 +144,15 @@ fn worker(url: &str, name: &str, log: &Path) -> anyhow::Result<Child> {
         // On loopback without a password, the URL may go on the command line
         // (which every build of the worker takes).
         xtask()?
-            .args(["worker", "--redis", url, "--table", "small", "--cost-ms", "40"])
+            .args([
+                "worker",
+                "--redis",
+                url,
+                "--table",
+                "small",
+                "--cost-ms",
+                "40",
+            ])
             .args([
                 "--name",
                 name,
