@@ -141,7 +141,19 @@ fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(s).with_context(|| format!("{flag} {s}: not a duration"))
 }
 
+/// `UFH_REDIS_CA`, if set: the PEM file of the certificate authority that
+/// `rediss://` servers' certificates are checked against (else the system's).
+fn trust_ca_from_env() -> anyhow::Result<()> {
+    if let Some(path) = std::env::var_os("UFH_REDIS_CA") {
+        let pem = std::fs::read(&path)
+            .with_context(|| format!("UFH_REDIS_CA {}", PathBuf::from(&path).display()))?;
+        ufh_search::redis::trust_certificate_authority(pem);
+    }
+    Ok(())
+}
+
 pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    trust_ca_from_env()?;
     let loaded = args.setup.load()?;
     let evaluator = loaded.evaluator()?;
     let name = args
@@ -244,6 +256,7 @@ impl Drop for Spawned {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     // Everything that can be checked is, before any work.
+    trust_ca_from_env()?;
     let give_up_after = seconds("--give-up-after-s", args.give_up_after_s)?;
     let resend_after = seconds("--resend-after-s", args.resend_after_s)?;
     if let Some(path) = &args.record {

@@ -41,6 +41,53 @@ pub fn redacted(url: &str) -> String {
     format!("{scheme}://{user}:***@{}", &rest[at + 1..])
 }
 
+/// The client of `url`: `redis://` in plain TCP; `rediss://` over TLS (feature
+/// `tls`), trusting the system's certificate authorities or the one given to
+/// [`trust_certificate_authority`].
+fn client(url: &str) -> redis::RedisResult<redis::Client> {
+    if !url.starts_with("rediss://") {
+        return redis::Client::open(url);
+    }
+    #[cfg(feature = "tls")]
+    {
+        // One process-wide provider; a second install (by the application, or
+        // another link) is refused harmlessly.
+        // ring, not aws-lc-rs: it builds with a C compiler alone (no cmake, no
+        // OpenSSL); rustls marks it deprecated for lacking post-quantum key
+        // exchange, which Redis's TLS does not offer either.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let root_cert = TRUSTED_CA.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert,
+            },
+        )
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "rediss:// needs TLS, which this build lacks (ufh-search's feature tls)",
+        )))
+    }
+}
+
+/// The certificate authority (PEM) `rediss://` links trust instead of the
+/// system's, if one was given.
+#[cfg(feature = "tls")]
+static TRUSTED_CA: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+/// Makes every `rediss://` connection opened from now on trust the certificate
+/// authority `pem` (a PEM file's bytes) instead of the system's trust store: for
+/// a server whose certificate a private CA signed.
+#[cfg(feature = "tls")]
+pub fn trust_certificate_authority(pem: Vec<u8>) {
+    *TRUSTED_CA.lock().unwrap_or_else(|e| e.into_inner()) = Some(pem);
+}
+
 /// A connection to one server that reconnects and retries.
 pub(crate) struct Link {
     client: redis::Client,
@@ -63,7 +110,7 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// A link to `url` (`redis://127.0.0.1:6379/0`); connects on first use.
     pub(crate) fn new(url: &str, patience: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| {
+        let client = client(url).map_err(|e| {
             StoreError::new(format!("redis {}", redacted(url)), format!("bad URL: {e}"))
         })?;
         Ok(Self {
@@ -126,7 +173,38 @@ impl Link {
 }
 
 /// Whether a failed command may succeed once the server is back.
+/// Whether `e` is a TLS refusal (a certificate not trusted, a name that does not
+/// match): retrying cannot help.
+fn tls_refused(e: &redis::RedisError) -> bool {
+    #[cfg(feature = "tls")]
+    {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+        while let Some(error) = source {
+            if error.is::<rustls::Error>() {
+                return true;
+            }
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && io
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return true;
+            }
+            source = error.source();
+        }
+        e.to_string().contains("peer certificate")
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 fn transient(e: &redis::RedisError) -> bool {
+    if tls_refused(e) {
+        return false;
+    }
     let busy = |kind: Option<redis::ServerErrorKind>| {
         matches!(
             kind,
@@ -204,6 +282,123 @@ mod tests {
             redacted("redis://127.0.0.1:6379/0"),
             "redis://127.0.0.1:6379/0"
         );
+    }
+
+    /// A redis-server speaking only TLS on `port`, with `dir`'s certificate.
+    #[cfg(feature = "tls")]
+    fn tls_server(dir: &std::path::Path, port: u16) -> Child {
+        Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-auth-clients", "no", "--logfile", "redis.log"])
+            .arg("--tls-cert-file")
+            .arg(dir.join("cert.pem"))
+            .arg("--tls-key-file")
+            .arg(dir.join("key.pem"))
+            .arg("--tls-ca-cert-file")
+            .arg(dir.join("ca.pem"))
+            .arg("--dir")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (the distribution's package) is installed")
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_store_speaks_tls_to_a_rediss_url_and_checks_the_certificate() {
+        use crate::store::{FecStore, Namespace};
+        let dir = std::env::temp_dir().join(format!("ufh-redis-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A private authority and a certificate it signs for 127.0.0.1, made by
+        // the openssl tool.
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&str]| {
+            let made = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("the openssl tool is installed");
+            assert!(made.success(), "openssl {args:?}");
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ufh test authority",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ]);
+        let port = local::free_port().unwrap();
+        let mut server = tls_server(&dir, port);
+        let tls = format!("rediss://127.0.0.1:{port}/0");
+        let ns = Namespace::of_text("tls");
+        // The system's trust store does not know this certificate: refused.
+        let untrusted = RedisStore::open(&tls, &ns)
+            .and_then(|store| store.len())
+            .unwrap_err();
+        assert!(
+            untrusted.to_string().contains("rediss://127.0.0.1"),
+            "{untrusted}"
+        );
+        // With its authority trusted, the store works over TLS.
+        trust_certificate_authority(std::fs::read(dir.join("ca.pem")).unwrap());
+        let store = RedisStore::open(&tls, &ns).unwrap();
+        crate::store::contract::basic(&store);
+        // Plain TCP to the TLS port is no Redis at all.
+        let plain = format!("redis://127.0.0.1:{port}/0");
+        let err = Link::new(&plain, Duration::from_millis(300))
+            .unwrap()
+            .run("PING", |c| redis::cmd("PING").query::<String>(c));
+        assert!(err.is_err());
+        let _ = server.kill();
+        let _ = server.wait();
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
