@@ -230,26 +230,44 @@ mod tests {
 
     use super::*;
 
-    /// A redis-server that takes `key-load-delay` µs per key to load its AOF.
-    fn slow_loading_server(dir: &std::path::Path, port: u16) -> Child {
+    /// A redis-server on loopback working in `dir`, with `settings` besides.
+    fn test_server(dir: &std::path::Path, settings: &[&str]) -> Child {
         Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args([
+                "--bind",
+                "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
+                "--logfile",
+                "redis.log",
             ])
-            .args(["--key-load-delay", "200", "--logfile", "redis.log"])
+            .args(settings)
             .arg("--dir")
             .arg(dir)
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server (the distribution's package) is installed")
+    }
+
+    /// A server that takes `key-load-delay` µs per key to load its AOF.
+    fn slow_loading_server(dir: &std::path::Path, port: u16) -> Child {
+        let port = port.to_string();
+        test_server(
+            dir,
+            &[
+                "--port",
+                &port,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--key-load-delay",
+                "200",
+            ],
+        )
     }
 
     fn answer_transaction(c: &mut redis::Connection) -> redis::RedisResult<()> {
@@ -287,23 +305,26 @@ mod tests {
     /// A redis-server speaking only TLS on `port`, with `dir`'s certificate.
     #[cfg(feature = "tls")]
     fn tls_server(dir: &std::path::Path, port: u16) -> Child {
-        Command::new("redis-server")
-            .args(["--port", "0", "--tls-port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--tls-auth-clients", "no", "--logfile", "redis.log"])
-            .arg("--tls-cert-file")
-            .arg(dir.join("cert.pem"))
-            .arg("--tls-key-file")
-            .arg(dir.join("key.pem"))
-            .arg("--tls-ca-cert-file")
-            .arg(dir.join("ca.pem"))
-            .arg("--dir")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (the distribution's package) is installed")
+        let port = port.to_string();
+        test_server(
+            dir,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--appendonly",
+                "no",
+                "--tls-auth-clients",
+                "no",
+                "--tls-cert-file",
+                "cert.pem",
+                "--tls-key-file",
+                "key.pem",
+                "--tls-ca-cert-file",
+                "ca.pem",
+            ],
+        )
     }
 
     #[cfg(feature = "tls")]
