@@ -65,15 +65,23 @@ enum Fault {
     RedisRestart,
     /// One of two workers killed mid-run.
     WorkerKill,
+    /// The coordinator (FEC in a redb file) resumed from a checkpoint taken
+    /// mid-run, its cache holding every entry of the rest of the run: a kill
+    /// between a batch's store writes and its checkpoint, at its extreme.
+    BehindStoreRedb,
+    /// The same with the cache in Redis and the evaluations on workers.
+    BehindStoreRedis,
 }
 
 impl Fault {
-    const ALL: [Fault; 5] = [
+    const ALL: [Fault; 7] = [
         Fault::CoordinatorRedis,
         Fault::CoordinatorRedb,
         Fault::CoordinatorMemory,
         Fault::RedisRestart,
         Fault::WorkerKill,
+        Fault::BehindStoreRedb,
+        Fault::BehindStoreRedis,
     ];
 
     fn name(self) -> &'static str {
@@ -83,6 +91,12 @@ impl Fault {
             Fault::CoordinatorMemory => "coordinator killed, FEC in memory",
             Fault::RedisRestart => "redis killed and restarted (AOF, appendfsync always)",
             Fault::WorkerKill => "worker killed",
+            Fault::BehindStoreRedb => {
+                "coordinator resumed behind its store (a mid-run checkpoint), FEC in a redb file"
+            }
+            Fault::BehindStoreRedis => {
+                "coordinator resumed behind its store (a mid-run checkpoint), FEC in Redis"
+            }
         }
     }
 }
@@ -258,6 +272,43 @@ fn trial(fault: Fault, dir: &Path, delay: Duration) -> anyhow::Result<(bool, Vec
             for (w, name) in workers.into_iter().zip(["worker-a", "worker-b"]) {
                 wait_ok(w, "a worker", &log(name))?;
             }
+            landed
+        }
+        Fault::BehindStoreRedb | Fault::BehindStoreRedis => {
+            let fec_file = dir.join("fec.redb");
+            let fec = fec_file.to_str().context("a UTF-8 temp folder")?;
+            let redis = match fault {
+                Fault::BehindStoreRedis => Some(LocalRedis::start(dir.join("redis"), true)?),
+                _ => None,
+            };
+            let url = redis.as_ref().map(|r| r.url(0));
+            let mut workers = Vec::new();
+            let mut args: Vec<&str> = match &url {
+                Some(url) => {
+                    workers.push(worker(url, "a", &log("worker-a"))?);
+                    workers.push(worker(url, "b", &log("worker-b"))?);
+                    vec!["--redis", url]
+                }
+                None => vec!["--in-process", "--fec-file", fec],
+            };
+            args.extend(["--checkpoint", ckpt]);
+            let mut first = coordinator(&args, &dir.join("first.json"), &log("first"))?;
+            // The checkpoint as it was `delay` into the run; the run goes on to
+            // its end, storing every entry.
+            let landed = still_running_after(&mut first, delay)?;
+            let early = std::fs::read(&checkpoint).context("the mid-run checkpoint")?;
+            wait_ok(first, "the first coordinator", &log("first"))?;
+            std::fs::write(&checkpoint, early)?;
+            args.push("--resume");
+            wait_ok(
+                coordinator(&args, &record, &log("resumed"))?,
+                "the resumed coordinator",
+                &log("resumed"),
+            )?;
+            for w in workers {
+                wait_ok(w, "a worker", &log("worker"))?;
+            }
+            drop(redis);
             landed
         }
         Fault::WorkerKill => {

@@ -606,3 +606,80 @@ fn fresh_refuses_a_namespace_in_use_and_mismatched_settings_are_named() {
     drop(redis);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Runs `command` to its end, keeping a copy of the checkpoint `checkpoint` as
+/// it was some way into the run: the state of a coordinator killed then, whose
+/// cache went on to hold every entry of the rest of the run.
+fn run_keeping_an_early_checkpoint(mut command: Command, checkpoint: &Path) -> Vec<u8> {
+    let mut run = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut early = None;
+    while run.try_wait().unwrap().is_none() {
+        if early.is_none()
+            && started.elapsed() > Duration::from_millis(600)
+            && let Ok(bytes) = std::fs::read(checkpoint)
+        {
+            early = Some(bytes);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let output = run.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    early.expect("the run lasted past its first checkpoints")
+}
+
+#[test]
+fn a_coordinator_resumed_behind_its_store_ends_as_if_never_killed() {
+    let dir = temp_dir("behind-store");
+    let expected = expected_record(&dir);
+    let record = dir.join("resumed.json");
+    let checkpoint = dir.join("run.ckpt");
+    let ckpt = checkpoint.to_str().unwrap();
+    let fec = dir.join("fec.redb");
+    let fec = fec.to_str().unwrap();
+    // The cache in a redb file.
+    let mut first = xtask();
+    first
+        .args(["distributed", "--in-process", "--fec-file", fec])
+        .args(SEARCH)
+        .args(["--checkpoint", ckpt]);
+    let early = run_keeping_an_early_checkpoint(first, &checkpoint);
+    std::fs::write(&checkpoint, &early).unwrap();
+    let out = finish(in_process(
+        &record,
+        &["--fec-file", fec, "--checkpoint", ckpt, "--resume"],
+    ));
+    assert_eq!(std::fs::read(&record).unwrap(), expected, "redb: {out}");
+    // The cache in Redis, the evaluations on workers.
+    let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
+    let url = redis.url(0);
+    let _ = std::fs::remove_file(&checkpoint);
+    let _ = std::fs::remove_file(&record);
+    let workers = [worker(&url, "a"), worker(&url, "b")];
+    let mut first = xtask();
+    first
+        .args(["distributed", "--redis", &url, "--fresh"])
+        .args(SEARCH)
+        .args(["--checkpoint", ckpt]);
+    let early = run_keeping_an_early_checkpoint(first, &checkpoint);
+    std::fs::write(&checkpoint, &early).unwrap();
+    let out = finish(coordinator(
+        &url,
+        &record,
+        &["--checkpoint", ckpt, "--resume"],
+    ));
+    for w in workers {
+        finish(w);
+    }
+    assert_eq!(std::fs::read(&record).unwrap(), expected, "redis: {out}");
+    drop(redis);
+    std::fs::remove_dir_all(dir).unwrap();
+}
