@@ -192,6 +192,15 @@ fn coordinator(extra: &[&str], record: &Path, log: &Path) -> anyhow::Result<Chil
     )
 }
 
+/// Runs the resumed coordinator (`args` end with `--resume`) to its end.
+fn resume(args: &[&str], record: &Path, log: &Path) -> anyhow::Result<()> {
+    wait_ok(
+        coordinator(args, record, log)?,
+        "the resumed coordinator",
+        log,
+    )
+}
+
 /// Sleeps `delay`, then whether `child` is still running (the fault can land).
 fn still_running_after(child: &mut Child, delay: Duration) -> anyhow::Result<bool> {
     std::thread::sleep(delay);
@@ -218,11 +227,7 @@ fn trial(fault: Fault, dir: &Path, delay: Duration) -> anyhow::Result<(bool, Vec
             kill(&mut first);
             if !record.exists() {
                 args.push("--resume");
-                wait_ok(
-                    coordinator(&args, &record, &log("resumed"))?,
-                    "the resumed coordinator",
-                    &log("resumed"),
-                )?;
+                resume(&args, &record, &log("resumed"))?;
             }
             landed
         }
@@ -241,15 +246,8 @@ fn trial(fault: Fault, dir: &Path, delay: Duration) -> anyhow::Result<(bool, Vec
             let landed = still_running_after(&mut first, delay)?;
             kill(&mut first);
             if !record.exists() {
-                wait_ok(
-                    coordinator(
-                        &["--redis", &url, "--checkpoint", ckpt, "--resume"],
-                        &record,
-                        &log("resumed"),
-                    )?,
-                    "the resumed coordinator",
-                    &log("resumed"),
-                )?;
+                let args = ["--redis", &url, "--checkpoint", ckpt, "--resume"];
+                resume(&args, &record, &log("resumed"))?;
             }
             for (w, name) in workers.into_iter().zip(["worker-a", "worker-b"]) {
                 wait_ok(w, "a worker", &log(name))?;
@@ -300,11 +298,7 @@ fn trial(fault: Fault, dir: &Path, delay: Duration) -> anyhow::Result<(bool, Vec
             wait_ok(first, "the first coordinator", &log("first"))?;
             std::fs::write(&checkpoint, early)?;
             args.push("--resume");
-            wait_ok(
-                coordinator(&args, &record, &log("resumed"))?,
-                "the resumed coordinator",
-                &log("resumed"),
-            )?;
+            resume(&args, &record, &log("resumed"))?;
             for w in workers {
                 wait_ok(w, "a worker", &log("worker"))?;
             }
