@@ -579,8 +579,19 @@ fn fresh_refuses_a_namespace_in_use_and_mismatched_settings_are_named() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
-    // A second coordinator may not wipe the namespace the first one uses.
+    // Once the first coordinator has announced itself, a second one may not
+    // wipe the namespace it uses.
+    let started = Instant::now();
+    while redis_cli(&redis, &["--scan", "--pattern", "ufh:*:coordinator:*"])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the coordinator never announced itself"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let second = xtask()
         .args(["distributed", "--redis", &url, "--fresh"])
         .args(SEARCH)
