@@ -155,10 +155,13 @@ pub struct DamagedFile(pub String);
 /// Reads a sealed file whole and checks it: the payload, or an error naming the
 /// file and what is wrong with it.
 pub fn read_sealed(path: &Path) -> Result<Vec<u8>, SearchError> {
-    let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
-    unseal(&bytes)
-        .map(<[u8]>::to_vec)
-        .map_err(|e| error(path, format!("{e}; it cannot be resumed from")))
+    let mut bytes = std::fs::read(path).map_err(|e| error(path, e))?;
+    let payload = unseal(&bytes)
+        .map_err(|e| error(path, format!("{e}; it cannot be resumed from")))?
+        .len();
+    // The payload is the file's start: cut the trailer off instead of copying.
+    bytes.truncate(payload);
+    Ok(bytes)
 }
 
 /// A checkpoint error naming the file.

@@ -471,32 +471,33 @@ where
     {
         self.check_resumable()?;
         let fingerprint = self.fingerprint("workers", workers, checkpoints);
-        let mut writer = CheckpointWriter::new(checkpoints, fingerprint.clone(), 0);
-        let (mut run, mut algorithm, in_flight) = match self.load(checkpoints, &fingerprint)? {
-            Some(mut saved) => {
-                let in_flight = std::mem::take(&mut saved.state.in_flight);
-                let pending = in_flight.iter().map(|f| f.started.index);
-                let mut run = self.restore(saved.state, pending)?;
-                let mut algorithm = saved.algorithm;
-                writer.events_at_last = run.record.n_events;
-                // The checkpoint of the start: nothing was started yet.
-                let in_flight = if run.n_started == 0 {
-                    run.first_starts(&mut algorithm, workers)?
-                } else {
-                    in_flight.into_iter().map(Arrival).collect()
-                };
-                (run, algorithm, in_flight)
-            }
-            None => {
-                let mut run = self.start_resumable_run()?;
-                let mut algorithm = algorithm;
-                // A first checkpoint before any evaluation, so that a run killed
-                // before its first due checkpoint resumes from the start.
-                writer.write(&algorithm, &run.snapshot(0.0, Vec::new()))?;
-                let in_flight = run.first_starts(&mut algorithm, workers)?;
-                (run, algorithm, in_flight)
-            }
-        };
+        let mut writer = CheckpointWriter::new(checkpoints, fingerprint);
+        let (mut run, mut algorithm, in_flight) =
+            match self.load(checkpoints, &writer.fingerprint)? {
+                Some(mut saved) => {
+                    let in_flight = std::mem::take(&mut saved.state.in_flight);
+                    let pending = in_flight.iter().map(|f| f.started.index);
+                    let mut run = self.restore(saved.state, pending)?;
+                    let mut algorithm = saved.algorithm;
+                    writer.events_at_last = run.record.n_events;
+                    // The checkpoint of the start: nothing was started yet.
+                    let in_flight = if run.n_started == 0 {
+                        run.first_starts(&mut algorithm, workers)?
+                    } else {
+                        in_flight.into_iter().map(Arrival).collect()
+                    };
+                    (run, algorithm, in_flight)
+                }
+                None => {
+                    let mut run = self.start_resumable_run()?;
+                    let mut algorithm = algorithm;
+                    // A first checkpoint before any evaluation, so that a run killed
+                    // before its first due checkpoint resumes from the start.
+                    writer.write(&algorithm, &run.snapshot(0.0, Vec::new()))?;
+                    let in_flight = run.first_starts(&mut algorithm, workers)?;
+                    (run, algorithm, in_flight)
+                }
+            };
         let end_s = Self::drive_workers(
             &mut run,
             &mut algorithm,
@@ -617,15 +618,22 @@ where
     ) -> Result<Run<'_, S, E, H>, SearchError> {
         let mut cache = state.cache;
         let id_seed = state.id_seed;
-        if let (Some(store), Some(entries)) = (&self.store, state.store_entries) {
-            store.restore_checkpoint_entries(entries)?;
-        }
-        if let Some(cache) = cache.as_mut() {
-            let replay = crate::fec::Replay::new(
+        // A store in memory gets the checkpoint's entries back, exactly; one that
+        // keeps its own may hold entries written after the checkpoint, which the
+        // replay must not see yet.
+        let replay = match (&self.store, state.store_entries) {
+            (Some(store), Some(entries)) => {
+                store.restore_checkpoint_entries(entries)?;
+                None
+            }
+            (Some(_), None) => Some(crate::fec::Replay::new(
                 id_seed,
                 state.n_started,
                 pending.map(|index| evaluation_id(id_seed, index)),
-            );
+            )),
+            (None, _) => None,
+        };
+        if let Some(cache) = cache.as_mut() {
             cache.attach_store(self.store.clone(), replay);
         }
         Ok(Run {
@@ -744,8 +752,8 @@ where
     {
         self.check_resumable()?;
         let fingerprint = self.fingerprint("parallel", workers, checkpoints);
-        let mut writer = CheckpointWriter::new(checkpoints, fingerprint.clone(), 0);
-        let (mut run, mut algorithm, clock_s) = match self.load(checkpoints, &fingerprint)? {
+        let mut writer = CheckpointWriter::new(checkpoints, fingerprint);
+        let (mut run, mut algorithm, clock_s) = match self.load(checkpoints, &writer.fingerprint)? {
             Some(saved) => {
                 let clock_s = saved.state.clock_s;
                 let run = self.restore(saved.state, std::iter::empty())?;
@@ -1193,11 +1201,13 @@ struct CheckpointWriter<'c> {
 }
 
 impl<'c> CheckpointWriter<'c> {
-    fn new(config: &'c Checkpoints, fingerprint: Fingerprint, n_events: u64) -> Self {
+    /// A writer whose last checkpoint is the start (a resumed run sets
+    /// `events_at_last` to its checkpoint's count).
+    fn new(config: &'c Checkpoints, fingerprint: Fingerprint) -> Self {
         Self {
             config,
             fingerprint,
-            events_at_last: n_events,
+            events_at_last: 0,
             last: std::time::Instant::now(),
         }
     }

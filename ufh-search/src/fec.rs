@@ -413,10 +413,15 @@ impl FunctionalEquivalenceCache {
     }
 
     /// Attaches `store` to a cache restored from a checkpoint (whose store is not
-    /// in the checkpoint).
-    pub(crate) fn attach_store(&mut self, store: Option<Arc<dyn FecStore>>, replay: Replay) {
-        self.replay = store.is_some().then_some(replay);
+    /// in the checkpoint), with the `replay` that hides what the interrupted run
+    /// stored after it, if the store kept that.
+    pub(crate) fn attach_store(
+        &mut self,
+        store: Option<Arc<dyn FecStore>>,
+        replay: Option<Replay>,
+    ) {
         self.store = store;
+        self.replay = replay;
     }
 
     /// The store the entries live in, if not in memory.

@@ -263,13 +263,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         crate::check_writable(path, "--record")?;
     }
     if let Some(path) = &args.checkpoint {
-        crate::check_writable(path, "--checkpoint")?;
-        if path.exists() && !args.resume {
-            anyhow::bail!(
-                "{} holds a checkpoint: pass --resume to go on from it, or give another file",
-                path.display()
-            );
-        }
+        crate::check_checkpoint(path, args.resume)?;
     }
     let loaded = args.setup.load()?;
     let space = loaded.table.space();

@@ -196,6 +196,19 @@ pub(crate) fn check_writable(path: &Path, flag: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks, before any work, a `--checkpoint` file: writable, and not an
+/// existing checkpoint unless the run resumes it.
+pub(crate) fn check_checkpoint(path: &Path, resume: bool) -> anyhow::Result<()> {
+    check_writable(path, "--checkpoint")?;
+    if path.exists() && !resume {
+        anyhow::bail!(
+            "{} holds a checkpoint: pass --resume to go on from it, or give another file",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

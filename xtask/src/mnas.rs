@@ -177,16 +177,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             resume,
         } => {
             if let Some(path) = &checkpoint {
-                crate::check_writable(path, "--checkpoint")?;
-            }
-            if let Some(path) = &checkpoint
-                && path.exists()
-                && !resume
-            {
-                bail!(
-                    "{} holds a checkpoint: pass --resume to go on from it, or give another file",
-                    path.display()
-                );
+                crate::check_checkpoint(path, resume)?;
             }
             let evaluator = MnasEvaluator::new(TrainSettings {
                 epochs,

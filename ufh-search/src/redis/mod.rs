@@ -128,6 +128,11 @@ impl Link {
         self
     }
 
+    /// What errors call this link: "job queue on redis URL", say.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
@@ -176,52 +181,36 @@ impl Link {
 /// Whether `e` is a TLS refusal (a certificate not trusted, a name that does not
 /// match): retrying cannot help.
 fn tls_refused(e: &redis::RedisError) -> bool {
-    #[cfg(feature = "tls")]
-    {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-        while let Some(error) = source {
-            if error.is::<rustls::Error>() {
-                return true;
-            }
-            if let Some(io) = error.downcast_ref::<std::io::Error>()
-                && io
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<rustls::Error>())
-            {
-                return true;
-            }
-            source = error.source();
-        }
-        e.to_string().contains("peer certificate")
-    }
-    #[cfg(not(feature = "tls"))]
-    {
-        let _ = e;
-        false
-    }
+    // By its message: redis keeps the I/O error that carries rustls' error in an
+    // `Arc<dyn Error>` whose `source` skips it, so no downcast reaches it.
+    cfg!(feature = "tls") && e.to_string().contains("peer certificate")
+}
+
+/// Whether a server error says "not now": still loading its AOF, or try again.
+fn busy(kind: redis::ServerErrorKind) -> bool {
+    matches!(
+        kind,
+        redis::ServerErrorKind::BusyLoading | redis::ServerErrorKind::TryAgain
+    )
 }
 
 fn transient(e: &redis::RedisError) -> bool {
     if tls_refused(e) {
         return false;
     }
-    let busy = |kind: Option<redis::ServerErrorKind>| {
-        matches!(
-            kind,
-            Some(redis::ServerErrorKind::BusyLoading | redis::ServerErrorKind::TryAgain)
-        )
-    };
     e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
-        || matches!(e.kind(), redis::ErrorKind::Server(kind) if busy(Some(kind)))
-        // A transaction (MULTI/EXEC) or pipeline whose commands a server still
-        // loading its AOF refused: EXECABORT, with LOADING inside.
-        || e
-            .clone()
-            .into_server_errors()
-            .is_some_and(|errors| errors.iter().any(|(_, error)| busy(error.kind())))
+        // A server still loading its AOF (LOADING) or asking to retry (TRYAGAIN):
+        // as the error's own kind, or inside a refused transaction (EXECABORT)
+        // or pipeline.
+        || matches!(e.kind(), redis::ErrorKind::Server(kind) if busy(kind))
+        || e.clone().into_server_errors().is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|(_, error)| error.kind().is_some_and(busy))
+        })
 }
 
 #[cfg(test)]

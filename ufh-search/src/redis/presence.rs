@@ -36,6 +36,18 @@ fn key(namespace: &str, role: Role, name: &str) -> String {
     format!("ufh:{namespace}:{}:{name}", role.as_str())
 }
 
+/// Sets `key` to `name` for one [`LEASE`].
+fn renew(link: &Link, key: &str, name: &str) -> Result<(), StoreError> {
+    link.run("SET lease", |c| {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(name)
+            .arg("PX")
+            .arg(LEASE.as_millis() as u64)
+            .query::<()>(c)
+    })
+}
+
 /// An announcement that lives as long as this value: a thread refreshes its lease
 /// every third of [`LEASE`]; dropping it deletes the key.
 #[derive(Debug)]
@@ -54,19 +66,8 @@ impl Presence {
         role: Role,
         name: &str,
     ) -> Result<Self, StoreError> {
-        let link = Link::new(url, super::DEFAULT_PATIENCE)?;
         let key = key(namespace.as_str(), role, name);
-        let set = |link: &Link| {
-            link.run("SET lease", |c| {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(name)
-                    .arg("PX")
-                    .arg(LEASE.as_millis() as u64)
-                    .query::<()>(c)
-            })
-        };
-        set(&link)?;
+        renew(&Link::new(url, super::DEFAULT_PATIENCE)?, &key, name)?;
         // Short patience: a refresh that cannot reach the server is skipped, and
         // dropping the presence never waits long for one.
         let beat = Link::new(url, Duration::from_millis(500))?;
@@ -75,14 +76,7 @@ impl Presence {
         let thread = std::thread::spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = wake.recv_timeout(LEASE / 3) {
                 // A missed refresh is not an error: the next one renews the key.
-                let _ = beat.run("SET lease", |c| {
-                    redis::cmd("SET")
-                        .arg(&beat_key)
-                        .arg(&beat_name)
-                        .arg("PX")
-                        .arg(LEASE.as_millis() as u64)
-                        .query::<()>(c)
-                });
+                let _ = renew(&beat, &beat_key, &beat_name);
             }
         });
         Ok(Self {

@@ -181,7 +181,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             .map(|(candidate, rng)| {
                 let encoded = postcard::to_stdvec(candidate).map_err(|e| {
                     StoreError::new(
-                        format!("job queue on redis {}", super::redacted(self.link.url())),
+                        self.link.label(),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
@@ -193,7 +193,7 @@ impl<C: Serialize> RedisEvaluator<C> {
                 };
                 let bytes = postcard::to_stdvec(&job).map_err(|e| {
                     StoreError::new(
-                        format!("job queue on redis {}", super::redacted(self.link.url())),
+                        self.link.label(),
                         format!("a candidate does not serialise: {e}"),
                     )
                 })?;
@@ -247,7 +247,7 @@ impl<C: Serialize> RedisEvaluator<C> {
             }
             if started.elapsed() > self.give_up_after {
                 return Err(StoreError::new(
-                    format!("job queue on redis {}", super::redacted(self.link.url())),
+                    self.link.label(),
                     format!(
                         "{} of {} jobs unanswered after {:?}: are workers running for namespace {}?",
                         messages.len() - answers.len(),
