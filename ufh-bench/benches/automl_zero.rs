@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::num::NonZeroUsize;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use ufh_search::{Budget, FecConfig, KeepBest, Search, Techniques};
+use ufh_search::{Budget, FecConfig, Mode, Search, Techniques};
 use ufh_spaces::automl_zero::{
     LINEAR_REGRESSION_DEMO, ProgramEvaluator, ProgramHashConfig, sgd_program,
 };
@@ -42,24 +42,20 @@ fn demo_search(c: &mut Criterion) {
                 // A fresh evaluator each time, so that no hash is remembered from
                 // an earlier iteration.
                 let evaluator = evaluator.clone();
-                let search = Search::new(
-                    &space,
-                    &evaluator,
-                    &evaluator,
-                    Budget::Candidates(CANDIDATES),
-                    1,
-                )
-                .techniques(techniques)
-                .expect("valid techniques");
+                let search = Search::new(&space, &evaluator, Budget::Candidates(CANDIDATES), 1)
+                    .hasher(&evaluator)
+                    .techniques(techniques)
+                    .expect("valid techniques");
                 let evolution = demo
                     .evolution()
                     .build()
                     .expect("valid")
                     .draws_with_replacement();
-                let mut algorithm = KeepBest::new(evolution);
+                let mut algorithm = evolution;
                 let record = search
-                    .run_workers(&mut algorithm, NonZeroUsize::MIN)
-                    .expect("the search runs");
+                    .run(&mut algorithm, Mode::Workers(NonZeroUsize::MIN))
+                    .expect("the search runs")
+                    .record;
                 black_box(record.events.len())
             });
         });

@@ -8,7 +8,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use rand::Rng;
 use ufh_core::FunctionalHash;
 use ufh_search::{
-    Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig, Replacement, Search,
+    Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig, Mode, Replacement, Search,
     SearchRng, SearchSpace, Techniques,
 };
 
@@ -53,7 +53,8 @@ fn search_loop(c: &mut Criterion) {
     let mut group = c.benchmark_group("search_loop");
     group.throughput(Throughput::Elements(CANDIDATES));
     for (name, techniques) in [("re", Techniques::NONE), ("re_fec", Techniques::FEC)] {
-        let search = Search::new(&Ints, &Free, &Free, Budget::Candidates(CANDIDATES), 1)
+        let search = Search::new(&Ints, &Free, Budget::Candidates(CANDIDATES), 1)
+            .hasher(&Free)
             .techniques(techniques)
             .expect("valid techniques");
         group.bench_function(BenchmarkId::new(name, CANDIDATES), |b| {
@@ -65,7 +66,12 @@ fn search_loop(c: &mut Criterion) {
                 }
                 .build()
                 .expect("valid sizes");
-                black_box(search.run_serial(&mut algorithm).expect("search runs"))
+                black_box(
+                    search
+                        .run(&mut algorithm, Mode::Serial)
+                        .expect("search runs")
+                        .record,
+                )
             })
         });
     }

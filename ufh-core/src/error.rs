@@ -32,6 +32,10 @@ pub enum HashError {
         /// Index of its second occurrence.
         second: usize,
     },
+    /// [`Framing::Bare`](crate::Framing::Bare) delimits no runs, so it takes
+    /// exactly one seed.
+    #[error("a bare hash spec (no count after each run) takes exactly one seed, got {0}")]
+    BareNeedsOneSeed(usize),
     /// A hexadecimal hash could not be parsed.
     #[error("invalid functional hash {text:?}: expected {digits} hexadecimal digits")]
     InvalidHex {

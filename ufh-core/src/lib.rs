@@ -80,7 +80,10 @@
 //! **Unified procedure.** [`functional_hash`] runs a [`HashableOutputs`] candidate
 //! once per seed of the [`HashSpec`], in order; before each run the RNG is a fresh
 //! `Xoshiro256PlusPlus::seed_from_u64(seed)` (rand_xoshiro); after each run the number
-//! of values that run pushed is appended as a `u64`.
+//! of values that run pushed is appended as a `u64`. A spec of one seed may be
+//! [`Framing::Bare`]: then no count is appended, and the hash is that of the
+//! outputs alone (what a setup that pushes a fixed layout of values, such as a
+//! table's read-out, needs no delimiter for).
 //!
 //! # Design choices
 //!
@@ -111,6 +114,6 @@ pub use hasher::{
 };
 pub use truncate::{truncate_bf16_bits, truncate_f16_bits, truncate_f32, truncate_f64};
 pub use unified::{
-    FromFn, HashSpec, HashSpecConfig, HashableOutputs, Probe, functional_hash, functional_hash_128,
-    functional_hash_with,
+    Framing, FromFn, HashSpec, HashSpecConfig, HashableOutputs, Probe, functional_hash,
+    functional_hash_128, functional_hash_with,
 };

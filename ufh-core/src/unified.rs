@@ -29,6 +29,23 @@ pub struct HashSpec {
     mantissa_bits: MantissaBits,
     n_examples: usize,
     seeds: Vec<u64>,
+    framing: Framing,
+}
+
+/// How the runs of a candidate (one per seed) are delimited in the hashed stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Framing {
+    /// After each run, the number of values that run pushed, as a `u64` word, so
+    /// that runs stay delimited whatever they push (the default).
+    #[default]
+    CountPerRun,
+    /// The values alone, with no count: for exactly one seed and candidates that
+    /// push a fixed layout of values (a table's read-out, one pass over fixed
+    /// data). Its hash is that of pushing the outputs straight into a
+    /// [`FunctionalHasher`], so a candidate that pushes nothing hashes as
+    /// `FunctionalHasher::new(m).finish()`, the hash of no outputs.
+    Bare,
 }
 
 /// The unchecked fields of a [`HashSpec`], as read from a file or built by hand.
@@ -41,10 +58,15 @@ pub struct HashSpecConfig {
     pub n_examples: usize,
     /// The fixed seeds; the candidate runs once per seed, RNG reset each time.
     pub seeds: Vec<u64>,
+    /// How runs are delimited in the stream (absent in a file: the default,
+    /// [`Framing::CountPerRun`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub framing: Framing,
 }
 
 impl HashSpecConfig {
-    /// Checks the fields: at least one example, at least one seed, no seed twice.
+    /// Checks the fields: at least one example, at least one seed, no seed twice,
+    /// exactly one seed when [`Framing::Bare`].
     pub fn build(self) -> Result<HashSpec, HashError> {
         if self.n_examples == 0 {
             return Err(HashError::NoExamples(self.n_examples));
@@ -61,10 +83,14 @@ impl HashSpecConfig {
                 });
             }
         }
+        if self.framing == Framing::Bare && self.seeds.len() != 1 {
+            return Err(HashError::BareNeedsOneSeed(self.seeds.len()));
+        }
         Ok(HashSpec {
             mantissa_bits: self.mantissa_bits,
             n_examples: self.n_examples,
             seeds: self.seeds,
+            framing: self.framing,
         })
     }
 }
@@ -82,6 +108,7 @@ impl From<HashSpec> for HashSpecConfig {
             mantissa_bits: spec.mantissa_bits,
             n_examples: spec.n_examples,
             seeds: spec.seeds,
+            framing: spec.framing,
         }
     }
 }
@@ -97,8 +124,45 @@ impl HashSpec {
             mantissa_bits,
             n_examples,
             seeds,
+            framing: Framing::CountPerRun,
         }
         .build()
+    }
+
+    /// A spec of one run under `seed` whose outputs are hashed bare, with no
+    /// count word ([`Framing::Bare`]).
+    ///
+    /// ```
+    /// use ufh_core::{functional_hash, FromFn, FunctionalHasher, HashSpec, MantissaBits, Probe};
+    ///
+    /// let m = MantissaBits::f64(24)?;
+    /// let spec = HashSpec::bare(m, 1, 0)?;
+    /// let read_out = FromFn(|p: &mut Probe<'_>| {
+    ///     p.push_f64s(&[0.91, 0.87]);
+    ///     Ok::<(), std::convert::Infallible>(())
+    /// });
+    /// let mut direct = FunctionalHasher::new(m);
+    /// direct.push_f64s(&[0.91, 0.87]);
+    /// assert_eq!(functional_hash(&read_out, &spec).unwrap(), direct.finish());
+    /// # Ok::<(), ufh_core::HashError>(())
+    /// ```
+    pub fn bare(
+        mantissa_bits: MantissaBits,
+        n_examples: usize,
+        seed: u64,
+    ) -> Result<Self, HashError> {
+        HashSpecConfig {
+            mantissa_bits,
+            n_examples,
+            seeds: vec![seed],
+            framing: Framing::Bare,
+        }
+        .build()
+    }
+
+    /// How runs are delimited in the stream.
+    pub fn framing(&self) -> Framing {
+        self.framing
     }
 
     /// Mantissa bits kept of every float output.
@@ -284,8 +348,9 @@ where
 /// multi-seed extension of Section 3.2), 64 bits wide.
 ///
 /// For each seed of `spec`, in order: the RNG is reset to that seed, the candidate
-/// pushes its outputs, then the number of values it pushed under that seed is
-/// appended as a `u64` word, so that the runs stay delimited.
+/// pushes its outputs, then (with [`Framing::CountPerRun`], the default) the
+/// number of values it pushed under that seed is appended as a `u64` word, so
+/// that the runs stay delimited.
 pub fn functional_hash<C: HashableOutputs + ?Sized>(
     candidate: &C,
     spec: &HashSpec,
@@ -311,8 +376,10 @@ pub fn functional_hash_with<W: HashWidth, C: HashableOutputs + ?Sized>(
         let before = hasher.n_values();
         let mut probe = Probe::new(&mut hasher, seed, seed_index, spec.n_examples);
         candidate.emit_hashable_outputs(&mut probe)?;
-        let emitted = hasher.n_values() - before;
-        hasher.push_u64(emitted);
+        if spec.framing == Framing::CountPerRun {
+            let emitted = hasher.n_values() - before;
+            hasher.push_u64(emitted);
+        }
     }
     Ok(hasher.finish())
 }

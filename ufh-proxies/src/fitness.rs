@@ -275,7 +275,7 @@ pub(crate) mod tests {
     use rand::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
     use ufh_core::MantissaBits;
-    use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Search, Techniques};
+    use ufh_search::{Budget, Mode, MuPlusLambdaConfig, Search, Techniques};
 
     use super::*;
     use crate::hash::TreeHasher;
@@ -401,24 +401,25 @@ pub(crate) mod tests {
         let fitness = KendallFitness::eznas(spaces).unwrap();
         let config = MuPlusLambdaConfig::EZNAS;
         let search = || {
-            Search::new(
-                &TreeSpace::EZNAS,
-                &fitness,
-                &hasher,
-                Budget::Candidates(1000),
-                11,
-            )
-            .techniques(Techniques::FEC)
-            .unwrap()
+            Search::new(&TreeSpace::EZNAS, &fitness, Budget::Candidates(1000), 11)
+                .hasher(&hasher)
+                .techniques(Techniques::FEC)
+                .unwrap()
         };
         let run = || {
-            let mut gp = KeepBest::new(config.build().unwrap());
-            let record = search().run_serial(&mut gp).unwrap();
-            (record, gp.best().cloned())
+            let found = search()
+                .run(&mut config.build().unwrap(), Mode::Serial)
+                .unwrap();
+            (found.record, found.best)
         };
         let (record, best) = run();
         let best = best.expect("a valid tree");
-        assert!(best.fitness > 0.4, "{}: {}", best.candidate, best.fitness);
+        assert!(
+            best.validation > 0.4,
+            "{}: {}",
+            best.candidate,
+            best.validation
+        );
         assert!(record.hit_rate().unwrap() > 0.1, "{:?}", record.hit_rate());
         // Permanence: this seed's best tree, found after this many candidates.
         assert_eq!(
@@ -435,10 +436,10 @@ pub(crate) mod tests {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let mut gp = KeepBest::new(config.build().unwrap());
                 search()
-                    .run_parallel(&mut gp, std::num::NonZeroUsize::new(25).unwrap())
+                    .run(&mut config.build().unwrap(), Mode::parallel(25).unwrap())
                     .unwrap()
+                    .record
             })
         };
         // Debug text, because a hit on a fitness still pending records NaN.

@@ -5,8 +5,8 @@
 //! `x · ones_like(x)`, commuted operands — get one hash, so FEC, FCM and the
 //! tabulist work on trees as they do on cells and programs.
 
-use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
-use ufh_search::CandidateHasher;
+use ufh_core::{FunctionalHash, HashSpec, HashableOutputs, MantissaBits, Probe};
+use ufh_search::{CandidateHasher, Harness, SpecHasher};
 
 use crate::tensor::Tensor;
 use crate::tree::{Stat, Tree};
@@ -29,11 +29,47 @@ pub enum HasherError {
 }
 
 /// Hashes trees by their scores on canonical instances.
+///
+/// It is the unified hash: [`SpecHasher`] over [`Instances`], one bare run (no
+/// count word); a tree that fails on an instance gets the failure hash.
 #[derive(Debug, Clone)]
 pub struct TreeHasher {
-    instances: Vec<Vec<Tensor>>,
-    mantissa_bits: MantissaBits,
-    cost_s: f64,
+    inner: SpecHasher<Instances>,
+}
+
+/// The canonical instances a tree runs on when it is hashed ([`TreeHasher`]'s
+/// harness).
+#[derive(Debug, Clone)]
+pub struct Instances(Vec<Vec<Tensor>>);
+
+/// A tree bound to the canonical instances.
+#[derive(Debug)]
+pub struct TreeRun<'a> {
+    instances: &'a [Vec<Tensor>],
+    tree: &'a Tree,
+}
+
+impl Harness<Tree> for Instances {
+    type Run<'a> = TreeRun<'a>;
+
+    fn bind<'a>(&'a self, tree: &'a Tree) -> TreeRun<'a> {
+        TreeRun {
+            instances: &self.0,
+            tree,
+        }
+    }
+}
+
+impl HashableOutputs for TreeRun<'_> {
+    type Error = crate::tree::TreeError;
+
+    /// The tree's score on every instance, in order.
+    fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), Self::Error> {
+        for instance in self.instances {
+            probe.push_f64(self.tree.instance_score(instance)?);
+        }
+        Ok(())
+    }
 }
 
 impl TreeHasher {
@@ -58,34 +94,31 @@ impl TreeHasher {
                 found: instance.len(),
             });
         }
+        let spec = HashSpec::bare(mantissa_bits, instances.len(), 0).expect("one seed");
         Ok(Self {
-            instances,
-            mantissa_bits,
-            cost_s,
+            inner: SpecHasher::with_harness(spec, cost_s, Instances(instances)),
         })
     }
 
     /// The hash every invalid tree gets (the hash of no values; a valid tree
     /// always hashes at least one).
     pub fn failure_hash(&self) -> FunctionalHash {
-        FunctionalHasher::new(self.mantissa_bits).finish()
+        self.inner.failure_hash()
+    }
+
+    /// The shared adapter this hasher is.
+    pub fn spec_hasher(&self) -> &SpecHasher<Instances> {
+        &self.inner
     }
 }
 
 impl CandidateHasher<Tree> for TreeHasher {
     fn hash(&self, tree: &Tree) -> FunctionalHash {
-        let mut hasher = FunctionalHasher::new(self.mantissa_bits);
-        for instance in &self.instances {
-            match tree.instance_score(instance) {
-                Ok(score) => hasher.push_f64(score),
-                Err(_) => return self.failure_hash(),
-            }
-        }
-        hasher.finish()
+        self.inner.hash(tree)
     }
 
     fn cost_s(&self) -> f64 {
-        self.cost_s
+        self.inner.cost_s()
     }
 }
 
@@ -156,7 +189,9 @@ mod tests {
         // EZNAS-A's log-determinant of sign matrices is −∞ wherever one is
         // singular: then the tree is invalid, and hashes as every invalid tree.
         let valid = hasher
-            .instances
+            .spec_hasher()
+            .harness()
+            .0
             .iter()
             .all(|i| Tree::eznas_a().instance_score(i).is_ok());
         assert_eq!(
@@ -204,6 +239,13 @@ mod tests {
         let hash = hasher.hash(&tree);
         assert_ne!(hash, hasher.failure_hash());
         assert_eq!(format!("{hash}"), GOLDEN);
+        // Through the shared adapter, built by hand.
+        let adapter = ufh_search::SpecHasher::with_harness(
+            HashSpec::bare(MantissaBits::f64(24).unwrap(), 4, 0).unwrap(),
+            0.0,
+            Instances(instances(7, 4)),
+        );
+        assert_eq!(format!("{}", adapter.hash(&tree)), GOLDEN);
     }
 
     const GOLDEN: &str = "a74ad3f5654e6bf7";

@@ -13,6 +13,80 @@ pub struct Proposal<C> {
     pub candidate: C,
     /// The parent it was mutated from; `None` for a random sample.
     pub parent: Option<C>,
+    /// The parent's proposal index ([`Feedback::proposal_index`]), if the
+    /// algorithm knows it: then FCM reuses the hash the driver computed when the
+    /// parent was started, instead of hashing the parent again (and charging
+    /// that hash).
+    pub parent_index: Option<u64>,
+}
+
+impl<C> Proposal<C> {
+    /// A random sample: no parent.
+    pub fn sample(candidate: C) -> Self {
+        Self {
+            candidate,
+            parent: None,
+            parent_index: None,
+        }
+    }
+
+    /// A child of `parent`, the candidate of proposal `parent_index` if known.
+    pub fn child(candidate: C, parent: C, parent_index: Option<u64>) -> Self {
+        Self {
+            candidate,
+            parent: Some(parent),
+            parent_index,
+        }
+    }
+}
+
+/// What the driver gives an algorithm when it asks for a proposal: the space,
+/// the search's random stream, and whether a candidate computes a function the
+/// search already knows. An algorithm never sees a hash: it asks
+/// [`ProposeContext::is_known`], and the driver hashes, looks up its cache,
+/// charges the hash to the simulated clock and counts it.
+pub struct ProposeContext<'a, S: SearchSpace> {
+    space: &'a S,
+    rng: &'a mut SearchRng,
+    known: &'a mut dyn FnMut(&S::Candidate) -> bool,
+}
+
+impl<S: SearchSpace> std::fmt::Debug for ProposeContext<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProposeContext").finish_non_exhaustive()
+    }
+}
+
+impl<'a, S: SearchSpace> ProposeContext<'a, S> {
+    /// A context that answers [`ProposeContext::is_known`] with `known` (the
+    /// driver's; build one by hand to drive an algorithm outside a search).
+    pub fn new(
+        space: &'a S,
+        rng: &'a mut SearchRng,
+        known: &'a mut dyn FnMut(&S::Candidate) -> bool,
+    ) -> Self {
+        Self { space, rng, known }
+    }
+
+    /// The search space.
+    pub fn space(&self) -> &'a S {
+        self.space
+    }
+
+    /// The search's random stream.
+    pub fn rng(&mut self) -> &mut SearchRng {
+        self.rng
+    }
+
+    /// Whether `candidate` computes a function the search knows: one its
+    /// functional equivalence cache holds, or one asked about before during this
+    /// proposal (so a batch of queries also tells duplicates among itself).
+    /// Each call costs one hash, charged to the candidate being proposed and
+    /// counted in the record's `n_hashes`. Without FEC the answer is `false` and
+    /// nothing is hashed.
+    pub fn is_known(&mut self, candidate: &S::Candidate) -> bool {
+        (self.known)(candidate)
+    }
 }
 
 /// The fitness of one proposal, as the algorithm receives it.
@@ -31,6 +105,9 @@ pub struct Feedback<C> {
     /// in place of the proposed candidate. An algorithm that learns from its own
     /// decisions (PPO) must not credit them with a replacement's fitness.
     pub replaced: bool,
+    /// Whether the fitness came from the cache (a full hit): `candidate`
+    /// computes a function the search had already evaluated.
+    pub cache_hit: bool,
 }
 
 /// A search algorithm in PyGlove's propose/feedback form: it never evaluates, hashes
@@ -38,6 +115,16 @@ pub struct Feedback<C> {
 pub trait Algorithm<S: SearchSpace> {
     /// The next candidate to evaluate.
     fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate>;
+
+    /// The next candidate to evaluate, with the driver's context: what the
+    /// driver calls. By default [`Algorithm::propose`]; an algorithm that needs
+    /// to know whether a candidate is already known (BANANAS keeps known
+    /// functions out of its pool) overrides it and asks
+    /// [`ProposeContext::is_known`].
+    fn propose_with(&mut self, cx: &mut ProposeContext<'_, S>) -> Proposal<S::Candidate> {
+        let space = cx.space();
+        self.propose(space, cx.rng())
+    }
 
     /// The fitness of a candidate this algorithm proposed.
     fn feedback(&mut self, feedback: Feedback<S::Candidate>);
@@ -64,6 +151,16 @@ pub struct EvolutionConfig {
 }
 
 impl EvolutionConfig {
+    /// Regularized (aging) evolution, Method 1 of the paper: the oldest member
+    /// dies; tournaments of `tournament_size` drawn without replacement.
+    pub fn regularized(population_size: usize, tournament_size: usize) -> Self {
+        Self {
+            population_size,
+            tournament_size,
+            replacement: Replacement::Oldest,
+        }
+    }
+
     /// Checks the sizes: `1 <= tournament_size <= population_size`.
     pub fn build<C>(self) -> Result<Evolution<C>, SearchError> {
         if self.population_size == 0 || self.tournament_size == 0 {
@@ -98,7 +195,7 @@ impl EvolutionConfig {
 pub struct Evolution<C> {
     config: EvolutionConfig,
     /// Members with their fitness, oldest first.
-    population: VecDeque<(C, f64)>,
+    population: VecDeque<(C, f64, u64)>,
     proposed: usize,
     draws_with_replacement: bool,
 }
@@ -113,7 +210,7 @@ impl<C> Evolution<C> {
 
     /// The current population, oldest first.
     pub fn population(&self) -> impl Iterator<Item = (&C, f64)> {
-        self.population.iter().map(|(c, f)| (c, *f))
+        self.population.iter().map(|(c, f, _)| (c, *f))
     }
 }
 
@@ -121,10 +218,7 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
     fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate> {
         self.proposed += 1;
         if self.proposed <= self.config.population_size || self.population.is_empty() {
-            return Proposal {
-                candidate: space.sample(rng),
-                parent: None,
-            };
+            return Proposal::sample(space.sample(rng));
         }
         let n = self.population.len();
         let winner = if self.draws_with_replacement {
@@ -146,11 +240,10 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
             }
             winner
         };
-        let parent = self.population[winner].0.clone();
-        Proposal {
-            candidate: space.mutate(&parent, rng),
-            parent: Some(parent),
-        }
+        let (parent, _, index) = &self.population[winner];
+        let parent = parent.clone();
+        let index = *index;
+        Proposal::child(space.mutate(&parent, rng), parent, Some(index))
     }
 
     fn feedback(&mut self, feedback: Feedback<S::Candidate>) {
@@ -161,7 +254,7 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
                 }
                 Replacement::Worst => {
                     let mut worst = 0;
-                    for (i, (_, f)) in self.population.iter().enumerate() {
+                    for (i, (_, f, _)) in self.population.iter().enumerate() {
                         if fitness_order(*f) < fitness_order(self.population[worst].1) {
                             worst = i;
                         }
@@ -170,68 +263,31 @@ impl<S: SearchSpace> Algorithm<S> for Evolution<S::Candidate> {
                 }
             }
         }
-        self.population
-            .push_back((feedback.candidate, feedback.fitness));
+        self.population.push_back((
+            feedback.candidate,
+            feedback.fitness,
+            feedback.proposal_index,
+        ));
     }
 }
 
-/// The fittest candidate a search fed back, with its fitness and proposal index.
+/// The fittest candidate a search fed back, with its evaluation and proposal
+/// index ([`SearchResult::best`](crate::SearchResult)).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Best<C> {
     /// The candidate.
     pub candidate: C,
-    /// Its fitness as fed back.
-    pub fitness: f64,
+    /// Its validation fitness as fed back (the search maximises it).
+    pub validation: f64,
+    /// Its test fitness, never seen by the search.
+    pub test: f64,
     /// Its proposal index (0-based): `proposal_index + 1` candidates had been
     /// proposed when it was.
     pub proposal_index: u64,
 }
 
-/// Wraps an algorithm and remembers the fittest candidate fed back to it (the
-/// first of equals), since a [`crate::SearchRecord`] keeps fitness, not
-/// candidates.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct KeepBest<A, C> {
-    /// The wrapped algorithm.
-    pub inner: A,
-    best: Option<Best<C>>,
-}
-
-impl<A, C> KeepBest<A, C> {
-    /// Wraps `inner`.
-    pub fn new(inner: A) -> Self {
-        Self { inner, best: None }
-    }
-
-    /// The fittest candidate so far; `None` before any feedback.
-    pub fn best(&self) -> Option<&Best<C>> {
-        self.best.as_ref()
-    }
-}
-
-impl<S: SearchSpace, A: Algorithm<S>> Algorithm<S> for KeepBest<A, S::Candidate> {
-    fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate> {
-        self.inner.propose(space, rng)
-    }
-
-    fn feedback(&mut self, feedback: Feedback<S::Candidate>) {
-        let better = self
-            .best
-            .as_ref()
-            .is_none_or(|b| fitness_order(feedback.fitness) > fitness_order(b.fitness));
-        if better {
-            self.best = Some(Best {
-                candidate: feedback.candidate.clone(),
-                fitness: feedback.fitness,
-                proposal_index: feedback.proposal_index,
-            });
-        }
-        self.inner.feedback(feedback);
-    }
-}
-
 /// Fitness as a totally ordered key: NaN ranks below every number.
-fn fitness_order(fitness: f64) -> f64 {
+pub(crate) fn fitness_order(fitness: f64) -> f64 {
     if fitness.is_nan() {
         f64::NEG_INFINITY
     } else {
@@ -245,10 +301,7 @@ pub struct RandomSearch;
 
 impl<S: SearchSpace> Algorithm<S> for RandomSearch {
     fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate> {
-        Proposal {
-            candidate: space.sample(rng),
-            parent: None,
-        }
+        Proposal::sample(space.sample(rng))
     }
 
     fn feedback(&mut self, _feedback: Feedback<S::Candidate>) {}
@@ -272,6 +325,7 @@ mod tests {
                 candidate,
                 fitness,
                 replaced: false,
+                cache_hit: false,
             },
         );
     }
@@ -311,33 +365,6 @@ mod tests {
             vec![9.0, 1.0, 0.0],
             "the oldest (5.0) died, not the worst"
         );
-    }
-
-    #[test]
-    fn keep_best_remembers_the_first_of_the_fittest() {
-        let space = IntSpace::new(1000);
-        let mut keeper = KeepBest::new(RandomSearch);
-        assert!(keeper.best().is_none());
-        for (i, (candidate, fitness)) in [(4, 0.5), (7, 0.9), (8, 0.9), (9, f64::NAN)]
-            .into_iter()
-            .enumerate()
-        {
-            Algorithm::<IntSpace>::feedback(
-                &mut keeper,
-                Feedback {
-                    proposal_index: i as u64,
-                    candidate,
-                    fitness,
-                    replaced: false,
-                },
-            );
-        }
-        let best = keeper.best().unwrap();
-        assert_eq!(
-            (best.candidate, best.fitness, best.proposal_index),
-            (7, 0.9, 1)
-        );
-        let _ = Algorithm::<IntSpace>::propose(&mut keeper, &space, &mut rng(0));
     }
 
     #[test]

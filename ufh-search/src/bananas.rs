@@ -6,11 +6,8 @@
 
 use std::time::Instant;
 
+use crate::{Algorithm, Feedback, Proposal, ProposeContext, SearchError, SearchRng, SearchSpace};
 use rand::{Rng, SeedableRng};
-use rustc_hash::FxHashSet;
-use ufh_core::FunctionalHash;
-
-use crate::{Algorithm, CandidateHasher, Feedback, Proposal, SearchError, SearchRng, SearchSpace};
 
 /// A search space whose candidates have a fixed-length numeric encoding, for
 /// performance predictors.
@@ -87,7 +84,7 @@ impl BananasConfig {
     /// Checks the settings and builds the algorithm; `seed` seeds the predictors'
     /// weights and the acquisition's draws (the search's own stream seeds the
     /// samples and mutations).
-    pub fn build<'h, C>(&self, seed: u64) -> Result<Bananas<'h, C>, SearchError> {
+    pub fn build<C>(&self, seed: u64) -> Result<Bananas<C>, SearchError> {
         let positive = [
             ("initial samples", self.initial_samples),
             ("batch", self.batch),
@@ -119,13 +116,12 @@ impl BananasConfig {
         Ok(Bananas {
             config: self.clone(),
             rng: SearchRng::seed_from_u64(seed ^ 0xba4a_4a5b_a4a4_a5b0),
-            dedup: None,
             evaluated: Vec::new(),
-            seen: FxHashSet::default(),
             queue: Vec::new(),
             proposed: 0,
             predictor_s: 0.0,
             updates: 0,
+            skips_known: true,
             encoded: SparseRows::default(),
         })
     }
@@ -140,30 +136,33 @@ struct Observation<C> {
 
 /// BANANAS in propose/feedback form, over a [`FeatureEncoding`].
 ///
-/// With [`Bananas::dedup_by`], candidates whose functional hash is already in the
-/// training set or the pool are dropped from the pool, and the training set keeps
-/// one row per function: the predictors are not fitted to the same point many
-/// times over, and no proposal is spent on a function already evaluated. The
-/// predictors' own compute is real time, kept apart from the search's simulated
-/// clock ([`Bananas::predictor_seconds`]).
-pub struct Bananas<'h, C> {
+/// In a search with FEC it keeps known functions out: a mutant the driver says
+/// is known ([`ProposeContext::is_known`]: its function is cached, or already in
+/// the pool) is dropped from the pool, and a candidate fed back as a cache hit
+/// does not enter the training set again, which keeps one row per function. The
+/// predictors are not fitted to the same point many times over, and no proposal
+/// is spent on a function already evaluated. Each query costs a hash, which the
+/// driver charges to the simulated clock and counts. Without FEC the driver
+/// knows nothing and BANANAS runs as published. The predictors' own compute is
+/// real time, kept apart from the search's simulated clock
+/// ([`Bananas::predictor_seconds`]).
+pub struct Bananas<C> {
     config: BananasConfig,
     rng: SearchRng,
-    dedup: Option<&'h (dyn CandidateHasher<C> + Sync)>,
     evaluated: Vec<Observation<C>>,
-    /// Hashes of the training set's candidates (with dedup).
-    seen: FxHashSet<FunctionalHash>,
     /// Chosen candidates not yet proposed; the next is at the end.
     queue: Vec<C>,
     proposed: usize,
     predictor_s: f64,
     updates: u64,
+    /// Whether it asks which candidates are known and skips them.
+    skips_known: bool,
     /// Sparse encodings of `evaluated`, in order (those added since the last
     /// update are encoded by the next).
     encoded: SparseRows,
 }
 
-impl<C> std::fmt::Debug for Bananas<'_, C> {
+impl<C> std::fmt::Debug for Bananas<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bananas")
             .field("config", &self.config)
@@ -173,11 +172,12 @@ impl<C> std::fmt::Debug for Bananas<'_, C> {
     }
 }
 
-impl<'h, C: Clone> Bananas<'h, C> {
-    /// Keeps functionally equivalent candidates out of the pool and the training
-    /// set, by `hasher`'s functional hash.
-    pub fn dedup_by(mut self, hasher: &'h (dyn CandidateHasher<C> + Sync)) -> Self {
-        self.dedup = Some(hasher);
+impl<C: Clone> Bananas<C> {
+    /// The same BANANAS that never asks whether a candidate is known, and trains
+    /// on every candidate fed back, cache hits included: BANANAS as published,
+    /// even in a search with FEC.
+    pub fn without_dedup(mut self) -> Self {
+        self.skips_known = false;
         self
     }
 
@@ -196,14 +196,11 @@ impl<'h, C: Clone> Bananas<'h, C> {
         self.evaluated.len()
     }
 
-    fn hash(&self, candidate: &C) -> Option<FunctionalHash> {
-        self.dedup.map(|h| h.hash(candidate))
-    }
-
     /// Trains the ensemble, generates and scores a pool, and queues the best
     /// `batch` candidates (the best last).
-    fn update<S: FeatureEncoding<Candidate = C>>(&mut self, space: &S, rng: &mut SearchRng) {
+    fn update<S: FeatureEncoding<Candidate = C>>(&mut self, cx: &mut ProposeContext<'_, S>) {
         let start = Instant::now();
+        let space = cx.space();
         let width = space.feature_len();
         let n = self.evaluated.len();
         let mut dense = vec![0.0; width];
@@ -266,22 +263,19 @@ impl<'h, C: Clone> Bananas<'h, C> {
             .map(|&i| &self.evaluated[i].candidate)
             .collect();
         let mut pool = Vec::with_capacity(self.config.pool);
-        let mut pool_hashes = FxHashSet::default();
         let mut attempts = 0;
         while pool.len() < self.config.pool && attempts < 10 * self.config.pool {
             let parent = parents[attempts % parents.len()];
             attempts += 1;
-            let child = space.mutate(parent, rng);
-            if let Some(hash) = self.hash(&child)
-                && (self.seen.contains(&hash) || !pool_hashes.insert(hash))
-            {
+            let child = space.mutate(parent, cx.rng());
+            if self.skips_known && cx.is_known(&child) {
                 continue;
             }
             pool.push(child);
         }
         if pool.is_empty() {
             // Every mutant was a known function: fall back to samples.
-            pool.extend((0..self.config.batch).map(|_| space.sample(rng)));
+            pool.extend((0..self.config.batch).map(|_| space.sample(cx.rng())));
         }
         let mut features = SparseRows::default();
         for candidate in &pool {
@@ -328,29 +322,29 @@ fn standard_normal(rng: &mut SearchRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-impl<S: FeatureEncoding> Algorithm<S> for Bananas<'_, S::Candidate> {
+impl<S: FeatureEncoding> Algorithm<S> for Bananas<S::Candidate> {
+    /// A proposal outside a search: nothing is known.
     fn propose(&mut self, space: &S, rng: &mut SearchRng) -> Proposal<S::Candidate> {
+        let mut nothing_known = |_: &S::Candidate| false;
+        self.propose_with(&mut ProposeContext::new(space, rng, &mut nothing_known))
+    }
+
+    fn propose_with(&mut self, cx: &mut ProposeContext<'_, S>) -> Proposal<S::Candidate> {
         self.proposed += 1;
         if self.proposed <= self.config.initial_samples || self.evaluated.is_empty() {
-            return Proposal {
-                candidate: space.sample(rng),
-                parent: None,
-            };
+            let space = cx.space();
+            return Proposal::sample(space.sample(cx.rng()));
         }
         if self.queue.is_empty() {
-            self.update(space, rng);
+            self.update(cx);
         }
         let candidate = self.queue.pop().expect("an update queues at least one");
-        Proposal {
-            candidate,
-            parent: None,
-        }
+        Proposal::sample(candidate)
     }
 
     fn feedback(&mut self, feedback: Feedback<S::Candidate>) {
-        if let Some(hash) = self.hash(&feedback.candidate)
-            && !self.seen.insert(hash)
-        {
+        // A cache hit's function is in the training set already.
+        if self.skips_known && feedback.cache_hit {
             return;
         }
         self.evaluated.push(Observation {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::{Namespace, SearchError};
 
 /// The format tag of checkpoint files.
-pub(crate) const FORMAT: &str = "ufh-search checkpoint 2";
+pub(crate) const FORMAT: &str = "ufh-search checkpoint 3";
 
 /// Where and how often a search checkpoints, and whether it resumes.
 #[derive(Debug, Clone, PartialEq)]

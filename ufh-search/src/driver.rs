@@ -15,10 +15,11 @@ use ufh_core::FunctionalHash;
 
 use crate::checkpoint::{self, Checkpoints};
 
+use crate::algorithm::fitness_order;
 use crate::record::{AuditCounters, Event, Outcome, SearchRecord, SharedEventSink};
 use crate::{
-    Algorithm, CandidateHasher, Evaluation, Evaluator, FecConfig, FecStore, Feedback,
-    FunctionalEquivalenceCache, Lookup, SearchError, SearchRng, SearchSpace,
+    Algorithm, Best, CandidateHasher, Evaluation, Evaluator, FecConfig, FecStore, Feedback,
+    FunctionalEquivalenceCache, Lookup, ProposeContext, SearchError, SearchRng, SearchSpace,
 };
 
 /// When a search stops.
@@ -183,15 +184,92 @@ pub(crate) fn evaluation_index(seed: u64, id: u64) -> u64 {
     unmix(id).wrapping_sub(mix(seed))
 }
 
-/// A search: space, evaluator, hasher, techniques, budget and seed. Run it with
-/// [`Search::run_serial`], [`Search::run_workers`] or [`Search::run_parallel`].
+/// How a search runs its candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Mode {
+    /// One candidate at a time, each fully processed (hashed, looked up, evaluated
+    /// if needed, fed back) before the next is proposed.
+    Serial,
+    /// N asynchronous workers on the simulated clock (Section 6.2.1 of the
+    /// paper): whenever a worker finishes, its result is fed back and it starts
+    /// the next proposal. A cache hit finishes after its hashing cost alone, so
+    /// hits reorder arrivals; a result enters the cache when its evaluation
+    /// finishes. Ties in finish time go to the earlier proposal, so a run is
+    /// deterministic for its seed. One worker is [`Mode::Serial`].
+    Workers(NonZeroUsize),
+    /// Real parallelism, for evaluators that really compute: generations of up
+    /// to N proposals are hashed and looked up in order, evaluated as one batch
+    /// ([`Evaluator::try_evaluate_batch`], on rayon's pool by default) and fed
+    /// back in proposal order. Each candidate's evaluator stream depends on its
+    /// proposal index alone, so the result is the same on any number of threads.
+    /// On the simulated clock a generation ends when its slowest candidate does.
+    Parallel(NonZeroUsize),
+}
+
+impl Mode {
+    /// Candidates in flight at once: 1 serially.
+    fn width(self) -> NonZeroUsize {
+        match self {
+            Mode::Serial => NonZeroUsize::MIN,
+            Mode::Workers(n) | Mode::Parallel(n) => n,
+        }
+    }
+
+    /// `workers` simulated asynchronous workers; 0 is refused.
+    pub fn workers(workers: usize) -> Result<Self, SearchError> {
+        NonZeroUsize::new(workers)
+            .map(Mode::Workers)
+            .ok_or_else(|| SearchError::InvalidConfig("0 workers cannot run a search".into()))
+    }
+
+    /// Generations of `batch` candidates evaluated in real parallel; 0 is refused.
+    pub fn parallel(batch: usize) -> Result<Self, SearchError> {
+        NonZeroUsize::new(batch).map(Mode::Parallel).ok_or_else(|| {
+            SearchError::InvalidConfig("a parallel generation of 0 candidates".into())
+        })
+    }
+}
+
+/// What a search found: the fittest candidate with its evaluation, and the
+/// record of every step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SearchResult<C> {
+    /// The fittest candidate fed back (the first of equals), with its validation
+    /// and test fitness as fed back (running means under FEA, the cached
+    /// evaluation for a cache hit); `None` if no candidate was started.
+    pub best: Option<Best<C>>,
+    /// Every event, the best-so-far curve, AUC and cache counters.
+    pub record: SearchRecord,
+}
+
+/// The hasher type of a search without one ([`Search::new`] until
+/// [`Search::hasher`]): no value of it exists, so it is never called.
+#[derive(Debug, Clone, Copy)]
+pub enum NoHasher {}
+
+impl<C> CandidateHasher<C> for NoHasher {
+    fn hash(&self, _: &C) -> FunctionalHash {
+        match *self {}
+    }
+
+    fn cost_s(&self) -> f64 {
+        match *self {}
+    }
+}
+
+/// A search: space, evaluator, techniques, budget and seed, and the hasher the
+/// techniques need. Run it with [`Search::run`] (or [`Search::run_resumable`]).
 ///
-/// The hasher is called only when a technique needs functional hashes.
+/// The hasher is optional: a search with no technique (the baseline) runs
+/// without one, and a run with a technique but no hasher is refused with
+/// [`SearchError::NoHasher`]. It is called only when a technique needs
+/// functional hashes, or the algorithm asks whether a candidate is known
+/// ([`ProposeContext::is_known`](crate::ProposeContext::is_known)).
 #[derive(Debug, Clone)]
-pub struct Search<'a, S, E, H> {
+pub struct Search<'a, S, E, H = NoHasher> {
     space: &'a S,
     evaluator: &'a E,
-    hasher: &'a H,
+    hasher: Option<&'a H>,
     techniques: Techniques,
     budget: Budget,
     seed: u64,
@@ -261,20 +339,29 @@ struct Run<'a, S: SearchSpace, E, H> {
     reached_target: bool,
     /// The first error of the event sink; the run reports it when it finishes.
     sink_error: Option<std::io::Error>,
+    /// The fittest candidate fed back so far.
+    best: Option<Best<S::Candidate>>,
+    /// The hashes of the last [`LIVE_HASHES`] proposals' candidates, by proposal
+    /// index, for FCM's comparison of a child with its parent.
+    live_hashes: FxHashMap<u64, FunctionalHash>,
 }
 
-impl<'a, S, E, H> Search<'a, S, E, H>
+/// How many recent proposals' hashes a run keeps for FCM: every parent an
+/// evolution of a population up to this size can pick.
+const LIVE_HASHES: u64 = 1 << 16;
+
+impl<'a, S, E> Search<'a, S, E, NoHasher>
 where
     S: SearchSpace,
     E: Evaluator<S::Candidate>,
-    H: CandidateHasher<S::Candidate>,
 {
-    /// A search with no technique (the baseline) until [`Search::techniques`].
-    pub fn new(space: &'a S, evaluator: &'a E, hasher: &'a H, budget: Budget, seed: u64) -> Self {
+    /// A search with no technique (the baseline) and no hasher, until
+    /// [`Search::hasher`] and [`Search::techniques`].
+    pub fn new(space: &'a S, evaluator: &'a E, budget: Budget, seed: u64) -> Self {
         Self {
             space,
             evaluator,
-            hasher,
+            hasher: None,
             techniques: Techniques::NONE,
             budget,
             seed,
@@ -283,6 +370,63 @@ where
             keep_events: true,
             sink: None,
             store: None,
+        }
+    }
+}
+
+impl<'a, S, E, H> Search<'a, S, E, H>
+where
+    S: SearchSpace,
+    E: Evaluator<S::Candidate>,
+    H: CandidateHasher<S::Candidate>,
+{
+    /// The same search, hashing candidates with `hasher` (for example a
+    /// [`SpecHasher`](crate::SpecHasher)) when a technique or the algorithm needs
+    /// a functional hash.
+    pub fn hasher<H2: CandidateHasher<S::Candidate>>(self, hasher: &'a H2) -> Search<'a, S, E, H2> {
+        Search {
+            space: self.space,
+            evaluator: self.evaluator,
+            hasher: Some(hasher),
+            techniques: self.techniques,
+            budget: self.budget,
+            seed: self.seed,
+            target: self.target,
+            parallel_hashing: self.parallel_hashing,
+            keep_events: self.keep_events,
+            sink: self.sink,
+            store: self.store,
+        }
+    }
+
+    /// The hasher, which a run has checked is there when a technique needs it.
+    fn the_hasher(&self) -> &'a H {
+        self.hasher
+            .expect("a run with a technique checks first that it has a hasher")
+    }
+
+    /// The simulated cost of one hash (0 without a hasher: nothing is hashed).
+    fn hash_cost_s(&self) -> f64 {
+        self.hasher.map_or(0.0, |h| h.cost_s())
+    }
+
+    /// Refuses a technique without a hasher, naming the technique.
+    fn check_hasher(&self) -> Result<(), SearchError> {
+        let t = &self.techniques;
+        let technique = if self.hasher.is_some() {
+            None
+        } else if t.fec.is_some() {
+            Some("FEC")
+        } else if t.fcm.is_some() {
+            Some("FCM")
+        } else if t.tabulist.is_some() {
+            Some("the tabulist")
+        } else {
+            None
+        };
+        match technique {
+            Some(technique) => Err(SearchError::NoHasher { technique }),
+            None => Ok(()),
         }
     }
 
@@ -317,7 +461,7 @@ where
     /// # fn f<S: SearchSpace, E: Evaluator<S::Candidate>, H: CandidateHasher<S::Candidate>>(
     /// #     space: &S, evaluator: &E, hasher: &H) {
     /// let sink = Mutex::new(CsvEventSink::new(Vec::new()));
-    /// let search = Search::new(space, evaluator, hasher, Budget::Candidates(10), 0)
+    /// let search = Search::new(space, evaluator, Budget::Candidates(10), 0).hasher(hasher)
     ///     .keep_events(false)
     ///     .stream_events(&sink);
     /// # }
@@ -391,37 +535,94 @@ where
             hits_in_a_row: 0,
             reached_target: false,
             sink_error: None,
+            best: None,
+            live_hashes: FxHashMap::default(),
         })
     }
 
-    /// One candidate at a time, each fully processed (hashed, looked up, evaluated
-    /// if needed, fed back) before the next is proposed.
-    pub fn run_serial<A: Algorithm<S>>(
+    /// Runs the search with `algorithm` in `mode` and returns what it found.
+    ///
+    /// ```
+    /// # use ufh_search::{Budget, Evaluation, Evaluator, Mode, RandomSearch, Search, SearchRng, SearchSpace};
+    /// # struct Ints;
+    /// # impl SearchSpace for Ints {
+    /// #     type Candidate = u32;
+    /// #     fn sample(&self, rng: &mut SearchRng) -> u32 { rand::Rng::random_range(rng, 0..100) }
+    /// #     fn mutate(&self, p: &u32, _: &mut SearchRng) -> u32 { p + 1 }
+    /// # }
+    /// # struct Train;
+    /// # impl Evaluator<u32> for Train {
+    /// #     fn evaluate(&self, c: &u32, _: &mut SearchRng) -> Evaluation {
+    /// #         Evaluation { validation: f64::from(*c), test: f64::from(*c), cost_s: 1.0 }
+    /// #     }
+    /// # }
+    /// // A baseline needs no hasher.
+    /// let search = Search::new(&Ints, &Train, Budget::Candidates(50), 7);
+    /// let found = search.run(&mut RandomSearch, Mode::Serial)?;
+    /// assert_eq!(found.record.n_events, 50);
+    /// assert!(found.best.unwrap().validation >= 90.0);
+    /// # Ok::<(), ufh_search::SearchError>(())
+    /// ```
+    pub fn run<A: Algorithm<S>>(
         &self,
         algorithm: &mut A,
-    ) -> Result<SearchRecord, SearchError> {
-        self.run_workers(algorithm, NonZeroUsize::MIN)
-    }
-
-    /// `workers` asynchronous workers on the simulated clock (Section 6.2.1 of the
-    /// paper): whenever a worker finishes, its result is fed back and it starts the
-    /// next proposal. A cache hit finishes after its hashing cost alone, so hits
-    /// reorder arrivals. A result enters the cache when its evaluation finishes: an
-    /// equivalent candidate started meanwhile is a miss. Ties in finish time go to
-    /// the earlier proposal, so a run is deterministic for its seed. One worker is
-    /// exactly [`Search::run_serial`].
-    pub fn run_workers<A: Algorithm<S>>(
-        &self,
-        algorithm: &mut A,
-        workers: NonZeroUsize,
-    ) -> Result<SearchRecord, SearchError> {
+        mode: Mode,
+    ) -> Result<SearchResult<S::Candidate>, SearchError>
+    where
+        S::Candidate: Send + Sync,
+        E: Sync,
+        H: Sync,
+    {
+        self.check_hasher()?;
         let mut run = self.start_run()?;
-        let in_flight = run.first_starts(algorithm, workers)?;
-        Self::drive_workers(&mut run, algorithm, in_flight, |_, _, _, _| Ok(()))?;
+        match mode {
+            Mode::Serial | Mode::Workers(_) => {
+                let in_flight = run.first_starts(algorithm, mode.width())?;
+                Self::drive_workers(&mut run, algorithm, in_flight, |_, _, _, _| Ok(()))?;
+            }
+            Mode::Parallel(batch) => {
+                self.drive_parallel(&mut run, algorithm, batch, 0.0, |_, _, _| Ok(()))?;
+            }
+        }
         run.finish()
     }
 
-    /// The event loop of [`Search::run_workers`], from any state; `safe_point` is
+    /// [`Search::run`] with checkpoints: the state is written to
+    /// `checkpoints.path` every so many candidates or seconds (between
+    /// generations in [`Mode::Parallel`]) and at the end, and a run started with
+    /// [`Checkpoints::resume`] on an existing file continues from it (ignoring
+    /// `algorithm`, whose state is in the file). A run killed at any moment and
+    /// resumed ends with the result of a run never killed. Returns the result and
+    /// the algorithm as it ends.
+    ///
+    /// The checkpoint holds the cache's entries unless they live in a store that
+    /// keeps its own ([`Search::cache_store`]); then the entries the killed run
+    /// stored after its checkpoint stay unseen until the resumed run stores them
+    /// again. Events streamed to a sink after the last checkpoint are streamed
+    /// again.
+    pub fn run_resumable<A>(
+        &self,
+        algorithm: A,
+        mode: Mode,
+        checkpoints: &Checkpoints,
+    ) -> Result<(SearchResult<S::Candidate>, A), SearchError>
+    where
+        A: Algorithm<S> + Serialize + DeserializeOwned,
+        S::Candidate: Serialize + DeserializeOwned + Send + Sync,
+        E: Sync,
+        H: Sync,
+    {
+        self.check_hasher()?;
+        self.check_resumable()?;
+        match mode {
+            Mode::Serial | Mode::Workers(_) => {
+                self.run_workers_resumable(algorithm, mode.width(), checkpoints)
+            }
+            Mode::Parallel(batch) => self.run_parallel_resumable(algorithm, batch, checkpoints),
+        }
+    }
+
+    /// The event loop of [`Mode::Workers`], from any state; `safe_point` is
     /// called after each completion, when the state is whole (a checkpoint).
     fn drive_workers<'r, A: Algorithm<S>>(
         run: &mut Run<'r, S, E, H>,
@@ -447,29 +648,17 @@ where
         Ok(clock_s)
     }
 
-    /// [`Search::run_workers`] with checkpoints: the state is written to
-    /// `checkpoints.path` every so many candidates or seconds and at the end, and
-    /// a run started with [`Checkpoints::resume`] on an existing file continues
-    /// from it (ignoring `algorithm`, whose state is in the file). A run killed at
-    /// any moment and resumed ends with the record of a run never killed. Returns
-    /// the record and the algorithm as it ends.
-    ///
-    /// The checkpoint holds the cache's entries unless they live in a store
-    /// ([`Search::cache_store`]); a store keeps the entries recorded after the
-    /// checkpoint too, so a resumed run may hit where the first run missed, with
-    /// the same fitness. Events streamed to a sink after the last checkpoint are
-    /// streamed again.
-    pub fn run_workers_resumable<A>(
+    /// [`Search::run_resumable`] in [`Mode::Workers`].
+    fn run_workers_resumable<A>(
         &self,
         algorithm: A,
         workers: NonZeroUsize,
         checkpoints: &Checkpoints,
-    ) -> Result<(SearchRecord, A), SearchError>
+    ) -> Result<(SearchResult<S::Candidate>, A), SearchError>
     where
         A: Algorithm<S> + Serialize + DeserializeOwned,
         S::Candidate: Serialize + DeserializeOwned,
     {
-        self.check_resumable()?;
         let fingerprint = self.fingerprint("workers", workers, checkpoints);
         let mut writer = CheckpointWriter::new(checkpoints, fingerprint);
         let (mut run, mut algorithm, in_flight) =
@@ -514,20 +703,6 @@ where
         Ok((run.finish()?, algorithm))
     }
 
-    /// [`Search::run_serial`] with checkpoints (see
-    /// [`Search::run_workers_resumable`]).
-    pub fn run_serial_resumable<A>(
-        &self,
-        algorithm: A,
-        checkpoints: &Checkpoints,
-    ) -> Result<(SearchRecord, A), SearchError>
-    where
-        A: Algorithm<S> + Serialize + DeserializeOwned,
-        S::Candidate: Serialize + DeserializeOwned,
-    {
-        self.run_workers_resumable(algorithm, NonZeroUsize::MIN, checkpoints)
-    }
-
     /// Refuses a resumable run whose replay could not be exact: forgetting in a
     /// store that keeps its own entries counts hits and removes keys there, and
     /// those steps after the checkpoint cannot be undone on resume.
@@ -554,7 +729,7 @@ where
     ) -> Fingerprint {
         Fingerprint {
             settings: checkpoints.settings.clone(),
-            hash_cost_s: self.hasher.cost_s().to_bits(),
+            hash_cost_s: self.hash_cost_s().to_bits(),
             mode: mode.to_string(),
             workers: workers.get(),
             seed: self.seed,
@@ -650,31 +825,12 @@ where
             hits_in_a_row: state.hits_in_a_row,
             reached_target: state.reached_target,
             sink_error: None,
+            best: state.best,
+            live_hashes: state.live_hashes.into_iter().collect(),
         })
     }
 
-    /// Real parallelism for evaluators that really compute: generations of up to
-    /// `workers` proposals are hashed and looked up in order, their evaluations run
-    /// on rayon's thread pool, and the results are fed back in proposal order.
-    /// Each candidate's evaluator RNG depends on its proposal index alone, so the
-    /// record is the same for any number of threads. On the simulated clock a
-    /// generation ends when its slowest candidate does.
-    pub fn run_parallel<A: Algorithm<S>>(
-        &self,
-        algorithm: &mut A,
-        workers: NonZeroUsize,
-    ) -> Result<SearchRecord, SearchError>
-    where
-        S::Candidate: Send + Sync,
-        E: Sync,
-        H: Sync,
-    {
-        let mut run = self.start_run()?;
-        self.drive_parallel(&mut run, algorithm, workers, 0.0, |_, _, _| Ok(()))?;
-        run.finish()
-    }
-
-    /// The generation loop of [`Search::run_parallel`] from any state between
+    /// The generation loop of [`Mode::Parallel`] from any state between
     /// generations; `safe_point` is called after each generation (a checkpoint).
     fn drive_parallel<'r, A: Algorithm<S>>(
         &'r self,
@@ -704,10 +860,12 @@ where
                 while proposals.len() < workers.get() && run.allows_start(clock_s) {
                     proposals.push(run.propose(algorithm));
                 }
-                let hasher = self.hasher;
-                let hashes: Vec<FunctionalHash> =
-                    proposals.par_iter().map(|(_, c)| hasher.hash(c)).collect();
-                for ((index, candidate), hash) in proposals.into_iter().zip(hashes) {
+                let hasher = self.the_hasher();
+                let hashes: Vec<FunctionalHash> = proposals
+                    .par_iter()
+                    .map(|(_, p, _)| hasher.hash(&p.candidate))
+                    .collect();
+                for ((index, proposal, queries), hash) in proposals.into_iter().zip(hashes) {
                     // Lookups can exhaust a budget that counts evaluations or hits
                     // in a row: the proposals after that point are never started,
                     // as the one-at-a-time path would not have proposed them, and
@@ -715,7 +873,13 @@ where
                     if !run.allowed_at(clock_s, index) {
                         break;
                     }
-                    generation.push(run.look_up(index, candidate, hash, 1, clock_s));
+                    generation.push(run.look_up(
+                        index,
+                        proposal.candidate,
+                        hash,
+                        1 + queries,
+                        clock_s,
+                    ));
                 }
             } else {
                 while generation.len() < workers.get() && run.allows_start(clock_s) {
@@ -736,21 +900,19 @@ where
         Ok(clock_s)
     }
 
-    /// [`Search::run_parallel`] with checkpoints between generations (see
-    /// [`Search::run_workers_resumable`]).
-    pub fn run_parallel_resumable<A>(
+    /// [`Search::run_resumable`] in [`Mode::Parallel`].
+    fn run_parallel_resumable<A>(
         &self,
         algorithm: A,
         workers: NonZeroUsize,
         checkpoints: &Checkpoints,
-    ) -> Result<(SearchRecord, A), SearchError>
+    ) -> Result<(SearchResult<S::Candidate>, A), SearchError>
     where
         A: Algorithm<S> + Serialize + DeserializeOwned,
         S::Candidate: Serialize + DeserializeOwned + Send + Sync,
         E: Sync,
         H: Sync,
     {
-        self.check_resumable()?;
         let fingerprint = self.fingerprint("parallel", workers, checkpoints);
         let mut writer = CheckpointWriter::new(checkpoints, fingerprint);
         let (mut run, mut algorithm, clock_s) = match self.load(checkpoints, &writer.fingerprint)? {
@@ -894,6 +1056,13 @@ where
             n_evaluations: self.n_evaluations,
             hits_in_a_row: self.hits_in_a_row,
             reached_target: self.reached_target,
+            best: self.best.clone(),
+            live_hashes: {
+                let mut live: Vec<(u64, FunctionalHash)> =
+                    self.live_hashes.iter().map(|(i, h)| (*i, *h)).collect();
+                live.sort_unstable();
+                live
+            },
             clock_s,
             in_flight,
             id_seed: self.id_seed,
@@ -921,12 +1090,41 @@ where
             )
     }
 
-    /// Proposes the next candidate, counting it as started.
-    fn propose<A: Algorithm<S>>(&mut self, algorithm: &mut A) -> (u64, S::Candidate) {
+    /// Proposes the next candidate, counting it as started; with the number of
+    /// hashes the algorithm's [`ProposeContext::is_known`] queries spent.
+    fn propose<A: Algorithm<S>>(
+        &mut self,
+        algorithm: &mut A,
+    ) -> (u64, crate::Proposal<S::Candidate>, u64) {
         let index = self.n_started;
         self.n_started += 1;
-        let proposal = algorithm.propose(self.search.space, &mut self.search_rng);
-        (index, proposal.candidate)
+        let search = self.search;
+        let hasher = search.hasher;
+        let cache = &mut self.cache;
+        let mut queries = 0u64;
+        let mut asked = rustc_hash::FxHashSet::default();
+        let mut known = |candidate: &S::Candidate| match (hasher, cache.as_mut()) {
+            (Some(hasher), Some(cache)) => {
+                queries += 1;
+                let hash = hasher.hash(candidate);
+                !asked.insert(hash) || cache.knows(hash)
+            }
+            _ => false,
+        };
+        let mut cx = ProposeContext::new(search.space, &mut self.search_rng, &mut known);
+        let proposal = algorithm.propose_with(&mut cx);
+        (index, proposal, queries)
+    }
+
+    /// Remembers the hash of the candidate of proposal `index` for FCM, which
+    /// compares a child with its parent: the last [`LIVE_HASHES`] proposals'.
+    fn remember_hash(&mut self, index: u64, hash: FunctionalHash) {
+        if self.search.techniques.fcm.is_some() {
+            self.live_hashes.insert(index, hash);
+            if let Some(old) = index.checked_sub(LIVE_HASHES) {
+                self.live_hashes.remove(&old);
+            }
+        }
     }
 
     /// Looks a candidate up by its hash, after `n_hashes` hashes were spent on it
@@ -955,7 +1153,7 @@ where
             candidate,
             hash: Some(hash),
             start_s,
-            hash_cost_s: n_hashes as f64 * self.search.hasher.cost_s(),
+            hash_cost_s: n_hashes as f64 * self.search.hash_cost_s(),
             lookup,
             replaced: false,
         }
@@ -964,38 +1162,43 @@ where
     /// Proposes, applies FCM and the tabulist, hashes and looks up.
     fn start<A: Algorithm<S>>(&mut self, algorithm: &mut A, start_s: f64) -> Started<S::Candidate> {
         let search = self.search;
-        let index = self.n_started;
-        self.n_started += 1;
-        let proposal = algorithm.propose(search.space, &mut self.search_rng);
-        let mut candidate = proposal.candidate;
+        let (index, proposal, queries) = self.propose(algorithm);
+        let crate::Proposal {
+            mut candidate,
+            parent,
+            parent_index,
+        } = proposal;
         if !search.techniques.need_hash() {
             self.n_evaluations += 1;
+            self.record.n_hashes += queries;
             return Started {
                 index,
                 candidate,
                 hash: None,
                 start_s,
-                hash_cost_s: 0.0,
+                hash_cost_s: queries as f64 * search.hash_cost_s(),
                 lookup: None,
                 replaced: false,
             };
         }
-        let mut n_hashes = 0u64;
+        let mut n_hashes = queries;
         let mut hash_of = |c: &S::Candidate| {
             n_hashes += 1;
-            search.hasher.hash(c)
+            search.the_hasher().hash(c)
         };
-        let retry = |rng: &mut SearchRng| match &proposal.parent {
+        let retry = |rng: &mut SearchRng| match &parent {
             Some(parent) => search.space.mutate(parent, rng),
             None => search.space.sample(rng),
         };
         let mut hash = hash_of(&candidate);
         let mut replaced = false;
-        if let (Some(fcm), Some(parent)) = (search.techniques.fcm, &proposal.parent) {
+        if let (Some(fcm), Some(parent)) = (search.techniques.fcm, &parent) {
             // The parent was hashed when it was started, and the paper keeps that
-            // hash with it: recomputing it here is bookkeeping, not a new hash, so
-            // it is neither counted nor charged.
-            let parent_hash = search.hasher.hash(parent);
+            // hash with it: the driver remembers it by proposal index. A parent
+            // whose index the algorithm does not give (or one too old) is hashed
+            // again, counted and charged.
+            let remembered = parent_index.and_then(|i| self.live_hashes.get(&i).copied());
+            let parent_hash = remembered.unwrap_or_else(|| hash_of(parent));
             for _ in 0..fcm.max_tries {
                 if hash != parent_hash {
                     break;
@@ -1016,6 +1219,7 @@ where
             }
             *self.tabu.entry(hash).or_insert(0) += 1;
         }
+        self.remember_hash(index, hash);
         let mut started = self.look_up(index, candidate, hash, n_hashes, start_s);
         started.replaced = replaced;
         started
@@ -1093,15 +1297,28 @@ where
             self.sink_error = Some(e);
         }
         self.record.push(event, self.search.keep_events);
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| fitness_order(validation) > fitness_order(b.validation))
+        {
+            self.best = Some(Best {
+                candidate: started.candidate.clone(),
+                validation,
+                test,
+                proposal_index: started.index,
+            });
+        }
         algorithm.feedback(Feedback {
             proposal_index: started.index,
             candidate: started.candidate,
             fitness: validation,
             replaced: started.replaced,
+            cache_hit: outcome == Outcome::Hit,
         });
     }
 
-    fn finish(mut self) -> Result<SearchRecord, SearchError> {
+    fn finish(mut self) -> Result<SearchResult<S::Candidate>, SearchError> {
         if let Some(e) = self.sink_error {
             return Err(SearchError::EventSink(e.to_string()));
         }
@@ -1110,7 +1327,10 @@ where
         }
         self.record.cache = self.cache.map(|c| c.counters());
         self.record.audit = self.audit;
-        Ok(self.record)
+        Ok(SearchResult {
+            best: self.best,
+            record: self.record,
+        })
     }
 }
 
@@ -1167,6 +1387,8 @@ struct RunState<C> {
     n_evaluations: u64,
     hits_in_a_row: u64,
     reached_target: bool,
+    best: Option<Best<C>>,
+    live_hashes: Vec<(u64, FunctionalHash)>,
     clock_s: f64,
     in_flight: Vec<Finished<C>>,
     /// The seed of the run's evaluation ids ([`Run::id_seed`]).
@@ -1289,7 +1511,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::testutil::{IntSpace, PeriodicEvaluator, PeriodicHasher};
+    use crate::testutil::{IntSpace, PeriodicEvaluator, PeriodicHasher, function_of};
     use crate::{EvolutionConfig, RandomSearch as RandomSearchOf, Replacement};
 
     proptest! {
@@ -1317,6 +1539,198 @@ mod tests {
         .unwrap()
     }
 
+    /// A hasher that counts its calls.
+    struct Counting {
+        inner: PeriodicHasher,
+        calls: std::sync::atomic::AtomicU64,
+    }
+
+    impl CandidateHasher<u32> for Counting {
+        fn hash(&self, c: &u32) -> FunctionalHash {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.hash(c)
+        }
+        fn cost_s(&self) -> f64 {
+            self.inner.cost_s()
+        }
+    }
+
+    /// FCM compares each child with its parent's hash, which the driver kept
+    /// from when the parent was started: every call of the hasher is a counted,
+    /// charged hash, and none hashes a parent again.
+    #[test]
+    fn fcm_hashes_each_parent_at_most_once() {
+        let space = IntSpace::new(300);
+        let evaluator = PeriodicEvaluator::new(7, 10.0, 0.0);
+        let hasher = Counting {
+            inner: PeriodicHasher::new(7, 1.0),
+            calls: Default::default(),
+        };
+        let techniques = Techniques {
+            fcm: Some(FcmConfig { max_tries: 5 }),
+            ..Techniques::FEC
+        };
+        for mode in [Mode::Serial, Mode::workers(4).unwrap()] {
+            hasher.calls.store(0, std::sync::atomic::Ordering::Relaxed);
+            let found = Search::new(&space, &evaluator, Budget::Candidates(400), 3)
+                .hasher(&hasher)
+                .techniques(techniques)
+                .unwrap()
+                .run(&mut evolution(20, 5), mode)
+                .unwrap();
+            let calls = hasher.calls.load(std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(calls, found.record.n_hashes, "{mode:?}");
+            // Every candidate is hashed once, and retries add one each: more
+            // hashes than candidates shows FCM at work.
+            assert!(calls > 400, "{mode:?}: {calls}");
+            // The clock charged every one of them.
+            let charged: f64 = found
+                .record
+                .events
+                .iter()
+                .map(|e| e.end_s - e.start_s)
+                .sum();
+            assert!(charged >= calls as f64 * 1.0, "{mode:?}");
+        }
+    }
+
+    /// An algorithm that asks the driver whether three mutants of its proposal
+    /// are known: its queries are hashes, counted and charged to the candidate
+    /// it proposes.
+    struct Asking {
+        known: Vec<bool>,
+    }
+
+    impl Algorithm<IntSpace> for Asking {
+        fn propose(&mut self, space: &IntSpace, rng: &mut SearchRng) -> crate::Proposal<u32> {
+            crate::Proposal::sample(space.sample(rng))
+        }
+
+        fn propose_with(&mut self, cx: &mut ProposeContext<'_, IntSpace>) -> crate::Proposal<u32> {
+            let space = cx.space();
+            let candidate = space.sample(cx.rng());
+            for step in 0..3 {
+                let known = cx.is_known(&(candidate + 7 * step));
+                self.known.push(known);
+            }
+            crate::Proposal::sample(candidate)
+        }
+
+        fn feedback(&mut self, _: Feedback<u32>) {}
+    }
+
+    #[test]
+    fn known_queries_are_charged_and_counted() {
+        let space = IntSpace::new(300);
+        let evaluator = PeriodicEvaluator::new(7, 10.0, 0.0);
+        let hasher = Counting {
+            inner: PeriodicHasher::new(7, 2.0),
+            calls: Default::default(),
+        };
+        let mut asking = Asking { known: Vec::new() };
+        let found = Search::new(&space, &evaluator, Budget::Candidates(50), 3)
+            .hasher(&hasher)
+            .techniques(Techniques::FEC)
+            .unwrap()
+            .run(&mut asking, Mode::Serial)
+            .unwrap();
+        let calls = hasher.calls.load(std::sync::atomic::Ordering::Relaxed);
+        // 50 candidates, each hashed once and asked about three times.
+        assert_eq!(calls, 50 * 4);
+        assert_eq!(found.record.n_hashes, calls);
+        for e in &found.record.events {
+            assert!(e.end_s - e.start_s >= 4.0 * 2.0, "{e:?}");
+        }
+        // Candidate + 7k computes the candidate's function: the second and
+        // third queries of a proposal are known (asked before), and once the
+        // first 7 functions are cached, every query is.
+        assert!(asking.known.chunks(3).all(|q| q[1] && q[2]));
+        assert!(asking.known[asking.known.len() - 3..].iter().all(|k| *k));
+        // Without FEC the driver knows nothing and hashes nothing.
+        let mut asking = Asking { known: Vec::new() };
+        let baseline = Search::new(&space, &evaluator, Budget::Candidates(50), 3)
+            .hasher(&hasher)
+            .run(&mut asking, Mode::Serial)
+            .unwrap();
+        assert_eq!(baseline.record.n_hashes, 0);
+        assert!(asking.known.iter().all(|k| !k));
+    }
+
+    /// A baseline needs no hasher: it runs, hashes nothing, and its result holds
+    /// the fittest candidate with the fitness the record saw.
+    #[test]
+    fn a_search_without_a_hasher_runs_and_returns_its_best() {
+        let space = IntSpace::new(300);
+        let evaluator = PeriodicEvaluator::new(50, 10.0, 0.0);
+        for mode in [
+            Mode::Serial,
+            Mode::workers(4).unwrap(),
+            Mode::parallel(3).unwrap(),
+        ] {
+            let found = Search::new(&space, &evaluator, Budget::Candidates(200), 5)
+                .run(&mut evolution(20, 5), mode)
+                .unwrap();
+            assert_eq!(found.record.n_events, 200, "{mode:?}");
+            assert_eq!(found.record.n_hashes, 0, "{mode:?}");
+            let best = found.best.expect("a candidate ran");
+            let top = found
+                .record
+                .events
+                .iter()
+                .map(|e| e.validation)
+                .fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(best.validation, top, "{mode:?}");
+            assert_eq!(best.validation, function_of(best.candidate, 50));
+            assert_eq!(
+                found.record.events[best.proposal_index as usize].validation,
+                top
+            );
+        }
+    }
+
+    /// A technique needs hashes: without a hasher the run is refused with an
+    /// error that names it, before anything is evaluated.
+    #[test]
+    fn a_technique_without_a_hasher_is_a_typed_error_naming_it() {
+        let space = IntSpace::new(300);
+        let evaluator = PeriodicEvaluator::new(50, 10.0, 0.0);
+        let cases = [
+            (Techniques::FEC, "FEC"),
+            (
+                Techniques {
+                    fcm: Some(FcmConfig { max_tries: 3 }),
+                    ..Techniques::NONE
+                },
+                "FCM",
+            ),
+            (
+                Techniques {
+                    tabulist: Some(TabulistConfig {
+                        max_occurrences: 2,
+                        max_tries: 3,
+                    }),
+                    ..Techniques::NONE
+                },
+                "the tabulist",
+            ),
+        ];
+        for (techniques, name) in cases {
+            let search = Search::new(&space, &evaluator, Budget::Candidates(10), 5)
+                .techniques(techniques)
+                .unwrap();
+            let err = search.run(&mut evolution(5, 2), Mode::Serial).unwrap_err();
+            assert_eq!(err, SearchError::NoHasher { technique: name });
+            assert!(err.to_string().contains(name), "{err}");
+            let dir = std::env::temp_dir().join(format!("ufh-nohasher-{}", std::process::id()));
+            let err = search
+                .run_resumable(evolution(5, 2), Mode::Serial, &Checkpoints::new(&dir))
+                .unwrap_err();
+            assert_eq!(err, SearchError::NoHasher { technique: name });
+            assert!(!dir.exists(), "a refused run writes no checkpoint");
+        }
+    }
+
     fn search(techniques: &Techniques, budget: Budget, seed: u64, period: u32) -> SearchRecord {
         let evaluator = PeriodicEvaluator {
             period,
@@ -1324,11 +1738,13 @@ mod tests {
             noise: 0.0,
         };
         let hasher = PeriodicHasher::new(period, 1.0);
-        Search::new(&IntSpace::new(200), &evaluator, &hasher, budget, seed)
+        Search::new(&IntSpace::new(200), &evaluator, budget, seed)
+            .hasher(&hasher)
             .techniques(*techniques)
             .unwrap()
-            .run_serial(&mut evolution(20, 5))
+            .run(&mut evolution(20, 5), Mode::Serial)
             .unwrap()
+            .record
     }
 
     /// A record whose events were streamed, not kept, has the same summaries, and
@@ -1344,22 +1760,31 @@ mod tests {
             ..Techniques::NONE
         };
         let search = || {
-            Search::new(&space, &evaluator, &hasher, Budget::Candidates(500), 11)
+            Search::new(&space, &evaluator, Budget::Candidates(500), 11)
+                .hasher(&hasher)
                 .techniques(techniques)
                 .unwrap()
         };
         for mode in 0..3 {
             let run = |search: Search<'_, _, _, _>| match mode {
-                0 => search.run_serial(&mut evolution(20, 5)),
-                1 => search.run_workers(&mut evolution(20, 5), NonZeroUsize::new(4).unwrap()),
-                _ => search.run_parallel(&mut evolution(20, 5), NonZeroUsize::new(3).unwrap()),
+                0 => search.run(&mut evolution(20, 5), Mode::Serial),
+                1 => search.run(
+                    &mut evolution(20, 5),
+                    Mode::Workers(NonZeroUsize::new(4).unwrap()),
+                ),
+                _ => search.run(
+                    &mut evolution(20, 5),
+                    Mode::Parallel(NonZeroUsize::new(3).unwrap()),
+                ),
             };
-            let kept = run(search()).unwrap();
+            let kept = run(search()).unwrap().record;
             let streamed_events = std::sync::Mutex::new(Vec::new());
             let sink = std::sync::Mutex::new(|e: &Event| {
                 streamed_events.lock().unwrap().push(*e);
             });
-            let streamed = run(search().keep_events(false).stream_events(&sink)).unwrap();
+            let streamed = run(search().keep_events(false).stream_events(&sink))
+                .unwrap()
+                .record;
             let streamed_events = streamed_events.into_inner().unwrap();
             assert!(streamed.events.is_empty(), "mode {mode}");
             assert_eq!(streamed.n_events, kept.events.len() as u64);
@@ -1399,16 +1824,11 @@ mod tests {
         let evaluator = PeriodicEvaluator::new(7, 100.0, 0.0);
         let hasher = PeriodicHasher::new(7, 1.0);
         let sink = std::sync::Mutex::new(Full);
-        let err = Search::new(
-            &IntSpace::new(50),
-            &evaluator,
-            &hasher,
-            Budget::Candidates(20),
-            1,
-        )
-        .stream_events(&sink)
-        .run_serial(&mut evolution(5, 2))
-        .unwrap_err();
+        let err = Search::new(&IntSpace::new(50), &evaluator, Budget::Candidates(20), 1)
+            .hasher(&hasher)
+            .stream_events(&sink)
+            .run(&mut evolution(5, 2), Mode::Serial)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "writing search events failed: no space left on device"
@@ -1456,13 +1876,13 @@ mod tests {
             Search::new(
                 &IntSpace::new(100),
                 &evaluator,
-                &hasher,
                 Budget::SimulatedSeconds(10_000.0),
                 9,
             )
+            .hasher(&hasher)
             .techniques(*techniques)
             .unwrap()
-            .run_serial(&mut algorithm)
+            .run(&mut algorithm, Mode::Serial)
             .unwrap();
             algorithm.1
         };
@@ -1486,11 +1906,13 @@ mod tests {
         let hasher = PeriodicHasher::new(50, 1.0);
         let space = IntSpace::new(200);
         let target = 0.9;
-        let record = Search::new(&space, &evaluator, &hasher, Budget::Candidates(100_000), 3)
+        let record = Search::new(&space, &evaluator, Budget::Candidates(100_000), 3)
+            .hasher(&hasher)
             .stop_at_fitness(target)
             .unwrap()
-            .run_serial(&mut evolution(20, 5))
-            .unwrap();
+            .run(&mut evolution(20, 5), Mode::Serial)
+            .unwrap()
+            .record;
         let last = record.events.last().unwrap();
         assert!(
             last.validation >= target,
@@ -1503,7 +1925,8 @@ mod tests {
             "no earlier candidate had reached it"
         );
         assert!(record.events.len() < 100_000);
-        let err = Search::new(&space, &evaluator, &hasher, Budget::Candidates(1), 3)
+        let err = Search::new(&space, &evaluator, Budget::Candidates(1), 3)
+            .hasher(&hasher)
             .stop_at_fitness(f64::NAN)
             .unwrap_err();
         assert!(err.to_string().contains("NaN"), "{err}");
@@ -1536,17 +1959,12 @@ mod tests {
             cost_s: 10.0,
             noise: 0.0,
         };
-        Search::new(
-            &IntSpace::new(100),
-            &evaluator,
-            &hasher,
-            Budget::Candidates(300),
-            3,
-        )
-        .techniques(fcm)
-        .unwrap()
-        .run_serial(&mut algorithm)
-        .unwrap();
+        Search::new(&IntSpace::new(100), &evaluator, Budget::Candidates(300), 3)
+            .hasher(&hasher)
+            .techniques(fcm)
+            .unwrap()
+            .run(&mut algorithm, Mode::Serial)
+            .unwrap();
         let mutated: Vec<_> = algorithm
             .1
             .iter()
@@ -1586,10 +2004,7 @@ mod tests {
             fn propose(&mut self, space: &IntSpace, rng: &mut SearchRng) -> crate::Proposal<u32> {
                 let candidate = space.sample(rng);
                 self.1 = Some(candidate);
-                crate::Proposal {
-                    candidate,
-                    parent: None,
-                }
+                crate::Proposal::sample(candidate)
             }
             fn feedback(&mut self, feedback: Feedback<u32>) {
                 let proposed = self.1.take().expect("serial: one proposal at a time");
@@ -1610,13 +2025,13 @@ mod tests {
         Search::new(
             &IntSpace::new(1 << 30),
             &evaluator,
-            &hasher,
             Budget::Candidates(60),
             9,
         )
+        .hasher(&hasher)
         .techniques(tabulist)
         .unwrap()
-        .run_serial(&mut logging)
+        .run(&mut logging, Mode::Serial)
         .unwrap();
         let replaced = logging.0.iter().filter(|(_, _, r)| *r).count();
         assert!(
@@ -1636,17 +2051,13 @@ mod tests {
         let counts = |techniques: &Techniques| {
             let evaluator = PeriodicEvaluator::new(50, 10.0, 0.0);
             let hasher = PeriodicHasher::new(50, 1.0);
-            let record = Search::new(
-                &IntSpace::new(200),
-                &evaluator,
-                &hasher,
-                Budget::Candidates(120),
-                4,
-            )
-            .techniques(*techniques)
-            .unwrap()
-            .run_serial(&mut crate::RandomSearch)
-            .unwrap();
+            let record = Search::new(&IntSpace::new(200), &evaluator, Budget::Candidates(120), 4)
+                .hasher(&hasher)
+                .techniques(*techniques)
+                .unwrap()
+                .run(&mut crate::RandomSearch, Mode::Serial)
+                .unwrap()
+                .record;
             let mut seen: FxHashMap<FunctionalHash, u32> = FxHashMap::default();
             for event in &record.events {
                 *seen.entry(event.hash.expect("hashed")).or_insert(0) += 1;
@@ -1683,17 +2094,13 @@ mod tests {
             }),
             ..Techniques::NONE
         };
-        let record = Search::new(
-            &IntSpace::new(30),
-            &evaluator,
-            &hasher,
-            Budget::Candidates(200),
-            8,
-        )
-        .techniques(techniques)
-        .unwrap()
-        .run_serial(&mut evolution(5, 2))
-        .unwrap();
+        let record = Search::new(&IntSpace::new(30), &evaluator, Budget::Candidates(200), 8)
+            .hasher(&hasher)
+            .techniques(techniques)
+            .unwrap()
+            .run(&mut evolution(5, 2), Mode::Serial)
+            .unwrap()
+            .record;
         let counters = record.cache.unwrap();
         // Three functions, four evaluations each: 3 misses, 9 partial hits.
         assert_eq!((counters.misses, counters.partial_hits), (3, 9));
@@ -1709,7 +2116,7 @@ mod tests {
         let evaluator = PeriodicEvaluator::new(3, 10.0, 0.0);
         let hasher = PeriodicHasher::new(3, 1.0);
         let space = IntSpace::new(30);
-        let search = Search::new(&space, &evaluator, &hasher, Budget::Candidates(5), 0);
+        let search = Search::new(&space, &evaluator, Budget::Candidates(5), 0).hasher(&hasher);
         let audit_only = Techniques {
             audit: Some(AuditConfig { tolerance: 0.0 }),
             ..Techniques::NONE
@@ -1738,7 +2145,8 @@ mod tests {
         techniques: Techniques,
         budget: Budget,
     ) -> Search<'a, IntSpace, PeriodicEvaluator, PeriodicHasher> {
-        Search::new(space, evaluator, hasher, budget, 77)
+        Search::new(space, evaluator, budget, 77)
+            .hasher(hasher)
             .techniques(techniques)
             .unwrap()
     }
@@ -1755,10 +2163,14 @@ mod tests {
             Techniques::FEC,
             Budget::SimulatedSeconds(5_000.0),
         );
-        let serial = search.run_serial(&mut evolution(10, 3)).unwrap();
+        let serial = search
+            .run(&mut evolution(10, 3), Mode::Serial)
+            .unwrap()
+            .record;
         let workers = search
-            .run_workers(&mut evolution(10, 3), NonZeroUsize::MIN)
-            .unwrap();
+            .run(&mut evolution(10, 3), Mode::Workers(NonZeroUsize::MIN))
+            .unwrap()
+            .record;
         assert_eq!(serial, workers);
     }
 
@@ -1775,9 +2187,15 @@ mod tests {
             Budget::SimulatedSeconds(2_000.0),
         );
         let workers = NonZeroUsize::new(4).unwrap();
-        let record = search.run_workers(&mut evolution(10, 3), workers).unwrap();
+        let record = search
+            .run(&mut evolution(10, 3), Mode::Workers(workers))
+            .unwrap()
+            .record;
         // Four workers do about four times the serial work in the same time.
-        let serial = search.run_serial(&mut evolution(10, 3)).unwrap();
+        let serial = search
+            .run(&mut evolution(10, 3), Mode::Serial)
+            .unwrap()
+            .record;
         assert!(
             record.events.len() > 3 * serial.events.len() / 2,
             "{} vs {}",
@@ -1791,7 +2209,10 @@ mod tests {
         // Deterministic for its seed.
         assert_eq!(
             record,
-            search.run_workers(&mut evolution(10, 3), workers).unwrap()
+            search
+                .run(&mut evolution(10, 3), Mode::Workers(workers))
+                .unwrap()
+                .record
         );
     }
 
@@ -1817,7 +2238,12 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| search.run_parallel(&mut evolution(20, 5), workers).unwrap())
+            pool.install(|| {
+                search
+                    .run(&mut evolution(20, 5), Mode::Parallel(workers))
+                    .unwrap()
+                    .record
+            })
         };
         let one = on(1);
         assert_eq!(one.events.len(), 300);
@@ -1839,13 +2265,17 @@ mod tests {
             Budget::SimulatedSeconds(30_000.0),
         ] {
             let search = evo_search(&space, &evaluator, &hasher, Techniques::FEC, budget);
-            let pooled = search.run_parallel(&mut evolution(20, 5), workers).unwrap();
+            let pooled = search
+                .run(&mut evolution(20, 5), Mode::Parallel(workers))
+                .unwrap()
+                .record;
             let one_by_one = Search {
                 parallel_hashing: false,
                 ..search.clone()
             }
-            .run_parallel(&mut evolution(20, 5), workers)
-            .unwrap();
+            .run(&mut evolution(20, 5), Mode::Parallel(workers))
+            .unwrap()
+            .record;
             assert_eq!(pooled, one_by_one, "{budget:?}");
             assert!(pooled.events.len() > 8);
         }
@@ -1873,21 +2303,25 @@ mod tests {
             ..Techniques::FEC
         };
         let exact = PeriodicHasher::new(6, 1.0);
-        let record = Search::new(&space, &evaluator, &exact, Budget::Candidates(200), 5)
+        let record = Search::new(&space, &evaluator, Budget::Candidates(200), 5)
+            .hasher(&exact)
             .techniques(audit)
             .unwrap()
-            .run_serial(&mut RandomSearchOf)
-            .unwrap();
+            .run(&mut RandomSearchOf, Mode::Serial)
+            .unwrap()
+            .record;
         let counters = record.audit.unwrap();
         assert_eq!(counters.audited, record.cache.unwrap().full_hits);
         assert_eq!(counters.collisions, 0, "an exact hasher never collides");
 
         let colliding = Colliding(PeriodicHasher::new(6, 1.0));
-        let record = Search::new(&space, &evaluator, &colliding, Budget::Candidates(200), 5)
+        let record = Search::new(&space, &evaluator, Budget::Candidates(200), 5)
+            .hasher(&colliding)
             .techniques(audit)
             .unwrap()
-            .run_serial(&mut RandomSearchOf)
-            .unwrap();
+            .run(&mut RandomSearchOf, Mode::Serial)
+            .unwrap()
+            .record;
         let counters = record.audit.unwrap();
         // Two hashes for six functions: every hit whose candidate computes another
         // function than the cached one is a collision; with uniform sampling that
@@ -1909,7 +2343,10 @@ mod tests {
             Techniques::FEC,
             Budget::Evaluations(4),
         );
-        let record = search.run_serial(&mut evolution(10, 3)).unwrap();
+        let record = search
+            .run(&mut evolution(10, 3), Mode::Serial)
+            .unwrap()
+            .record;
         let evaluated = record
             .events
             .iter()
@@ -1930,8 +2367,9 @@ mod tests {
             Techniques::NONE,
             Budget::Evaluations(7),
         )
-        .run_serial(&mut evolution(10, 3))
-        .unwrap();
+        .run(&mut evolution(10, 3), Mode::Serial)
+        .unwrap()
+        .record;
         assert_eq!(baseline.events.len(), 7);
     }
 }

@@ -281,6 +281,25 @@ impl FunctionalEquivalenceCache {
         Lookup::Hit(found)
     }
 
+    /// Whether the cache holds an evaluation of `hash`, without counting a hit,
+    /// touching recency or forgetting (a store that fails answers `false`, and
+    /// the run stops with its error).
+    pub(crate) fn knows(&mut self, hash: FunctionalHash) -> bool {
+        let Some(store) = self.store.clone() else {
+            return self.entries.contains_key(&hash);
+        };
+        match store.get(hash) {
+            Ok(stored) => match &self.replay {
+                Some(replay) => stored.and_then(|s| replay.visible(s)).is_some(),
+                None => stored.is_some(),
+            },
+            Err(e) => {
+                self.store_error.get_or_insert(e);
+                false
+            }
+        }
+    }
+
     /// Whether a key is forgotten on its `n_hits`-th full hit.
     fn forgets(&self, n_hits: u32, rng: &mut SearchRng) -> bool {
         match self.config.forgetting {

@@ -31,7 +31,7 @@
 //! ```
 //! use rand::Rng;
 //! use ufh_search::{
-//!     Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig, Replacement, Search,
+//!     Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig, Mode, Replacement, Search,
 //!     SearchRng, SearchSpace, Techniques,
 //! };
 //! use ufh_core::FunctionalHash;
@@ -57,9 +57,9 @@
 //! }
 //!
 //! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
-//! let search = Search::new(&Ints, &Train, &Hash, Budget::SimulatedSeconds(5_000.0), 42)
+//! let search = Search::new(&Ints, &Train, Budget::SimulatedSeconds(5_000.0), 42).hasher(&Hash)
 //!     .techniques(Techniques::FEC)?;
-//! let record = search.run_serial(&mut config.build()?)?;
+//! let record = search.run(&mut config.build()?, Mode::Serial)?.record;
 //! assert!(record.hit_rate().unwrap() > 0.5); // only 10 distinct functions exist
 //! # Ok::<(), ufh_search::SearchError>(())
 //! ```
@@ -76,6 +76,7 @@ mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod space;
+mod spec_hasher;
 mod store;
 #[cfg(feature = "redb")]
 mod store_redb;
@@ -84,13 +85,14 @@ pub mod symbolic;
 mod testutil;
 
 pub use algorithm::{
-    Algorithm, Best, Evolution, EvolutionConfig, Feedback, KeepBest, Proposal, RandomSearch,
+    Algorithm, Best, Evolution, EvolutionConfig, Feedback, Proposal, ProposeContext, RandomSearch,
     Replacement,
 };
 pub use bananas::{Acquisition, Bananas, BananasConfig, FeatureEncoding};
 pub use checkpoint::{Checkpoints, DamagedFile, read_sealed, seal, unseal, write_atomically};
 pub use driver::{
-    AuditConfig, Budget, FcmConfig, Search, TabulistConfig, Techniques, evaluation_id,
+    AuditConfig, Budget, FcmConfig, Mode, NoHasher, Search, SearchResult, TabulistConfig,
+    Techniques, evaluation_id,
 };
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
@@ -108,6 +110,7 @@ pub use space::{
     CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, InfrastructureError, Neighbourhood,
     SearchRng, SearchSpace,
 };
+pub use spec_hasher::{Harness, SpecHasher};
 pub use store::{FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation};
 #[cfg(feature = "redb")]
 pub use store_redb::RedbStore;
@@ -130,6 +133,13 @@ pub enum SearchError {
     /// stopped before caching or feeding back anything of the batch it hit.
     #[error("evaluation infrastructure failed: {0}")]
     Infrastructure(#[from] InfrastructureError),
+    /// A technique needs functional hashes and the search has no hasher
+    /// ([`Search::hasher`]).
+    #[error("{technique} needs functional hashes: give the search a hasher (Search::hasher)")]
+    NoHasher {
+        /// The technique that needs one ("FEC", "FCM", "the tabulist").
+        technique: &'static str,
+    },
     /// A checkpoint could not be written, read or used; the message names the
     /// file and what was wrong.
     #[error("checkpoint {0}")]

@@ -167,15 +167,11 @@ impl<S: Neighbourhood> Algorithm<S> for LocalSearch<S::Candidate> {
         let index = self.proposals;
         self.proposals += 1;
         let proposal = match (&self.current, self.queue.pop()) {
-            (Some(current), Some(neighbour)) => Proposal {
-                candidate: neighbour,
-                parent: Some(current.candidate.clone()),
-            },
+            (Some(current), Some(neighbour)) => {
+                Proposal::child(neighbour, current.candidate.clone(), None)
+            }
             // Starting, or waiting on the last answers of a neighbourhood: a sample.
-            _ => Proposal {
-                candidate: space.sample(rng),
-                parent: None,
-            },
+            _ => Proposal::sample(space.sample(rng)),
         };
         let filler = self.current.is_some() && proposal.parent.is_none();
         if !filler {
@@ -281,6 +277,7 @@ mod tests {
                         candidate: p.candidate,
                         fitness: fitness(p.candidate),
                         replaced: false,
+                        cache_hit: false,
                     },
                 );
                 p.candidate
@@ -317,6 +314,7 @@ mod tests {
                         candidate: p.candidate,
                         fitness: fitness(p.candidate),
                         replaced: false,
+                        cache_hit: false,
                     },
                 );
             }
@@ -352,6 +350,7 @@ mod tests {
                     candidate,
                     fitness: fitness(candidate),
                     replaced: false,
+                    cache_hit: false,
                 },
             );
         };

@@ -149,10 +149,7 @@ impl<C: Clone> MuPlusLambda<C> {
         if !self.started || self.parents.is_empty() {
             self.started = true;
             for _ in 0..config.population_size {
-                self.planned.push_back(Proposal {
-                    candidate: space.sample(rng),
-                    parent: None,
-                });
+                self.planned.push_back(Proposal::sample(space.sample(rng)));
             }
             self.expected += config.population_size;
             return;
@@ -160,10 +157,8 @@ impl<C: Clone> MuPlusLambda<C> {
         let mut planned = 0;
         if config.reevaluate_parents {
             for (parent, _) in &self.parents {
-                self.planned.push_back(Proposal {
-                    candidate: parent.clone(),
-                    parent: Some(parent.clone()),
-                });
+                self.planned
+                    .push_back(Proposal::child(parent.clone(), parent.clone(), None));
             }
             planned += self.parents.len();
         } else {
@@ -180,31 +175,19 @@ impl<C: Clone> MuPlusLambda<C> {
                     &self.parents[picks.index(0)].0,
                     &self.parents[picks.index(1)].0,
                 );
-                Proposal {
-                    candidate: space.crossover(a, b, rng).0,
-                    parent: Some(a.clone()),
-                }
+                Proposal::child(space.crossover(a, b, rng).0, a.clone(), None)
             } else if r < config.crossover_probability + config.mutation_probability {
                 let parent = &self.parents[rng.random_range(0..n)].0;
-                Proposal {
-                    candidate: space.mutate(parent, rng),
-                    parent: Some(parent.clone()),
-                }
+                Proposal::child(space.mutate(parent, rng), parent.clone(), None)
             } else {
                 let parent = &self.parents[rng.random_range(0..n)].0;
-                Proposal {
-                    candidate: parent.clone(),
-                    parent: Some(parent.clone()),
-                }
+                Proposal::child(parent.clone(), parent.clone(), None)
             };
             self.planned.push_back(proposal);
             planned += 1;
         }
         for _ in 0..config.random_offspring {
-            self.planned.push_back(Proposal {
-                candidate: space.sample(rng),
-                parent: None,
-            });
+            self.planned.push_back(Proposal::sample(space.sample(rng)));
             planned += 1;
         }
         self.expected += planned;
@@ -289,6 +272,7 @@ mod tests {
                     candidate: p.candidate,
                     fitness: f64::from(p.candidate % 1000),
                     replaced: false,
+                    cache_hit: false,
                 },
             );
             proposals.push(p);

@@ -238,10 +238,7 @@ impl<S: DiscreteEncoding> Algorithm<S> for Ppo {
         let candidate = space.decode(&choices);
         self.pending.insert(self.proposed, (choices, log_prob));
         self.proposed += 1;
-        Proposal {
-            candidate,
-            parent: None,
-        }
+        Proposal::sample(candidate)
     }
 
     fn feedback(&mut self, feedback: Feedback<S::Candidate>) {
@@ -364,6 +361,7 @@ mod tests {
                     candidate: proposal.candidate,
                     fitness: reward,
                     replaced: false,
+                    cache_hit: false,
                 },
             );
         }
@@ -387,6 +385,7 @@ mod tests {
                 candidate,
                 fitness,
                 replaced: false,
+                cache_hit: false,
             };
             Algorithm::<Chain>::feedback(ppo, feedback);
         };
@@ -443,6 +442,7 @@ mod tests {
                     candidate: vec![4, 4, 4, 4],
                     fitness: 1.0,
                     replaced: index % 2 == 1,
+                    cache_hit: false,
                 },
             );
             let _ = proposal;

@@ -1359,7 +1359,7 @@ mod tests {
 
     use super::*;
     use crate::testutil::rng;
-    use crate::{Budget, EvolutionConfig, LocalSearchConfig, PpoConfig, Replacement, Search};
+    use crate::{Budget, EvolutionConfig, LocalSearchConfig, Mode, PpoConfig, Replacement, Search};
 
     type S = Space<&'static str>;
 
@@ -1816,7 +1816,8 @@ mod tests {
                 .unwrap_or(f64::NAN)
         };
         let search = || {
-            Search::new(&s, &evaluator, &hasher, Budget::Candidates(3_000), 3)
+            Search::new(&s, &evaluator, Budget::Candidates(3_000), 3)
+                .hasher(&hasher)
                 .techniques(crate::Techniques::FEC)
                 .unwrap()
         };
@@ -1828,30 +1829,38 @@ mod tests {
         let optimum = 7.0;
         let re = best(
             search()
-                .run_serial(&mut evolution.build().unwrap())
-                .unwrap(),
+                .run(&mut evolution.build().unwrap(), Mode::Serial)
+                .unwrap()
+                .record,
         );
         let ls = best(
             search()
-                .run_serial(&mut LocalSearchConfig::DEFAULT.build().unwrap())
-                .unwrap(),
+                .run(
+                    &mut LocalSearchConfig::DEFAULT.build().unwrap(),
+                    Mode::Serial,
+                )
+                .unwrap()
+                .record,
         );
         let ppo = best(
             search()
-                .run_serial(&mut PpoConfig::DEFAULT.build(&s).unwrap())
-                .unwrap(),
+                .run(&mut PpoConfig::DEFAULT.build(&s).unwrap(), Mode::Serial)
+                .unwrap()
+                .record,
         );
         let mut config = crate::BananasConfig::paper();
         config.steps = 30;
         let short = || {
-            Search::new(&s, &evaluator, &hasher, Budget::Candidates(200), 3)
+            Search::new(&s, &evaluator, Budget::Candidates(200), 3)
+                .hasher(&hasher)
                 .techniques(crate::Techniques::FEC)
                 .unwrap()
         };
         let bananas = best(
             short()
-                .run_serial(&mut config.build(1).unwrap().dedup_by(&hasher))
-                .unwrap(),
+                .run(&mut config.build(1).unwrap(), Mode::Serial)
+                .unwrap()
+                .record,
         );
         assert_eq!((re, ls), (optimum, optimum));
         assert!(ppo >= optimum - 1.0, "{ppo}");

@@ -8,7 +8,7 @@ use rand::Rng;
 use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
 use ufh_search::{
     Algorithm, BananasConfig, Budget, CandidateHasher, DiscreteEncoding, Evaluation, Evaluator,
-    EvolutionConfig, FeatureEncoding, LocalSearchConfig, Move, Neighbourhood, PpoConfig,
+    EvolutionConfig, FeatureEncoding, LocalSearchConfig, Mode, Move, Neighbourhood, PpoConfig,
     RandomSearch, Replacement, Search, SearchRecord, SearchRng, SearchSpace, Techniques,
 };
 
@@ -101,15 +101,17 @@ fn fold(record: &SearchRecord) -> String {
 }
 
 fn run<A: Algorithm<Digits>>(mut algorithm: A, workers: usize) -> String {
-    let search = Search::new(&Digits, &Noisy, &SumHash, Budget::Candidates(200), 2024)
+    let search = Search::new(&Digits, &Noisy, Budget::Candidates(200), 2024)
+        .hasher(&SumHash)
         .techniques(Techniques::FEC)
         .expect("valid techniques");
     let record = search
-        .run_workers(
+        .run(
             &mut algorithm,
-            NonZeroUsize::new(workers).expect("non-zero"),
+            Mode::Workers(NonZeroUsize::new(workers).expect("non-zero")),
         )
-        .expect("search runs");
+        .expect("search runs")
+        .record;
     assert_eq!(record.events.len(), 200);
     fold(&record)
 }
@@ -169,12 +171,12 @@ fn local_search_is_permanent() {
 fn bananas_is_permanent() {
     let mut config = BananasConfig::paper();
     config.steps = 20;
-    let plain = config.build(7).expect("valid settings");
+    let plain = config.build(7).expect("valid settings").without_dedup();
     assert_eq!(run(plain, 1), "1b834692003c2bd3");
-    // With the functional hash keeping equivalent candidates out of its pool and
-    // training set.
-    let deduplicated = config.build(7).expect("valid settings").dedup_by(&SumHash);
-    assert_eq!(run(deduplicated, 1), "906f369110e3729d");
+    // Asking the driver which pool candidates are known (each query a charged
+    // hash) and keeping cache hits out of the training set.
+    let deduplicated = config.build(7).expect("valid settings");
+    assert_eq!(run(deduplicated, 1), "6d4bc63253d5e32e");
 }
 
 #[test]

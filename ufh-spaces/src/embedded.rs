@@ -294,7 +294,7 @@ pub fn train_model(
 mod tests {
     use rand::SeedableRng;
     use ufh_search::{
-        Budget, EvolutionConfig, Replacement, Search, SearchRng, SearchSpace, Techniques,
+        Budget, EvolutionConfig, Mode, Replacement, Search, SearchRng, SearchSpace, Techniques,
     };
 
     use super::*;
@@ -406,11 +406,13 @@ mod tests {
             replacement: Replacement::Oldest,
         };
         let run = |techniques| {
-            Search::new(&space, &evaluator, &hasher, Budget::Candidates(600), 3)
+            Search::new(&space, &evaluator, Budget::Candidates(600), 3)
+                .hasher(&hasher)
                 .techniques(techniques)
                 .unwrap()
-                .run_serial(&mut config.build().unwrap())
+                .run(&mut config.build().unwrap(), Mode::Serial)
                 .unwrap()
+                .record
         };
         let with_fec = run(Techniques::FEC);
         let without = run(Techniques::NONE);

@@ -41,7 +41,7 @@
 //! NAS-Bench-101's own file format:
 //!
 //! ```
-//! use ufh_search::{Budget, EvolutionConfig, Replacement, Search, Techniques};
+//! use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search, Techniques};
 //! use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells};
 //! use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TableEvaluatorConfig, TableHasherConfig};
 //!
@@ -67,9 +67,9 @@
 //! let evaluator = TableEvaluatorConfig::PAPER.build(&table)?;
 //! let hasher = TableHasherConfig::paper().build(&table)?;
 //! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
-//! let record = Search::new(&space, &evaluator, &hasher, Budget::Candidates(300), 1)
+//! let record = Search::new(&space, &evaluator, Budget::Candidates(300), 1).hasher(&hasher)
 //!     .techniques(Techniques::FEC)?
-//!     .run_serial(&mut config.build()?)?;
+//!     .run(&mut config.build()?, Mode::Serial)?.record;
 //! assert!(record.hit_rate().unwrap() > 0.5); // 91 models, only 7 distinct functions
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

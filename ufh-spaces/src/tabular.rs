@@ -11,8 +11,8 @@ use std::io::{self, Write};
 
 use rand::Rng;
 use rustc_hash::FxHashMap;
-use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
-use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
+use ufh_core::{FunctionalHash, HashSpec, HashableOutputs, MantissaBits, Probe, functional_hash};
+use ufh_search::{CandidateHasher, Evaluation, Evaluator, Harness, SearchRng, SpecHasher};
 
 use crate::gaussian::standard_normal;
 use crate::nasbench101::{Cell, ModuleHash};
@@ -1280,6 +1280,7 @@ impl TableHasherConfig {
             table,
             config: self,
             source,
+            spec: HashSpec::bare(self.mantissa_bits, 1, 0).expect("one seed"),
             model_hashes: Vec::new(),
         };
         hasher.model_hashes = (0..table.len())
@@ -1296,14 +1297,89 @@ impl TableHasherConfig {
 /// An invalid cell, or one the table lacks, hashes to the hash of no outputs, which
 /// no valid cell has: all such cells compute the same thing (a failure).
 ///
-/// Every model's hash is computed when the hasher is built, so hashing a candidate is its pruning and the table's structural look-up,
-/// with no lock: threads share a hasher freely.
+/// The hash is the unified one: a cell bound to the table ([`TableReadOut`])
+/// emits its read-out as [`HashableOutputs`], hashed bare (one run, no count
+/// word) by [`SpecHasher`]. This hasher is that [`SpecHasher`] memoised: every
+/// model's hash is computed when it is built, so hashing a candidate is its
+/// pruning and the table's structural look-up, with no lock, and threads share
+/// a hasher freely ([`TableHasher::spec_hasher`] gives the unmemoised one; the
+/// two agree on every cell, as a test checks).
 #[derive(Debug)]
 pub struct TableHasher<'t, T: TabularBenchmark + ?Sized> {
     table: &'t T,
     config: TableHasherConfig,
     source: HashSource,
+    spec: HashSpec,
     model_hashes: Vec<FunctionalHash>,
+}
+
+/// A table as what cells run on: a cell's hashable outputs are the table's
+/// read-out of its model (the numbers a short training run would produce), as
+/// [`HashSource`] says. An invalid cell, or one the table lacks, cannot run.
+#[derive(Debug)]
+pub struct TableReadOut<'t, T: ?Sized> {
+    table: &'t T,
+    source: HashSource,
+}
+
+/// The error of a cell that cannot be read out: invalid, or not in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInTable;
+
+/// A cell bound to a table.
+#[derive(Debug)]
+pub struct CellReadOut<'a, T: ?Sized> {
+    table: &'a T,
+    source: HashSource,
+    cell: &'a Cell,
+}
+
+impl<T: TabularBenchmark + ?Sized> Harness<Cell> for TableReadOut<'_, T> {
+    type Run<'a>
+        = CellReadOut<'a, T>
+    where
+        Self: 'a;
+
+    fn bind<'a>(&'a self, cell: &'a Cell) -> CellReadOut<'a, T> {
+        CellReadOut {
+            table: self.table,
+            source: self.source,
+            cell,
+        }
+    }
+}
+
+impl<T: TabularBenchmark + ?Sized> HashableOutputs for CellReadOut<'_, T> {
+    type Error = NotInTable;
+
+    fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), NotInTable> {
+        let index = self
+            .cell
+            .prune()
+            .ok()
+            .and_then(|pruned| self.table.position_of_pruned(&pruned))
+            .ok_or(NotInTable)?;
+        push_read_out(&self.table.model_at(index), self.source, probe);
+        Ok(())
+    }
+}
+
+/// A model's read-out: repeat 0 at the hashed budget, in the paper's order.
+fn push_read_out(model: &ModelView<'_>, source: HashSource, probe: &mut Probe<'_>) {
+    let run = model.runs(0)[0];
+    match source {
+        HashSource::ShortBudget { .. } => probe.push_f64s(&[
+            run.end.train_accuracy,
+            run.halfway.train_accuracy,
+            run.end.validation_accuracy,
+            run.halfway.validation_accuracy,
+        ]),
+        HashSource::FitnessBudgetWithoutFitness { .. } => probe.push_f64s(&[
+            run.end.train_accuracy,
+            run.halfway.train_accuracy,
+            run.halfway.validation_accuracy,
+        ]),
+    }
 }
 
 impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
@@ -1314,22 +1390,27 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
 
     /// The functional hash of the model at `index` of the table.
     pub fn hash_model(&self, model: &ModelView<'_>) -> FunctionalHash {
-        let mut hasher = FunctionalHasher::new(self.config.mantissa_bits);
-        let run = model.runs(0)[0];
-        match self.source {
-            HashSource::ShortBudget { .. } => hasher.push_f64s(&[
-                run.end.train_accuracy,
-                run.halfway.train_accuracy,
-                run.end.validation_accuracy,
-                run.halfway.validation_accuracy,
-            ]),
-            HashSource::FitnessBudgetWithoutFitness { .. } => hasher.push_f64s(&[
-                run.end.train_accuracy,
-                run.halfway.train_accuracy,
-                run.halfway.validation_accuracy,
-            ]),
+        let source = self.source;
+        let read_out = ufh_core::FromFn(|probe: &mut Probe<'_>| {
+            push_read_out(model, source, probe);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match functional_hash(&read_out, &self.spec) {
+            Ok(hash) => hash,
+            Err(never) => match never {},
         }
-        hasher.finish()
+    }
+
+    /// The same hash, unmemoised: [`SpecHasher`] over the table's read-out.
+    pub fn spec_hasher(&self) -> SpecHasher<TableReadOut<'_, T>> {
+        SpecHasher::with_harness(
+            self.spec.clone(),
+            self.config.cost_s,
+            TableReadOut {
+                table: self.table,
+                source: self.source,
+            },
+        )
     }
 
     /// The table's models grouped by functional hash: one group of model indices
@@ -1347,9 +1428,9 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
         groups.into_values().collect()
     }
 
-    /// The hash every invalid or unknown cell gets.
+    /// The hash every invalid or unknown cell gets (the hash of no outputs).
     pub fn failure_hash(&self) -> FunctionalHash {
-        FunctionalHasher::new(self.config.mantissa_bits).finish()
+        ufh_core::FunctionalHasher::new(self.config.mantissa_bits).finish()
     }
 }
 
@@ -1425,7 +1506,7 @@ pub(crate) mod tests {
     /// a search is outside the table; with the bound left at 7, many are.
     #[test]
     fn a_bounded_space_evaluates_no_cell_outside_its_table() {
-        use ufh_search::{Budget, EvolutionConfig, Replacement, Search, Techniques};
+        use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search, Techniques};
 
         use crate::nasbench101::SpaceConfig;
         let table = synthetic_table(&[4, 108]);
@@ -1439,10 +1520,11 @@ pub(crate) mod tests {
         let hasher = TableHasherConfig::paper().build(&table).unwrap();
         let failures = |config: SpaceConfig| {
             let space = config.build().unwrap();
-            let record = Search::new(&space, &evaluator, &hasher, Budget::Candidates(400), 3)
+            let record = Search::new(&space, &evaluator, Budget::Candidates(400), 3)
+                .hasher(&hasher)
                 .techniques(Techniques::NONE)
                 .unwrap()
-                .run_serial(
+                .run(
                     &mut EvolutionConfig {
                         population_size: 20,
                         tournament_size: 5,
@@ -1450,8 +1532,10 @@ pub(crate) mod tests {
                     }
                     .build()
                     .unwrap(),
+                    Mode::Serial,
                 )
-                .unwrap();
+                .unwrap()
+                .record;
             assert_eq!(record.events.len(), 400);
             record
                 .events
@@ -1742,7 +1826,7 @@ pub(crate) mod tests {
         assert_eq!(hasher.source(), HashSource::ShortBudget { epochs: 4 });
         let model = table.model_at(7);
         let run = model.runs(0)[0];
-        let mut expected = FunctionalHasher::new(MantissaBits::f64(24).unwrap());
+        let mut expected = ufh_core::FunctionalHasher::new(MantissaBits::f64(24).unwrap());
         expected.push_f64s(&[
             run.end.train_accuracy,
             run.halfway.train_accuracy,

@@ -255,7 +255,8 @@ fn parallel_searches_do_not_depend_on_the_thread_count() {
         fec: Some(FecConfig::AUTOML_ZERO),
         ..Techniques::NONE
     };
-    let search = Search::new(&space, &evaluator, &evaluator, Budget::Candidates(3000), 5)
+    let search = Search::new(&space, &evaluator, Budget::Candidates(3000), 5)
+        .hasher(&evaluator)
         .techniques(techniques)
         .unwrap();
     let on = |threads: usize| {
@@ -274,7 +275,8 @@ fn parallel_searches_do_not_depend_on_the_thread_count() {
     for threads in [2, 3] {
         let other = on(threads);
         assert!(printed(&one) == printed(&other), "{threads} threads");
-        assert_eq!(one.best, other.best);
+        // NaN test fitness again: compare the printed best.
+        assert_eq!(format!("{:?}", one.best), format!("{:?}", other.best));
     }
 }
 

@@ -81,15 +81,10 @@ fn measure_memory(args: &Args, candidates: u64) -> anyhow::Result<()> {
         Techniques::NONE
     };
     let before = crate::peak_rss_mib().unwrap_or(f64::NAN);
-    let search = ufh_search::Search::new(
-        &space,
-        &evaluator,
-        &evaluator,
-        Budget::Candidates(candidates),
-        1,
-    )
-    .techniques(techniques)?
-    .keep_events(keep_events);
+    let search = ufh_search::Search::new(&space, &evaluator, Budget::Candidates(candidates), 1)
+        .hasher(&evaluator)
+        .techniques(techniques)?
+        .keep_events(keep_events);
     let start = std::time::Instant::now();
     let threads = crate::threads(args.jobs);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -113,7 +108,7 @@ fn measure_memory(args: &Args, candidates: u64) -> anyhow::Result<()> {
         crate::peak_rss_mib().unwrap_or(f64::NAN),
         result.record.n_events as f64 / seconds,
         100.0 * result.record.hit_rate().unwrap_or(0.0),
-        result.best.fitness
+        result.best.validation
     );
     Ok(())
 }

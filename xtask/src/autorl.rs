@@ -9,7 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
-    AuditConfig, Budget, CandidateHasher, Event, EvolutionConfig, FecConfig, KeepBest, Replacement,
+    AuditConfig, Budget, CandidateHasher, Event, EvolutionConfig, FecConfig, Mode, Replacement,
     Search, SearchRecord, SharedEventSink, Techniques,
 };
 use ufh_spaces::autorl::graph::LossGraph;
@@ -148,24 +148,25 @@ fn search<H: CandidateHasher<LossGraph> + Sync>(
     let search = Search::new(
         space,
         evaluator,
-        hasher,
         Budget::Candidates(args.candidates),
         args.seed,
     )
+    .hasher(hasher)
     .techniques(techniques)?
     .stream_events(&progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(crate::threads(args.jobs))
         .build()?;
     let start = Instant::now();
-    let mut algorithm = KeepBest::new(evolution.build()?);
-    let record: SearchRecord = pool.install(|| search.run_parallel(&mut algorithm, GENERATION))?;
+    let mut algorithm = evolution.build()?;
+    let found = pool.install(|| search.run(&mut algorithm, Mode::Parallel(GENERATION)))?;
+    let record = &found.record;
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     say!("{:.1} s, {} candidates", seconds, record.n_events);
-    report_cache(&record)?;
-    if let Some(best) = algorithm.best() {
-        say!("best fitness {:.3}: {}", best.fitness, best.candidate);
+    report_cache(record)?;
+    if let Some(best) = &found.best {
+        say!("best fitness {:.3}: {}", best.validation, best.candidate);
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use ufh_search::Mode;
 use ufh_search::redis::presence::{self, Presence, Role};
 use ufh_search::redis::{LocalRedis, RedisEvaluator, RedisStore, Worker, WorkerConfig};
 use ufh_search::{
@@ -286,7 +287,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             Some(path) => Arc::new(RedbStore::open(path, &loaded.namespace)?),
             None => Arc::new(MemoryStore::new()),
         };
-        let search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
+        let search = Search::new(&space, &evaluator, budget, args.seed)
+            .hasher(&hasher)
             .techniques(techniques)?
             .cache_store(store)
             .stream_events(&progress);
@@ -345,7 +347,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             ufh_search::redis::redacted(&url),
             args.spawn_workers
         );
-        let mut search = Search::new(&space, &evaluator, &hasher, budget, args.seed)
+        let mut search = Search::new(&space, &evaluator, budget, args.seed)
+            .hasher(&hasher)
             .techniques(techniques)?
             .stream_events(&progress);
         if !args.no_fec {
@@ -454,12 +457,15 @@ fn run_search<E: Evaluator<Cell> + Sync>(
                     "xtask distributed: namespace {namespace}, evolution {EVOLUTION:?}, cache in {home}"
                 )));
             search
-                .run_parallel_resumable(algorithm, args.batch, &checkpoints)?
+                .run_resumable(algorithm, Mode::Parallel(args.batch), &checkpoints)?
                 .0
+                .record
         }
         None => {
             let mut algorithm = algorithm;
-            search.run_parallel(&mut algorithm, args.batch)?
+            search
+                .run(&mut algorithm, Mode::Parallel(args.batch))?
+                .record
         }
     })
 }

@@ -28,7 +28,7 @@ use ufh_proxies::hash::TreeHasher;
 use ufh_proxies::space::{ScreenedTreeSpace, TreeSpace};
 use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::Tree;
-use ufh_search::{Budget, KeepBest, MuPlusLambdaConfig, Outcome, Search, SearchRecord, Techniques};
+use ufh_search::{Budget, Mode, MuPlusLambdaConfig, Outcome, Search, SearchRecord, Techniques};
 use ufh_spaces::digits;
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{BlockStatistics, CellNetwork, LossGradientScores};
@@ -433,26 +433,23 @@ pub(crate) fn experiment(
         ("with FEC", Techniques::FEC),
     ] {
         let started = Instant::now();
-        let mut algorithm = KeepBest::new(config.build()?);
-        let record = Search::new(
+        let found = Search::new(
             &space,
             &fitness,
-            &hasher,
             Budget::Candidates(candidates),
             settings.seed,
         )
+        .hasher(&hasher)
         .techniques(techniques)?
         .keep_events(true)
-        .run_parallel(
-            &mut algorithm,
-            std::num::NonZeroUsize::new(WORKERS).expect("25 workers"),
-        )?;
+        .run(&mut config.build()?, Mode::parallel(WORKERS)?)?;
         let seconds = started.elapsed().as_secs_f64();
-        let best = algorithm.best().context("no valid tree")?;
+        let best = found.best.context("no valid tree")?;
+        let record = found.record;
         let generations = per_generation(&record, &sizes);
         gp.push(GpRun {
             label,
-            best: (best.candidate.clone(), best.fitness),
+            best: (best.candidate, best.validation),
             seconds,
             generations,
             record,

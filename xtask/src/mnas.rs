@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
-    AuditConfig, Budget, Checkpoints, EvolutionConfig, FcmConfig, FecConfig, KeepBest, Namespace,
+    AuditConfig, Budget, Checkpoints, EvolutionConfig, FcmConfig, FecConfig, Mode, Namespace,
     Replacement, Search, TabulistConfig, Techniques,
 };
 use ufh_spaces::mnas::{
@@ -210,22 +210,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                     .progress_chars("=> "),
             );
             let progress = Progress(bar.clone());
-            let search = Search::new(
-                &MnasSpace,
-                &evaluator,
-                &hasher,
-                Budget::Candidates(candidates),
-                seed,
-            )
-            .techniques(techniques)?
-            .stream_events(&progress);
+            let search = Search::new(&MnasSpace, &evaluator, Budget::Candidates(candidates), seed)
+                .hasher(&hasher)
+                .techniques(techniques)?
+                .stream_events(&progress);
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(crate::threads(jobs))
                 .build()?;
             let start = Instant::now();
-            let mut algorithm = KeepBest::new(evolution.build()?);
-            let record = match &checkpoint {
-                None => pool.install(|| search.run_parallel(&mut algorithm, GENERATION))?,
+            let algorithm = evolution.build()?;
+            let found = match &checkpoint {
+                None => {
+                    pool.install(|| search.run(&mut { algorithm }, Mode::Parallel(GENERATION)))?
+                }
                 Some(path) => {
                     // Everything the results depend on beyond seed, budget and
                     // techniques: a checkpoint of other settings is refused.
@@ -241,13 +238,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                         .every_candidates(GENERATION.get() as u64)
                         .every(Duration::from_secs(5))
                         .settings(settings);
-                    let (record, done) = pool.install(|| {
-                        search.run_parallel_resumable(algorithm, GENERATION, &checkpoints)
-                    })?;
-                    algorithm = done;
-                    record
+                    pool.install(|| {
+                        search.run_resumable(algorithm, Mode::Parallel(GENERATION), &checkpoints)
+                    })?
+                    .0
                 }
             };
+            let record = &found.record;
             bar.finish_and_clear();
             say!(
                 "{:.1} s, {} candidates, {} trainings",
@@ -255,13 +252,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 record.n_events,
                 record.n_evaluations()
             );
-            crate::autorl::report_cache(&record)?;
-            if let Some(best) = algorithm.best() {
+            crate::autorl::report_cache(record)?;
+            if let Some(best) = &found.best {
                 let arch: &Architecture = &best.candidate;
                 let outcome = evaluator.outcome(arch);
                 say!(
                     "best reward {:.4} (validation accuracy {:.4}, test {:.4}, latency {:.2} µs, {} parameters): {arch}",
-                    best.fitness,
+                    best.validation,
                     outcome.validation_accuracy,
                     outcome.test_accuracy,
                     evaluator.latency_us(arch),

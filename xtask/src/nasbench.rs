@@ -83,7 +83,7 @@ const REFERENCE_US: [f64; 2] = [890.0, 1149.0];
 
 fn race(path: Option<&Path>, repeats: u64, jobs: NonZeroUsize) -> anyhow::Result<()> {
     use rayon::prelude::*;
-    use ufh_search::{Budget, EvolutionConfig, FecConfig, Replacement, Search, Techniques};
+    use ufh_search::{Budget, EvolutionConfig, FecConfig, Mode, Replacement, Search, Techniques};
     use ufh_spaces::nasbench101::SpaceConfig;
     use ufh_spaces::tabular::{TableEvaluatorConfig, TableHasherConfig};
 
@@ -128,15 +128,12 @@ fn race(path: Option<&Path>, repeats: u64, jobs: NonZeroUsize) -> anyhow::Result
             (0..repeats)
                 .into_par_iter()
                 .map(|repeat| -> anyhow::Result<[f64; 4]> {
-                    let record = Search::new(
-                        &space,
-                        &evaluator,
-                        &hasher,
-                        Budget::SimulatedSeconds(5e6),
-                        repeat,
-                    )
-                    .techniques(techniques)?
-                    .run_serial(&mut evolution.build()?)?;
+                    let record =
+                        Search::new(&space, &evaluator, Budget::SimulatedSeconds(5e6), repeat)
+                            .hasher(&hasher)
+                            .techniques(techniques)?
+                            .run(&mut evolution.build()?, Mode::Serial)?
+                            .record;
                     let best = record.best_so_far();
                     let last = best.last().context("a search evaluated nothing")?;
                     Ok([

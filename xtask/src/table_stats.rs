@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use ufh_core::MantissaBits;
-use ufh_search::{Budget, Outcome, Search, Techniques};
+use ufh_search::{Budget, Mode, Outcome, Search, Techniques};
 use ufh_spaces::embedded::TableSpec;
 use ufh_spaces::nasbench101::SpaceConfig;
 use ufh_spaces::tabular::{
@@ -168,15 +168,12 @@ fn search_fraction(table: &ModelTable, searches: u64, jobs: usize) -> anyhow::Re
     ] {
         let trainings: Vec<usize> = pool.install(|| {
             crate::per_seed(searches as usize, 0, |_, seed| -> anyhow::Result<usize> {
-                let record = Search::new(
-                    &space,
-                    &evaluator,
-                    &hasher,
-                    Budget::SimulatedSeconds(budget_s),
-                    seed,
-                )
-                .techniques(techniques)?
-                .run_serial(&mut crate::figures::PAPER_EVOLUTION.build()?)?;
+                let record =
+                    Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget_s), seed)
+                        .hasher(&hasher)
+                        .techniques(techniques)?
+                        .run(&mut crate::figures::PAPER_EVOLUTION.build()?, Mode::Serial)?
+                        .record;
                 Ok(record
                     .events
                     .iter()

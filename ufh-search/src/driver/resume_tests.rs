@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use super::*;
 use crate::testutil::{IntSpace, PeriodicEvaluator, PeriodicHasher};
-use crate::{EvolutionConfig, FcmConfig, KeepBest, LocalSearchConfig, Replacement};
+use crate::{EvolutionConfig, FcmConfig, LocalSearchConfig, Replacement};
 
-type Evo = KeepBest<crate::Evolution<u32>, u32>;
+type Evo = crate::Evolution<u32>;
 
 fn evolution() -> Evo {
     let config = EvolutionConfig {
@@ -18,7 +18,7 @@ fn evolution() -> Evo {
         tournament_size: 4,
         replacement: Replacement::Oldest,
     };
-    KeepBest::new(config.build().unwrap())
+    config.build().unwrap()
 }
 
 /// Every technique that keeps state: FEC with forgetting and FEA, FCM, the
@@ -80,11 +80,8 @@ fn temp_dir(name: &str) -> PathBuf {
 
 const BUDGET: Budget = Budget::Candidates(300);
 
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Serial,
-    Workers(usize),
-    Parallel(usize),
+fn nz(k: usize) -> NonZeroUsize {
+    NonZeroUsize::new(k).unwrap()
 }
 
 /// Runs the test search in `mode`, checkpointing every 7 candidates to `path`.
@@ -93,42 +90,34 @@ fn run(
     evaluator: &Crashing,
     path: &Path,
     resume: bool,
-) -> Result<(SearchRecord, Evo), SearchError> {
+) -> Result<(SearchResult<u32>, Evo), SearchError> {
     let space = IntSpace::new(200);
     let hasher = PeriodicHasher::new(23, 0.5);
-    let search = Search::new(&space, evaluator, &hasher, BUDGET, 11).techniques(techniques())?;
+    let search = Search::new(&space, evaluator, BUDGET, 11)
+        .hasher(&hasher)
+        .techniques(techniques())?;
     let checkpoints = Checkpoints::new(path).every_candidates(7).resume(resume);
-    let n = |k: usize| NonZeroUsize::new(k).unwrap();
-    match mode {
-        Mode::Serial => search.run_serial_resumable(evolution(), &checkpoints),
-        Mode::Workers(k) => search.run_workers_resumable(evolution(), n(k), &checkpoints),
-        Mode::Parallel(k) => search.run_parallel_resumable(evolution(), n(k), &checkpoints),
-    }
+    search.run_resumable(evolution(), mode, &checkpoints)
 }
 
-fn uninterrupted(mode: Mode) -> SearchRecord {
+fn uninterrupted(mode: Mode) -> SearchResult<u32> {
     let space = IntSpace::new(200);
     let hasher = PeriodicHasher::new(23, 0.5);
     let evaluator = Crashing::new(u64::MAX);
-    let search = Search::new(&space, &evaluator, &hasher, BUDGET, 11)
+    let search = Search::new(&space, &evaluator, BUDGET, 11)
+        .hasher(&hasher)
         .techniques(techniques())
         .unwrap();
     let mut algorithm = evolution();
-    let n = |k: usize| NonZeroUsize::new(k).unwrap();
-    match mode {
-        Mode::Serial => search.run_serial(&mut algorithm),
-        Mode::Workers(k) => search.run_workers(&mut algorithm, n(k)),
-        Mode::Parallel(k) => search.run_parallel(&mut algorithm, n(k)),
-    }
-    .unwrap()
+    search.run(&mut algorithm, mode).unwrap()
 }
 
 #[test]
 fn a_run_crashed_and_resumed_ends_as_if_never_stopped_in_every_mode() {
-    for mode in [Mode::Serial, Mode::Workers(3), Mode::Parallel(4)] {
+    for mode in [Mode::Serial, Mode::Workers(nz(3)), Mode::Parallel(nz(4))] {
         let expected = uninterrupted(mode);
         assert!(
-            expected.cache.unwrap().full_hits > 10,
+            expected.record.cache.unwrap().full_hits > 10,
             "the test must exercise hits"
         );
         let dir = temp_dir(&format!("{mode:?}"));
@@ -143,7 +132,8 @@ fn a_run_crashed_and_resumed_ends_as_if_never_stopped_in_every_mode() {
         }
         let (record, algorithm) = run(mode, &Crashing::new(u64::MAX), &path, true).unwrap();
         assert_eq!(record, expected, "{mode:?}");
-        assert!(algorithm.best().is_some());
+        assert!(record.best.is_some());
+        let _ = algorithm;
         // Resuming a finished run returns its record at once.
         let (again, _) = run(mode, &Crashing::new(1), &path, true).unwrap();
         assert_eq!(again, expected, "{mode:?}: a finished checkpoint");
@@ -156,16 +146,16 @@ fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_by_name() {
     let dir = temp_dir("refused");
     let path = dir.join("run.json");
     run(Mode::Serial, &Crashing::new(u64::MAX), &path, true).unwrap();
-    let err = run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+    let err = run(Mode::Workers(nz(2)), &Crashing::new(u64::MAX), &path, true).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("run.json") && message.contains("another search"),
         "{message}"
     );
     // Starting afresh overwrites it.
-    run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, false).unwrap();
+    run(Mode::Workers(nz(2)), &Crashing::new(u64::MAX), &path, false).unwrap();
     std::fs::write(&path, b"{\"format\": 3").unwrap();
-    let err = run(Mode::Workers(2), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+    let err = run(Mode::Workers(nz(2)), &Crashing::new(u64::MAX), &path, true).unwrap_err();
     assert!(
         err.to_string().contains("run.json") && err.to_string().contains("damaged"),
         "{err}"
@@ -179,7 +169,7 @@ fn a_checkpoint_with_any_flipped_bit_is_refused_as_damaged() {
     let path = dir.join("run.ckpt");
     // Stopped midway, so that the checkpoint holds a population and candidates.
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(Mode::Workers(3), &Crashing::new(60), &path, true)
+        run(Mode::Workers(nz(3)), &Crashing::new(60), &path, true)
     }));
     assert!(crashed.is_err());
     let good = std::fs::read(&path).unwrap();
@@ -190,7 +180,7 @@ fn a_checkpoint_with_any_flipped_bit_is_refused_as_damaged() {
         let bit = rng.random_range(0..bad.len() * 8);
         bad[bit / 8] ^= 1 << (bit % 8);
         std::fs::write(&path, &bad).unwrap();
-        let err = run(Mode::Workers(3), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+        let err = run(Mode::Workers(nz(3)), &Crashing::new(u64::MAX), &path, true).unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains("run.ckpt") && message.contains("damaged"),
@@ -198,7 +188,7 @@ fn a_checkpoint_with_any_flipped_bit_is_refused_as_damaged() {
         );
     }
     std::fs::write(&path, &good[..good.len() / 2]).unwrap();
-    let err = run(Mode::Workers(3), &Crashing::new(u64::MAX), &path, true).unwrap_err();
+    let err = run(Mode::Workers(nz(3)), &Crashing::new(u64::MAX), &path, true).unwrap_err();
     assert!(err.to_string().contains("damaged"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -211,13 +201,14 @@ fn a_checkpoint_of_other_evaluator_settings_is_refused() {
     let hasher = PeriodicHasher::new(23, 0.5);
     let evaluator = Crashing::new(u64::MAX);
     let go = |settings: &str, hasher: &PeriodicHasher| {
-        let search = Search::new(&space, &evaluator, hasher, BUDGET, 11)
+        let search = Search::new(&space, &evaluator, BUDGET, 11)
+            .hasher(hasher)
             .techniques(Techniques::FEC)
             .unwrap();
         let checkpoints = Checkpoints::new(&path)
             .every_candidates(7)
             .settings(crate::Namespace::of_text(settings));
-        search.run_serial_resumable(evolution(), &checkpoints)
+        search.run_resumable(evolution(), Mode::Serial, &checkpoints)
     };
     let (first, _) = go("table small", &hasher).unwrap();
     let err = go("table large", &hasher).unwrap_err().to_string();
@@ -284,34 +275,27 @@ fn run_in_store(
     evaluator: &Crashing,
     store: &Arc<dyn crate::FecStore>,
     path: Option<&Path>,
-) -> Result<SearchRecord, SearchError> {
+) -> Result<SearchResult<u32>, SearchError> {
     let space = IntSpace::new(200);
     let hasher = PeriodicHasher::new(23, 0.5);
-    let search = Search::new(&space, evaluator, &hasher, BUDGET, 11)
+    let search = Search::new(&space, evaluator, BUDGET, 11)
+        .hasher(&hasher)
         .techniques(store_techniques())?
         .cache_store(Arc::clone(store));
-    let n = |k: usize| NonZeroUsize::new(k).unwrap();
     let Some(path) = path else {
         let mut algorithm = evolution();
-        return match mode {
-            Mode::Serial => search.run_serial(&mut algorithm),
-            Mode::Workers(k) => search.run_workers(&mut algorithm, n(k)),
-            Mode::Parallel(k) => search.run_parallel(&mut algorithm, n(k)),
-        };
+        return search.run(&mut algorithm, mode);
     };
     let checkpoints = Checkpoints::new(path).every_candidates(7);
-    match mode {
-        Mode::Serial => search.run_serial_resumable(evolution(), &checkpoints),
-        Mode::Workers(k) => search.run_workers_resumable(evolution(), n(k), &checkpoints),
-        Mode::Parallel(k) => search.run_parallel_resumable(evolution(), n(k), &checkpoints),
-    }
-    .map(|(record, _)| record)
+    search
+        .run_resumable(evolution(), mode, &checkpoints)
+        .map(|(record, _)| record)
 }
 
 #[test]
 fn a_run_with_its_cache_in_a_store_resumes_to_the_uninterrupted_record() {
     for persistent in [false, true] {
-        for mode in [Mode::Serial, Mode::Workers(3), Mode::Parallel(4)] {
+        for mode in [Mode::Serial, Mode::Workers(nz(3)), Mode::Parallel(nz(4))] {
             let fresh = || -> Arc<dyn crate::FecStore> {
                 if persistent {
                     Arc::new(Persistent::default())
@@ -320,7 +304,7 @@ fn a_run_with_its_cache_in_a_store_resumes_to_the_uninterrupted_record() {
                 }
             };
             let expected = run_in_store(mode, &Crashing::new(u64::MAX), &fresh(), None).unwrap();
-            let counters = expected.cache.unwrap();
+            let counters = expected.record.cache.unwrap();
             assert!(
                 counters.full_hits > 10 && counters.partial_hits > 5,
                 "{counters:?}"
@@ -355,12 +339,17 @@ fn forgetting_in_a_persistent_store_is_refused_for_a_resumable_run() {
     let dir = temp_dir("forget");
     let mut techniques = store_techniques();
     techniques.fec.as_mut().unwrap().forgetting = crate::Forgetting::Fixed(0.1);
-    let search = Search::new(&space, &evaluator, &hasher, BUDGET, 11)
+    let search = Search::new(&space, &evaluator, BUDGET, 11)
+        .hasher(&hasher)
         .techniques(techniques)
         .unwrap()
         .cache_store(Arc::new(Persistent::default()));
     let err = search
-        .run_serial_resumable(evolution(), &Checkpoints::new(dir.join("run.ckpt")))
+        .run_resumable(
+            evolution(),
+            Mode::Serial,
+            &Checkpoints::new(dir.join("run.ckpt")),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("cannot forget"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -403,7 +392,7 @@ impl Evaluator<u32> for Flaky {
 
 #[test]
 fn an_infrastructure_failure_stops_the_run_and_is_never_cached() {
-    for mode in [Mode::Serial, Mode::Workers(3), Mode::Parallel(4)] {
+    for mode in [Mode::Serial, Mode::Workers(nz(3)), Mode::Parallel(nz(4))] {
         let store: Arc<dyn crate::FecStore> = Arc::new(Persistent::default());
         let dir = temp_dir(&format!("flaky-{mode:?}"));
         let path = dir.join("run.ckpt");
@@ -414,18 +403,15 @@ fn an_infrastructure_failure_stops_the_run_and_is_never_cached() {
             calls: AtomicU64::new(0),
             fail_at: 20,
         };
-        let search = Search::new(&space, &flaky, &hasher, BUDGET, 11)
+        let search = Search::new(&space, &flaky, BUDGET, 11)
+            .hasher(&hasher)
             .techniques(store_techniques())
             .unwrap()
             .cache_store(Arc::clone(&store));
         let checkpoints = Checkpoints::new(&path).every_candidates(7);
-        let n = |k: usize| NonZeroUsize::new(k).unwrap();
-        let err = match mode {
-            Mode::Serial => search.run_serial_resumable(evolution(), &checkpoints),
-            Mode::Workers(k) => search.run_workers_resumable(evolution(), n(k), &checkpoints),
-            Mode::Parallel(k) => search.run_parallel_resumable(evolution(), n(k), &checkpoints),
-        }
-        .unwrap_err();
+        let err = search
+            .run_resumable(evolution(), mode, &checkpoints)
+            .unwrap_err();
         assert!(
             matches!(err, SearchError::Infrastructure(_)),
             "{mode:?}: {err}"
@@ -464,13 +450,14 @@ fn local_search_resumes_too() {
     let dir = temp_dir("local");
     let path = dir.join("run.json");
     let go = |evaluator: &Crashing| {
-        let search = Search::new(&space, evaluator, &hasher, Budget::Candidates(200), 3)
+        let search = Search::new(&space, evaluator, Budget::Candidates(200), 3)
+            .hasher(&hasher)
             .techniques(Techniques::FEC)
             .unwrap();
         let checkpoints = Checkpoints::new(&path).every_candidates(5);
-        search.run_workers_resumable(
+        search.run_resumable(
             config.build::<u32>().unwrap(),
-            NonZeroUsize::new(2).unwrap(),
+            Mode::Workers(NonZeroUsize::new(2).unwrap()),
             &checkpoints,
         )
     };
@@ -495,7 +482,13 @@ fn sigkill_child() {
     let dir = PathBuf::from(std::env::var(CHILD).expect("run by the SIGKILL test"));
     let mut evaluator = Crashing::new(u64::MAX);
     evaluator.sleep = std::time::Duration::from_millis(2);
-    let (record, _) = run(Mode::Workers(3), &evaluator, &dir.join("run.json"), true).unwrap();
+    let (record, _) = run(
+        Mode::Workers(nz(3)),
+        &evaluator,
+        &dir.join("run.json"),
+        true,
+    )
+    .unwrap();
     let bytes = serde_json::to_vec(&record).unwrap();
     crate::write_atomically(&dir.join("record.json"), &bytes).unwrap();
 }
@@ -504,7 +497,7 @@ fn sigkill_child() {
 fn a_run_killed_with_sigkill_and_resumed_ends_as_if_never_killed() {
     use rand::Rng;
     let dir = temp_dir("sigkill");
-    let expected = uninterrupted(Mode::Workers(3));
+    let expected = uninterrupted(Mode::Workers(nz(3)));
     let child = || {
         std::process::Command::new(std::env::current_exe().unwrap())
             .args([
@@ -547,8 +540,8 @@ fn a_run_killed_with_sigkill_and_resumed_ends_as_if_never_killed() {
         assert!(child().wait().unwrap().success());
     }
     assert!(kills >= 3, "only {kills} kills landed mid-run");
-    let record: SearchRecord =
+    let result: SearchResult<u32> =
         serde_json::from_slice(&std::fs::read(dir.join("record.json")).unwrap()).unwrap();
-    assert_eq!(record, expected);
+    assert_eq!(result, expected);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ufh_search::{
-    Budget, Checkpoints, EvolutionConfig, KeepBest, Replacement, Search, SearchError, SearchRecord,
+    Budget, Checkpoints, EvolutionConfig, Mode, Replacement, Search, SearchError, SearchRecord,
     Techniques,
 };
 
@@ -311,10 +311,10 @@ impl LinearRegressionDemo {
             let search = Search::new(
                 &space,
                 &evaluator,
-                &evaluator,
                 Budget::SimulatedSeconds(self.max_train_steps),
                 search_seed,
             )
+            .hasher(&evaluator)
             .techniques(options.techniques)?
             .keep_events(options.keep_events);
             let search = if options.stop_early {
@@ -350,7 +350,7 @@ impl LinearRegressionDemo {
                 evaluations: result.record.n_evaluations(),
                 hit_rate: result.record.hit_rate().unwrap_or(0.0),
                 search_s: result.wall_s,
-                search_fitness: result.best.fitness,
+                search_fitness: result.best.validation,
                 candidates_to_best: result.best.proposal_index + 1,
                 best: result.best.candidate,
                 selection_fitness,
@@ -406,26 +406,21 @@ pub fn evolve_with<const F: usize>(
     workers: NonZeroUsize,
     checkpoints: Option<&Checkpoints>,
 ) -> Result<Evolved, SearchError> {
-    let mut algorithm = KeepBest::new(evolution.build()?.draws_with_replacement());
+    let algorithm = evolution.build()?.draws_with_replacement();
+    let mode = if workers.get() == 1 {
+        Mode::Serial
+    } else {
+        Mode::Parallel(workers)
+    };
     let start = Instant::now();
-    let record = match checkpoints {
-        Some(checkpoints) if workers.get() == 1 => {
-            let (record, a) = search.run_serial_resumable(algorithm, checkpoints)?;
-            algorithm = a;
-            record
-        }
-        Some(checkpoints) => {
-            let (record, a) = search.run_parallel_resumable(algorithm, workers, checkpoints)?;
-            algorithm = a;
-            record
-        }
-        None if workers.get() == 1 => search.run_serial(&mut algorithm)?,
-        None => search.run_parallel(&mut algorithm, workers)?,
+    let result = match checkpoints {
+        Some(checkpoints) => search.run_resumable(algorithm, mode, checkpoints)?.0,
+        None => search.run(&mut { algorithm }, mode)?,
     };
     let wall_s = start.elapsed().as_secs_f64();
-    let best = algorithm
-        .best()
-        .cloned()
+    let record = result.record;
+    let best = result
+        .best
         .ok_or_else(|| SearchError::InvalidConfig("the search ran no candidate".into()))?;
     Ok(Evolved {
         record,
@@ -555,8 +550,9 @@ impl ProjectedDigitsSetup {
         seed: u64,
     ) -> Result<DigitsRun, DemoError> {
         let space = self.space().build()?;
-        let search =
-            Search::new(&space, evaluator, evaluator, budget, seed).techniques(techniques)?;
+        let search = Search::new(&space, evaluator, budget, seed)
+            .hasher(evaluator)
+            .techniques(techniques)?;
         let result = evolve(&search, self.evolution(), NonZeroUsize::MIN)?;
         let held_out_fitness = held_out
             .evaluate_program(&result.best.candidate)

@@ -2,8 +2,10 @@
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
-use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng, SearchSpace};
+use ufh_core::{FunctionalHash, HashSpec, HashableOutputs, MantissaBits, Probe};
+use ufh_search::{
+    CandidateHasher, Evaluation, Evaluator, Harness, SearchRng, SearchSpace, SpecHasher,
+};
 
 use super::dqn::{DqnConfig, OwnedInputs, QNetwork, train_dqn};
 use super::graph::{INPUT_TYPES, LossGraph, Node, Op, Ty, input};
@@ -203,40 +205,90 @@ fn fake_batch(batch: usize, observation: usize, actions: usize, seed: u64) -> Ow
 /// [−100, 100], actions uniform over 2, discount 0.99, the Q-values of fixed
 /// random 32 × 32 networks),
 /// truncated to `mantissa_bits` of an f32 and mixed by `ufh-core`.
+///
+/// It is the unified hash: [`SpecHasher`] over [`FakeTransitions`], one bare
+/// run (no count word) of the 4,096 transitions.
 #[derive(Debug, Clone)]
 pub struct UfhLossHasher {
+    inner: SpecHasher<FakeTransitions>,
+}
+
+/// Fake transitions a loss graph runs on when it is hashed ([`UfhLossHasher`]'s
+/// harness).
+#[derive(Debug, Clone)]
+pub struct FakeTransitions {
     batch: OwnedInputs,
-    mantissa_bits: MantissaBits,
-    cost_steps: f64,
+}
+
+/// A loss graph bound to the fake transitions.
+#[derive(Debug)]
+pub struct LossRun<'a> {
+    batch: &'a OwnedInputs,
+    graph: &'a LossGraph,
+}
+
+impl Harness<LossGraph> for FakeTransitions {
+    type Run<'a> = LossRun<'a>;
+
+    fn bind<'a>(&'a self, graph: &'a LossGraph) -> LossRun<'a> {
+        LossRun {
+            batch: &self.batch,
+            graph,
+        }
+    }
+}
+
+impl HashableOutputs for LossRun<'_> {
+    type Error = std::convert::Infallible;
+
+    /// The graph's loss on every transition, in order.
+    fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), Self::Error> {
+        probe.push_f32s(&self.graph.outputs(&self.batch.inputs()));
+        Ok(())
+    }
 }
 
 impl UfhLossHasher {
+    /// Fake transitions the hash runs each graph on.
+    pub const TRANSITIONS: usize = 4_096;
+    /// Seed of the fake transitions.
+    pub const SEED: u64 = 0x0A17_0E12;
+
     /// The paper's hash at `mantissa_bits`, charging `cost_steps` simulated
     /// environment steps per hash.
     pub fn new(mantissa_bits: MantissaBits, cost_steps: f64) -> Self {
+        let spec = HashSpec::bare(mantissa_bits, Self::TRANSITIONS, Self::SEED).expect("one seed");
+        let transitions = FakeTransitions {
+            batch: fake_batch(Self::TRANSITIONS, 4, 2, Self::SEED),
+        };
         Self {
-            batch: fake_batch(4_096, 4, 2, 0x0A17_0E12),
-            mantissa_bits,
-            cost_steps,
+            inner: SpecHasher::with_harness(spec, cost_steps, transitions),
         }
+    }
+
+    /// The shared adapter this hasher is.
+    pub fn spec_hasher(&self) -> &SpecHasher<FakeTransitions> {
+        &self.inner
     }
 }
 
 impl CandidateHasher<LossGraph> for UfhLossHasher {
     fn hash(&self, graph: &LossGraph) -> FunctionalHash {
-        let mut hasher = FunctionalHasher::new(self.mantissa_bits);
-        hasher.push_f32s(&graph.outputs(&self.batch.inputs()));
-        hasher.finish()
+        self.inner.hash(graph)
     }
 
     fn cost_s(&self) -> f64 {
-        self.cost_steps
+        self.inner.cost_s()
     }
 }
 
 /// evolving-RL's own dedup hash, as its code computes it: the **sum** of the
 /// graph's outputs on 10 random transitions, rounded to 4 decimals, as the key
 /// (one scalar per graph; every non-finite sum shares one key).
+///
+/// It is not the unified hash and does not go through [`SpecHasher`]: it is the
+/// baseline the paper compares the unified hash with, reproduced as its code
+/// computes it (a rounded sum, not truncated outputs mixed by XXH3).
 #[derive(Debug, Clone)]
 pub struct EvolvingRlHasher {
     batch: OwnedInputs,

@@ -2,8 +2,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use ufh_core::{FunctionalHash, FunctionalHasher, MantissaBits};
-use ufh_search::{CandidateHasher, Evaluation, Evaluator, SearchRng};
+use ufh_core::{FunctionalHash, HashSpec, HashableOutputs, MantissaBits, Probe};
+use ufh_search::{CandidateHasher, Evaluation, Evaluator, Harness, SearchRng, SpecHasher};
 
 use super::network::MnasNetwork;
 use super::{Architecture, LatencyTable};
@@ -238,20 +238,71 @@ pub enum MnasHash {
     Truncated(MantissaBits),
 }
 
-/// The functional hash of an architecture: the network built from a fixed seed,
-/// trained for `steps` SGD steps on fixed batches (the first
-/// `steps × batch` training images, in order, at the training settings' peak
-/// rate), then its softmax outputs on the first `examples` validation images
-/// (one batch, batch norm on its own statistics), rounded or truncated ([`MnasHash`]) and
-/// mixed by `ufh-core`.
+/// The functional hash of an architecture: the network built from the probe's
+/// seed ([`MnasHasher::SEED`]), trained for `steps` SGD steps on fixed batches
+/// (the first `steps × batch` training images, in order, at the training
+/// settings' peak rate), then its softmax outputs on the first `examples`
+/// validation images (one batch, batch norm on its own statistics), rounded or
+/// truncated ([`MnasHash`]) and mixed by `ufh-core`.
+///
+/// It is the unified hash: [`SpecHasher`] over [`MnasProbe`], one bare run
+/// (no count word) under [`MnasHasher::SEED`].
 #[derive(Debug, Clone)]
 pub struct MnasHasher {
+    inner: SpecHasher<MnasProbe>,
+}
+
+/// What an architecture runs on when it is hashed: the fixed training batches,
+/// the canonical examples and the training settings ([`MnasHasher`]'s harness).
+#[derive(Debug, Clone)]
+pub struct MnasProbe {
     kind: MnasHash,
     settings: TrainSettings,
     pixels: Vec<f32>,
     labels: Vec<u8>,
     examples: Vec<f32>,
-    cost_s: f64,
+}
+
+/// An architecture bound to the probe's data.
+#[derive(Debug)]
+pub struct MnasRun<'a> {
+    probe: &'a MnasProbe,
+    arch: &'a Architecture,
+}
+
+impl Harness<Architecture> for MnasProbe {
+    type Run<'a> = MnasRun<'a>;
+
+    fn bind<'a>(&'a self, arch: &'a Architecture) -> MnasRun<'a> {
+        MnasRun { probe: self, arch }
+    }
+}
+
+impl HashableOutputs for MnasRun<'_> {
+    type Error = std::convert::Infallible;
+
+    fn emit_hashable_outputs(&self, probe: &mut Probe<'_>) -> Result<(), Self::Error> {
+        let outputs = self.probe.outputs_with(self.arch, probe.rng());
+        match self.probe.kind {
+            MnasHash::RoundedSoftmax => {
+                // Four decimals: an integer in 0..=10,000; NaN (a diverged probe)
+                // as one value of its own.
+                let rounded: Vec<u32> = outputs
+                    .iter()
+                    .map(|&p| {
+                        if p.is_nan() {
+                            u32::MAX
+                        } else {
+                            (f64::from(p) * 1e4).round() as u32
+                        }
+                    })
+                    .collect();
+                probe.push_u32s(&rounded);
+            }
+            MnasHash::Truncated(_) => probe.push_f32s(&outputs),
+        }
+        Ok(())
+    }
 }
 
 impl MnasHasher {
@@ -272,21 +323,47 @@ impl MnasHasher {
         let train = data.train.first(Self::STEPS * Self::BATCH);
         let examples = data.validation.first(Self::EXAMPLES).pixels;
         let images = 3 * Self::STEPS * Self::BATCH + Self::EXAMPLES;
-        Self {
+        let bits = match kind {
+            // Integers are not truncated; the bits only name the width.
+            MnasHash::RoundedSoftmax => MantissaBits::f32(23).expect("23 bits"),
+            MnasHash::Truncated(bits) => bits,
+        };
+        let spec = HashSpec::bare(bits, Self::EXAMPLES, Self::SEED).expect("one seed");
+        let probe = MnasProbe {
             kind,
             settings: evaluator.settings,
             pixels: train.pixels,
             labels: train.labels,
             examples,
-            cost_s: images as f64 * evaluator.target_us * 1e-6,
+        };
+        Self {
+            inner: SpecHasher::with_harness(
+                spec,
+                images as f64 * evaluator.target_us * 1e-6,
+                probe,
+            ),
         }
     }
 
     /// The softmax outputs `[image][class]` the hash reads.
     pub fn outputs(&self, arch: &Architecture) -> Vec<f32> {
-        let mut net = MnasNetwork::new(arch, &mut Xoshiro256PlusPlus::seed_from_u64(Self::SEED));
-        for s in 0..Self::STEPS {
-            let range = s * Self::BATCH..(s + 1) * Self::BATCH;
+        self.inner
+            .harness()
+            .outputs_with(arch, &mut Xoshiro256PlusPlus::seed_from_u64(Self::SEED))
+    }
+
+    /// The shared adapter this hasher is.
+    pub fn spec_hasher(&self) -> &SpecHasher<MnasProbe> {
+        &self.inner
+    }
+}
+
+impl MnasProbe {
+    /// The softmax outputs `[image][class]`, the network initialised from `rng`.
+    fn outputs_with(&self, arch: &Architecture, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
+        let mut net = MnasNetwork::new(arch, rng);
+        for s in 0..MnasHasher::STEPS {
+            let range = s * MnasHasher::BATCH..(s + 1) * MnasHasher::BATCH;
             let pixels = &self.pixels[range.start * N_PIXELS..range.end * N_PIXELS];
             step(
                 &mut net,
@@ -314,35 +391,11 @@ impl MnasHasher {
 
 impl CandidateHasher<Architecture> for MnasHasher {
     fn hash(&self, arch: &Architecture) -> FunctionalHash {
-        let outputs = self.outputs(arch);
-        match self.kind {
-            MnasHash::RoundedSoftmax => {
-                // Four decimals: an integer in 0..=10,000; NaN (a diverged probe)
-                // as one value of its own.
-                let rounded: Vec<u32> = outputs
-                    .iter()
-                    .map(|&p| {
-                        if p.is_nan() {
-                            u32::MAX
-                        } else {
-                            (f64::from(p) * 1e4).round() as u32
-                        }
-                    })
-                    .collect();
-                let mut hasher = FunctionalHasher::new(MantissaBits::f32(23).expect("23 bits"));
-                hasher.push_u32s(&rounded);
-                hasher.finish()
-            }
-            MnasHash::Truncated(bits) => {
-                let mut hasher = FunctionalHasher::new(bits);
-                hasher.push_f32s(&outputs);
-                hasher.finish()
-            }
-        }
+        self.inner.hash(arch)
     }
 
     fn cost_s(&self) -> f64 {
-        self.cost_s
+        self.inner.cost_s()
     }
 }
 

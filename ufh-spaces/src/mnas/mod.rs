@@ -68,7 +68,9 @@ use std::fmt;
 use rand::Rng;
 use ufh_search::{DiscreteEncoding, SearchRng, SearchSpace};
 
-pub use evaluate::{MnasEvaluator, MnasHash, MnasHasher, MnasOutcome, TrainSettings};
+pub use evaluate::{
+    MnasEvaluator, MnasHash, MnasHasher, MnasOutcome, MnasProbe, MnasRun, TrainSettings,
+};
 pub use latency::{LatencyError, LatencyTable, LayerKey, measure_latency_table};
 
 /// Blocks of the scaled skeleton.

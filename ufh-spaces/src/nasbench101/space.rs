@@ -517,7 +517,7 @@ mod tests {
     fn searches_run_on_the_symbolic_cells() {
         use ufh_search::symbolic::Decoded;
         use ufh_search::{
-            Budget, CandidateHasher, Evaluation, Evaluator, LocalSearchConfig, Search,
+            Budget, CandidateHasher, Evaluation, Evaluator, LocalSearchConfig, Mode, Search,
         };
         let space = SpaceConfig::NASBENCH101.build().unwrap();
         let symbolic = space.symbolic();
@@ -560,11 +560,16 @@ mod tests {
             decode: &decode,
             inner: Structure,
         };
-        let record = Search::new(&symbolic, &evaluator, &hasher, Budget::Candidates(500), 1)
+        let record = Search::new(&symbolic, &evaluator, Budget::Candidates(500), 1)
+            .hasher(&hasher)
             .techniques(ufh_search::Techniques::FEC)
             .unwrap()
-            .run_serial(&mut LocalSearchConfig::DEFAULT.build().unwrap())
-            .unwrap();
+            .run(
+                &mut LocalSearchConfig::DEFAULT.build().unwrap(),
+                Mode::Serial,
+            )
+            .unwrap()
+            .record;
         // 9 edges is the most a valid cell has.
         assert_eq!(record.best_so_far().last().unwrap().validation, 9.0);
         assert!(record.hit_rate().unwrap() > 0.0);

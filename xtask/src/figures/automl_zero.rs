@@ -68,14 +68,10 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
                     linear_regression_tasks::<DEMO_FEATURES>(demo.search_tasks, sizes, seed);
                 let evaluator =
                     ProgramEvaluator::new(tasks, demo.layout, ProgramHashConfig::PAPER)?;
-                let search = Search::new(
-                    &space,
-                    &evaluator,
-                    &evaluator,
-                    Budget::SimulatedSeconds(budget),
-                    seed,
-                )
-                .techniques(*techniques)?;
+                let search =
+                    Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget), seed)
+                        .hasher(&evaluator)
+                        .techniques(*techniques)?;
                 let result = evolve(&search, demo.evolution(), NonZeroUsize::MIN)
                     .with_context(|| format!("AutoML-Zero {label}, repeat {r}"))?;
                 bar.inc(1);

@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use ufh_core::MantissaBits;
-use ufh_search::{Budget, EvolutionConfig, Replacement, Search};
+use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::space::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
 
@@ -48,16 +48,11 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         (&grid, budget),
         &bar,
         |techniques, seed| {
-            let search = Search::new(
-                &space,
-                &evaluator,
-                &hasher,
-                Budget::SimulatedSeconds(budget),
-                seed,
-            )
-            .techniques(techniques)?
-            .keep_events(true);
-            Ok(search.run_serial(&mut evolution.build()?)?)
+            let search = Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget), seed)
+                .hasher(&hasher)
+                .techniques(techniques)?
+                .keep_events(true);
+            Ok(search.run(&mut evolution.build()?, Mode::Serial)?.record)
         },
     )?;
     bar.finish_and_clear();

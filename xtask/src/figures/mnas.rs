@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use ufh_core::MantissaBits;
-use ufh_search::{AuditConfig, Budget, CandidateHasher, Search, SearchRecord, Techniques};
+use ufh_search::{AuditConfig, Budget, CandidateHasher, Mode, Search, SearchRecord, Techniques};
 use ufh_spaces::mnas::{
     Architecture, MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings,
 };
@@ -112,13 +112,13 @@ fn search<H: CandidateHasher<Architecture> + Sync>(
     let search = Search::new(
         &MnasSpace,
         evaluator,
-        hasher,
         Budget::SimulatedSeconds(budget),
         seed,
     )
+    .hasher(hasher)
     .techniques(techniques)?
     .keep_events(true);
-    Ok(search.run_serial(&mut EVOLUTION.build()?)?)
+    Ok(search.run(&mut EVOLUTION.build()?, Mode::Serial)?.record)
 }
 
 /// Fig. 6's MNAS row: the test reward of each search's best-by-validation

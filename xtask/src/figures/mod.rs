@@ -38,7 +38,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
     BananasConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, LocalSearchConfig,
-    Namespace, PpoConfig, Replacement, Search, SearchRecord, TabulistConfig, Techniques,
+    Mode, Namespace, PpoConfig, Replacement, Search, SearchRecord, TabulistConfig, Techniques,
 };
 use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Space, SpaceConfig};
@@ -221,8 +221,8 @@ enum Algo {
     Evolution(EvolutionConfig),
     Ppo,
     LocalSearch(LocalSearchConfig),
-    /// With FEC, the functional hash also keeps BANANAS's pool and training set
-    /// free of equivalent candidates.
+    /// With FEC, BANANAS also keeps its pool and training set free of known
+    /// functions, through the driver (its queries charged and counted).
     Bananas(BananasConfig),
 }
 
@@ -568,25 +568,38 @@ impl Experiment<'_> {
             let search = Search::new(
                 &bench.space,
                 &evaluator,
-                &hasher,
                 Budget::SimulatedSeconds(bench.budget_s),
                 seed,
             )
+            .hasher(&hasher)
             .techniques(condition.techniques)?;
             let workers = NonZeroUsize::new(condition.workers).expect("at least one worker");
             let mut algorithm_s = 0.0;
             let record = match &condition.algo {
-                Algo::Evolution(config) => search.run_workers(&mut config.build()?, workers)?,
-                Algo::Ppo => {
-                    search.run_workers(&mut PpoConfig::DEFAULT.build(&bench.space)?, workers)?
+                Algo::Evolution(config) => {
+                    search
+                        .run(&mut config.build()?, Mode::Workers(workers))?
+                        .record
                 }
-                Algo::LocalSearch(config) => search.run_workers(&mut config.build()?, workers)?,
+                Algo::Ppo => {
+                    search
+                        .run(
+                            &mut PpoConfig::DEFAULT.build(&bench.space)?,
+                            Mode::Workers(workers),
+                        )?
+                        .record
+                }
+                Algo::LocalSearch(config) => {
+                    search
+                        .run(&mut config.build()?, Mode::Workers(workers))?
+                        .record
+                }
                 Algo::Bananas(config) => {
+                    // With FEC, BANANAS asks the driver which pool candidates
+                    // are known (each query a hash on the clock) and keeps cache
+                    // hits out of its training set.
                     let mut bananas = config.build(seed)?;
-                    if condition.techniques.fec.is_some() {
-                        bananas = bananas.dedup_by(&hasher);
-                    }
-                    let record = search.run_workers(&mut bananas, workers)?;
+                    let record = search.run(&mut bananas, Mode::Workers(workers))?.record;
                     algorithm_s = bananas.predictor_seconds();
                     record
                 }
