@@ -274,7 +274,7 @@ pub struct Search<'a, S, E, H = NoHasher> {
     budget: Budget,
     seed: u64,
     target: Option<f64>,
-    /// Whether [`Search::run_parallel`] may hash a generation on the pool (off only
+    /// Whether [`Mode::Parallel`] may hash a generation on the pool (off only
     /// in tests, to compare with one-at-a-time hashing).
     parallel_hashing: bool,
     /// Whether the record keeps every event (its summaries are always kept).

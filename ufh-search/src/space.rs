@@ -95,7 +95,7 @@ pub trait Evaluator<C> {
     fn evaluate(&self, candidate: &C, rng: &mut SearchRng) -> Evaluation;
 
     /// Evaluates a batch of candidates, each with its own stream, as
-    /// [`Search::run_parallel`](crate::Search::run_parallel) does one batch of a
+    /// [`Mode::Parallel`](crate::Mode::Parallel) does one batch of a
     /// generation. The answer must be what [`Evaluator::evaluate`] gives each job,
     /// in order; by default the jobs are spread over rayon's pool. An evaluator
     /// overrides it to share work across the batch (the proxy GP computes the

@@ -90,7 +90,7 @@ pub struct CoordinatorStats {
 
 /// The coordinator's side: an [`Evaluator`] whose batches are evaluated by worker
 /// processes. Hand it to a [`Search`](crate::Search) and run
-/// [`Search::run_parallel`](crate::Search::run_parallel): each generation goes
+/// [`Mode::Parallel`](crate::Mode::Parallel): each generation goes
 /// out as one batch of jobs and comes back in proposal order, so the record is
 /// the one an in-process run of the same evaluator gives.
 #[derive(Debug)]
