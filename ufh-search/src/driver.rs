@@ -26,7 +26,9 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Budget {
     /// Start no candidate once the simulated clock (evaluation plus hashing costs,
-    /// seeding counted) has reached this many seconds; candidates in flight finish.
+    /// seeding counted) has reached this much, in the evaluator's
+    /// [`CostUnit`](crate::CostUnit) (seconds unless it declares training or
+    /// environment steps); candidates in flight finish.
     /// A search whose last [`Budget::MAX_HITS_IN_A_ROW`] candidates were all full
     /// cache hits has stopped finding new functions and also stops: when hits cost
     /// little simulated time it could otherwise propose millions of them. Its
@@ -529,7 +531,10 @@ where
                 .transpose()?,
             tabu: FxHashMap::default(),
             audit: self.techniques.audit.map(|_| AuditCounters::default()),
-            record: SearchRecord::new(),
+            record: SearchRecord {
+                cost_unit: self.evaluator.cost_unit(),
+                ..SearchRecord::new()
+            },
             n_started: 0,
             n_evaluations: 0,
             hits_in_a_row: 0,
@@ -1655,6 +1660,47 @@ mod tests {
             .unwrap();
         assert_eq!(baseline.record.n_hashes, 0);
         assert!(asking.known.iter().all(|k| !k));
+    }
+
+    /// An evaluator's declared cost unit reaches the record, its JSON and the
+    /// names of its CSV time columns.
+    #[test]
+    fn a_record_carries_the_evaluators_cost_unit() {
+        struct Steps(PeriodicEvaluator);
+        impl Evaluator<u32> for Steps {
+            fn evaluate(&self, c: &u32, rng: &mut SearchRng) -> Evaluation {
+                self.0.evaluate(c, rng)
+            }
+            fn cost_unit(&self) -> crate::CostUnit {
+                crate::CostUnit::EnvironmentSteps
+            }
+        }
+        let space = IntSpace::new(30);
+        let steps = Steps(PeriodicEvaluator::new(7, 500.0, 0.0));
+        let record = Search::new(&space, &steps, Budget::Candidates(5), 1)
+            .run(&mut evolution(3, 2), Mode::Serial)
+            .unwrap()
+            .record;
+        assert_eq!(record.cost_unit, crate::CostUnit::EnvironmentSteps);
+        let mut csv = Vec::new();
+        record.write_events_csv(&mut csv).unwrap();
+        let header = String::from_utf8(csv).unwrap();
+        assert!(
+            header.starts_with("index,start_environment_steps,end_environment_steps,"),
+            "{header}"
+        );
+        let mut json = Vec::new();
+        record.write_json(&mut json).unwrap();
+        let back: SearchRecord = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back.cost_unit, crate::CostUnit::EnvironmentSteps);
+        // The default stays seconds, and the CSV of seconds is unchanged.
+        let seconds = Search::new(&space, &steps.0, Budget::Candidates(5), 1)
+            .run(&mut evolution(3, 2), Mode::Serial)
+            .unwrap()
+            .record;
+        let mut csv = Vec::new();
+        seconds.write_events_csv(&mut csv).unwrap();
+        assert!(csv.starts_with(b"index,start_s,end_s,hash,"));
     }
 
     /// A baseline needs no hasher: it runs, hashes nothing, and its result holds

@@ -28,40 +28,50 @@
 //!
 //! # Example
 //!
+//! A search of your own: a candidate type, its probe outputs
+//! ([`HashableOutputs`](ufh_core::HashableOutputs), hashed by [`SpecHasher`]), its
+//! training ([`Evaluator`]) and its space; regularized evolution with FEC. The
+//! full program is `examples/my_space.rs`.
+//!
 //! ```
 //! use rand::Rng;
-//! use ufh_search::{
-//!     Budget, CandidateHasher, Evaluation, Evaluator, EvolutionConfig, Mode, Replacement, Search,
-//!     SearchRng, SearchSpace, Techniques,
-//! };
-//! use ufh_core::FunctionalHash;
+//! use ufh_core::{HashSpec, HashableOutputs, MantissaBits, Probe};
+//! use ufh_search::{Budget, Evaluation, Evaluator, EvolutionConfig, Mode, Search};
+//! use ufh_search::{SearchRng, SearchSpace, SpecHasher, Techniques};
 //!
-//! /// Integers 0..100 computing `x mod 10`.
-//! struct Ints;
-//! impl SearchSpace for Ints {
-//!     type Candidate = u32;
-//!     fn sample(&self, rng: &mut SearchRng) -> u32 { rng.random_range(0..100) }
-//!     fn mutate(&self, p: &u32, rng: &mut SearchRng) -> u32 { (p + rng.random_range(1..5)) % 100 }
-//! }
-//! struct Train;
-//! impl Evaluator<u32> for Train {
-//!     fn evaluate(&self, c: &u32, _: &mut SearchRng) -> Evaluation {
-//!         let f = f64::from(c % 10) / 10.0;
-//!         Evaluation { validation: f, test: f, cost_s: 100.0 }
+//! /// `x ↦ a·x`, with a dead second field: 10 functions among 100 candidates.
+//! #[derive(Clone)]
+//! struct Line(u8, u8);
+//! impl HashableOutputs for Line {
+//!     type Error = std::convert::Infallible;
+//!     fn emit_hashable_outputs(&self, p: &mut Probe<'_>) -> Result<(), Self::Error> {
+//!         Ok((0..p.n_examples()).for_each(|x| p.push_f64(f64::from(self.0) * x as f64)))
 //!     }
 //! }
-//! struct Hash;
-//! impl CandidateHasher<u32> for Hash {
-//!     fn hash(&self, c: &u32) -> FunctionalHash { FunctionalHash(u64::from(c % 10)) }
-//!     fn cost_s(&self) -> f64 { 1.0 }
+//! struct Lines;
+//! impl SearchSpace for Lines {
+//!     type Candidate = Line;
+//!     fn sample(&self, rng: &mut SearchRng) -> Line { Line(rng.random_range(0..10), rng.random_range(0..10)) }
+//!     fn mutate(&self, p: &Line, rng: &mut SearchRng) -> Line {
+//!         let a = if rng.random() { p.0 } else { rng.random_range(0..10) };
+//!         Line(a, rng.random_range(0..10))
+//!     }
+//! }
+//! struct Train;
+//! impl Evaluator<Line> for Train {
+//!     fn evaluate(&self, c: &Line, _: &mut SearchRng) -> Evaluation {
+//!         Evaluation { validation: f64::from(c.0), test: f64::from(c.0), cost_s: 100.0 }
+//!     }
 //! }
 //!
-//! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
-//! let search = Search::new(&Ints, &Train, Budget::SimulatedSeconds(5_000.0), 42).hasher(&Hash)
-//!     .techniques(Techniques::FEC)?;
-//! let record = search.run(&mut config.build()?, Mode::Serial)?.record;
-//! assert!(record.hit_rate().unwrap() > 0.5); // only 10 distinct functions exist
-//! # Ok::<(), ufh_search::SearchError>(())
+//! let hasher = SpecHasher::new(HashSpec::new(MantissaBits::f64(24)?, 4, vec![0])?, 1.0);
+//! let found = Search::new(&Lines, &Train, Budget::SimulatedSeconds(5_000.0), 42)
+//!     .hasher(&hasher)
+//!     .techniques(Techniques::FEC)?
+//!     .run(&mut EvolutionConfig::regularized(10, 3).build()?, Mode::Serial)?;
+//! assert_eq!(found.best.unwrap().validation, 9.0);
+//! assert!(found.record.hit_rate().unwrap() > 0.5); // only 10 distinct functions exist
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod algorithm;
@@ -107,8 +117,8 @@ pub use record::{
 #[cfg(feature = "redis")]
 pub use redis::{RedisEvaluator, RedisStore};
 pub use space::{
-    CandidateHasher, DiscreteEncoding, Evaluation, Evaluator, InfrastructureError, Neighbourhood,
-    SearchRng, SearchSpace,
+    CandidateHasher, CostUnit, DiscreteEncoding, Evaluation, Evaluator, InfrastructureError,
+    Neighbourhood, SearchRng, SearchSpace,
 };
 pub use spec_hasher::{Harness, SpecHasher};
 pub use store::{FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation};

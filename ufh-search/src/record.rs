@@ -2,7 +2,7 @@
 
 use ufh_core::FunctionalHash;
 
-use crate::CacheCounters;
+use crate::{CacheCounters, CostUnit};
 
 /// How a candidate's fitness was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -89,8 +89,13 @@ pub struct SearchRecord {
     pub cache: Option<CacheCounters>,
     /// Audit counts, when the audit was on.
     pub audit: Option<AuditCounters>,
-    /// Functional hashes computed (FCM and tabulist retries included).
+    /// Functional hashes computed (FCM and tabulist retries, and the
+    /// algorithm's `is_known` queries, included).
     pub n_hashes: u64,
+    /// The unit of every time and cost in the record (the evaluator's); absent
+    /// in a record written before units were declared: simulated seconds.
+    #[serde(default)]
+    pub cost_unit: CostUnit,
 }
 
 /// Where a search streams its events as they happen.
@@ -105,21 +110,30 @@ pub trait EventSink {
 pub struct CsvEventSink<W: std::io::Write> {
     out: W,
     header_written: bool,
+    unit: CostUnit,
 }
 
 impl<W: std::io::Write> CsvEventSink<W> {
-    /// A sink writing to `out` (wrap files in a `BufWriter`).
+    /// A sink writing to `out` (wrap files in a `BufWriter`), times in simulated
+    /// seconds.
     pub fn new(out: W) -> Self {
+        Self::with_unit(out, CostUnit::SimulatedSeconds)
+    }
+
+    /// A sink whose time columns are named by `unit` (the evaluator's
+    /// [`Evaluator::cost_unit`](crate::Evaluator::cost_unit)).
+    pub fn with_unit(out: W, unit: CostUnit) -> Self {
         Self {
             out,
             header_written: false,
+            unit,
         }
     }
 
     /// The writer, flushed.
     pub fn into_inner(mut self) -> std::io::Result<W> {
         if !self.header_written {
-            writeln!(self.out, "{CSV_HEADER}")?;
+            write_csv_header(&mut self.out, self.unit)?;
         }
         self.out.flush()?;
         Ok(self.out)
@@ -129,7 +143,7 @@ impl<W: std::io::Write> CsvEventSink<W> {
 impl<W: std::io::Write> EventSink for CsvEventSink<W> {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         if !self.header_written {
-            writeln!(self.out, "{CSV_HEADER}")?;
+            write_csv_header(&mut self.out, self.unit)?;
             self.header_written = true;
         }
         write_csv_row(&mut self.out, event)
@@ -161,7 +175,11 @@ impl<F: FnMut(&Event)> EventSink for F {
     }
 }
 
-const CSV_HEADER: &str = "index,start_s,end_s,hash,validation,test,outcome";
+/// The CSV header, its time columns named by `unit`.
+fn write_csv_header(out: &mut impl std::io::Write, unit: CostUnit) -> std::io::Result<()> {
+    let u = unit.suffix();
+    writeln!(out, "index,start_{u},end_{u},hash,validation,test,outcome")
+}
 
 fn write_csv_row(out: &mut impl std::io::Write, e: &Event) -> std::io::Result<()> {
     let hash = e.hash.map(|h| h.to_string()).unwrap_or_default();
@@ -194,6 +212,7 @@ impl SearchRecord {
             cache: None,
             audit: None,
             n_hashes: 0,
+            cost_unit: CostUnit::SimulatedSeconds,
         }
     }
 
@@ -261,10 +280,12 @@ impl SearchRecord {
     }
 
     /// Writes one CSV row per event, with a header: `index, start_s, end_s, hash,
-    /// validation, test, outcome`. Floats are written so that they read back
-    /// exactly; a missing hash is an empty field.
+    /// validation, test, outcome`, the time columns named by the record's
+    /// [`CostUnit`] (`start_training_steps`, …, when it is not seconds). Floats
+    /// are written so that they read back exactly; a missing hash is an empty
+    /// field.
     pub fn write_events_csv(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
-        writeln!(out, "{CSV_HEADER}")?;
+        write_csv_header(&mut out, self.cost_unit)?;
         for e in &self.events {
             write_csv_row(&mut out, e)?;
         }

@@ -37,6 +37,46 @@ pub trait DiscreteEncoding: SearchSpace {
     fn decode(&self, choices: &[usize]) -> Self::Candidate;
 }
 
+/// What the simulated clock counts: the unit of every cost an evaluator and a
+/// hasher charge ([`Evaluation::cost_s`], [`CandidateHasher::cost_s`]), of a
+/// [`Budget::SimulatedSeconds`](crate::Budget) and of the times in a record. An
+/// evaluator declares it ([`Evaluator::cost_unit`]); records carry it, and their
+/// CSV columns are named by it (`start_s` for seconds, `start_training_steps`
+/// for training steps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum CostUnit {
+    /// Simulated seconds (a table's training time, a latency model's seconds).
+    #[default]
+    SimulatedSeconds,
+    /// Training steps (AutoML-Zero's budget).
+    TrainingSteps,
+    /// Environment steps (AutoRL's budget).
+    EnvironmentSteps,
+}
+
+impl CostUnit {
+    /// The unit's suffix in column names: `s`, `training_steps`,
+    /// `environment_steps`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            CostUnit::SimulatedSeconds => "s",
+            CostUnit::TrainingSteps => "training_steps",
+            CostUnit::EnvironmentSteps => "environment_steps",
+        }
+    }
+}
+
+impl std::fmt::Display for CostUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CostUnit::SimulatedSeconds => "simulated seconds",
+            CostUnit::TrainingSteps => "training steps",
+            CostUnit::EnvironmentSteps => "environment steps",
+        })
+    }
+}
+
 /// The result of evaluating one candidate.
 ///
 /// A candidate that fails (a NaN loss, an invalid graph, diverged training) is an
@@ -49,7 +89,8 @@ pub struct Evaluation {
     /// where the evaluator has no test data (records holding NaN then compare
     /// unequal under `==`, as floats do).
     pub test: f64,
-    /// Cost of the evaluation in simulated seconds.
+    /// Cost of the evaluation on the simulated clock, in the evaluator's
+    /// [`CostUnit`] (seconds unless it declares another).
     pub cost_s: f64,
 }
 
@@ -93,6 +134,13 @@ pub trait Evaluator<C> {
     /// repeats); the search's stream is never passed here, so that skipping an
     /// evaluation cannot change what the search proposes.
     fn evaluate(&self, candidate: &C, rng: &mut SearchRng) -> Evaluation;
+
+    /// The unit of the costs this evaluator charges (and of its hasher's, and of
+    /// the search's budget); records carry it. Simulated seconds unless an
+    /// evaluator declares another.
+    fn cost_unit(&self) -> CostUnit {
+        CostUnit::SimulatedSeconds
+    }
 
     /// Evaluates a batch of candidates, each with its own stream, as
     /// [`Mode::Parallel`](crate::Mode::Parallel) does one batch of a
@@ -142,7 +190,7 @@ pub trait CandidateHasher<C> {
     /// The functional hash of `candidate`.
     fn hash(&self, candidate: &C) -> FunctionalHash;
 
-    /// Simulated seconds charged for one hash (the paper's NAS-Bench-101 setup
-    /// charges 10 s).
+    /// What one hash costs on the simulated clock, in the evaluator's
+    /// [`CostUnit`] (the paper's NAS-Bench-101 setup charges 10 s).
     fn cost_s(&self) -> f64;
 }

@@ -1338,6 +1338,10 @@ impl<C, F: Fn(&Dna) -> C, E: Evaluator<C>> Evaluator<Dna> for Decoded<F, E> {
     fn evaluate(&self, candidate: &Dna, rng: &mut SearchRng) -> Evaluation {
         self.inner.evaluate(&(self.decode)(candidate), rng)
     }
+
+    fn cost_unit(&self) -> crate::CostUnit {
+        self.inner.cost_unit()
+    }
 }
 
 impl<C, F: Fn(&Dna) -> C, H: CandidateHasher<C>> CandidateHasher<Dna> for Decoded<F, H> {

@@ -447,6 +447,10 @@ impl<const F: usize> HashableOutputs for HashRun<'_, F> {
 }
 
 impl<const F: usize> Evaluator<Program> for ProgramEvaluator<F> {
+    fn cost_unit(&self) -> ufh_search::CostUnit {
+        ufh_search::CostUnit::TrainingSteps
+    }
+
     fn evaluate(&self, program: &Program, _rng: &mut SearchRng) -> Evaluation {
         match self.evaluate_program(program) {
             Some(e) => Evaluation {

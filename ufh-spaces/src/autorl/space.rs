@@ -375,6 +375,10 @@ impl LossEvaluator {
 }
 
 impl Evaluator<LossGraph> for LossEvaluator {
+    fn cost_unit(&self) -> ufh_search::CostUnit {
+        ufh_search::CostUnit::EnvironmentSteps
+    }
+
     fn evaluate(&self, graph: &LossGraph, rng: &mut SearchRng) -> Evaluation {
         let seed: u64 = self.fixed_seed.unwrap_or_else(|| rng.random());
         let (validation, steps) = self.fitness(graph, seed);
