@@ -8,7 +8,7 @@
 
 use rand::Rng;
 use ufh_core::{HashSpec, HashableOutputs, MantissaBits, Probe};
-use ufh_search::{Budget, Evaluation, Evaluator, EvolutionConfig, Mode, Search};
+use ufh_search::{Budget, Evaluation, EvolutionConfig, Mode, Search};
 use ufh_search::{SearchRng, SearchSpace, SpecHasher, Techniques};
 
 /// `a + b·x + c·x²`; the fourth weight is dead: it is never read, so models
@@ -48,24 +48,21 @@ impl SearchSpace for Models {
 }
 
 /// "Training": how well the model fits y = 3 − 2x + x² (100 simulated seconds).
-struct Fit;
-impl Evaluator<Model> for Fit {
-    fn evaluate(&self, model: &Model, _: &mut SearchRng) -> Evaluation {
-        let target = |x: f64| 3.0 - 2.0 * x + x * x;
-        let error: f64 = (0..10)
-            .map(|x| (model.at(f64::from(x)) - target(f64::from(x))).abs())
-            .sum();
-        Evaluation {
-            validation: -error,
-            test: -error,
-            cost_s: 100.0,
-        }
+fn fit(model: &Model, _: &mut SearchRng) -> Evaluation {
+    let error: f64 = (0..10)
+        .map(f64::from)
+        .map(|x| (model.at(x) - (3.0 - 2.0 * x + x * x)).abs())
+        .sum();
+    Evaluation {
+        validation: -error,
+        test: -error,
+        cost_s: 100.0,
     }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hasher = SpecHasher::new(HashSpec::new(MantissaBits::f64(24)?, 5, vec![0])?, 1.0);
-    let search = Search::new(&Models, &Fit, Budget::SimulatedSeconds(50_000.0), 7)
+    let search = Search::new(&Models, &fit, Budget::SimulatedSeconds(50_000.0), 7)
         .hasher(&hasher)
         .techniques(Techniques::FEC)?;
     let found = search.run(

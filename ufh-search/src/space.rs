@@ -185,6 +185,29 @@ pub trait Evaluator<C> {
     }
 }
 
+/// A closure `|candidate, rng| evaluation` is an evaluator (of simulated
+/// seconds; a type of your own declares another [`CostUnit`]).
+///
+/// ```
+/// use ufh_search::{Evaluation, Evaluator, SearchRng};
+/// use rand::SeedableRng;
+///
+/// let train = |x: &u32, _: &mut SearchRng| Evaluation {
+///     validation: f64::from(*x),
+///     test: f64::from(*x),
+///     cost_s: 1.0,
+/// };
+/// assert_eq!(train.evaluate(&3, &mut SearchRng::seed_from_u64(0)).validation, 3.0);
+/// ```
+impl<C, F> Evaluator<C> for F
+where
+    F: Fn(&C, &mut SearchRng) -> Evaluation,
+{
+    fn evaluate(&self, candidate: &C, rng: &mut SearchRng) -> Evaluation {
+        self(candidate, rng)
+    }
+}
+
 /// Gives a candidate's functional hash and what computing it costs.
 pub trait CandidateHasher<C> {
     /// The functional hash of `candidate`.
