@@ -60,11 +60,12 @@ impl LocalSearchConfig {
     }
 }
 
-/// A candidate and its fitness.
+/// A candidate, its fitness and its proposal index.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Scored<C> {
     candidate: C,
     fitness: f64,
+    index: u64,
 }
 
 /// Local search over a [`Neighbourhood`], in propose/feedback form.
@@ -144,11 +145,12 @@ impl<C: Clone> LocalSearch<C> {
     }
 }
 
-fn better<C: Clone>(best: &mut Option<Scored<C>>, candidate: &C, fitness: f64) {
+fn better<C: Clone>(best: &mut Option<Scored<C>>, candidate: &C, fitness: f64, index: u64) {
     if best.as_ref().is_none_or(|b| fitness > b.fitness) {
         *best = Some(Scored {
             candidate: candidate.clone(),
             fitness,
+            index,
         });
     }
 }
@@ -168,7 +170,7 @@ impl<S: Neighbourhood> Algorithm<S> for LocalSearch<S::Candidate> {
         self.proposals += 1;
         let proposal = match (&self.current, self.queue.pop()) {
             (Some(current), Some(neighbour)) => {
-                Proposal::child(neighbour, current.candidate.clone(), None)
+                Proposal::child(neighbour, current.candidate.clone(), Some(current.index))
             }
             // Starting, or waiting on the last answers of a neighbourhood: a sample.
             _ => Proposal::sample(space.sample(rng)),
@@ -194,14 +196,23 @@ impl<S: Neighbourhood> Algorithm<S> for LocalSearch<S::Candidate> {
             // if it beats where the search stands.
             if self.beats_current(fitness) {
                 self.moves_made += 1;
-                self.stand_on(Scored { candidate, fitness });
+                self.stand_on(Scored {
+                    candidate,
+                    fitness,
+                    index: proposal_index,
+                });
             }
             return;
         }
         self.outstanding -= 1;
         if self.current.is_none() {
             self.start_received += 1;
-            better(&mut self.best_seen_in_phase, &candidate, fitness);
+            better(
+                &mut self.best_seen_in_phase,
+                &candidate,
+                fitness,
+                proposal_index,
+            );
             if self.start_received >= self.config.initial_samples {
                 let start = self.best_seen_in_phase.take().expect("one answer at least");
                 self.stand_on(start);
@@ -212,11 +223,20 @@ impl<S: Neighbourhood> Algorithm<S> for LocalSearch<S::Candidate> {
             Move::FirstImprovement => {
                 if self.beats_current(fitness) {
                     self.moves_made += 1;
-                    self.stand_on(Scored { candidate, fitness });
+                    self.stand_on(Scored {
+                        candidate,
+                        fitness,
+                        index: proposal_index,
+                    });
                 }
             }
             Move::BestNeighbour => {
-                better(&mut self.best_seen_in_phase, &candidate, fitness);
+                better(
+                    &mut self.best_seen_in_phase,
+                    &candidate,
+                    fitness,
+                    proposal_index,
+                );
                 if self.queue.is_empty() && self.outstanding == 0 {
                     let best = self.best_seen_in_phase.take().expect("one answer at least");
                     if self.beats_current(best.fitness) {
