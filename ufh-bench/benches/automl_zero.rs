@@ -5,8 +5,7 @@
 //! Each search starts from scratch with the demo's settings (population 1,000 of
 //! random programs, tournament 10, mutate probability 0.9, 10 tasks of 100 + 100
 //! examples) and runs 20,000 candidates: 1,000 random ones, then 19,000 children.
-//! The C++ implementation evolves about 40,000 candidates per second per core with
-//! its FEC on this demo (`../shared/REFERENCE.md` §2). `hash_sgd_mixing_only`
+//! `hash_sgd_mixing_only`
 //! beside `hash_sgd` gives the hash's own share of a candidate's probe run.
 
 use std::hint::black_box;

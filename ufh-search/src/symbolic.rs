@@ -37,7 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The choices made where the issue and PyGlove leave room:
+//! The choices made where PyGlove leaves room:
 //! * **Sampling** draws every decision uniformly given those before it: a `oneof`
 //!   picks each option with equal probability (not weighted by the size of the
 //!   option's own sub-space); a `manyof` is uniform over its admissible pick lists

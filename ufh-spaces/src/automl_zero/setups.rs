@@ -25,7 +25,7 @@ use super::task::{
 pub const DEMO_FEATURES: usize = 4;
 
 /// AutoML-Zero's demo that rediscovers linear regression trained by SGD, with the
-/// settings of its `run_demo.sh` (`../shared/REFERENCE.md` §2).
+/// settings of its `run_demo.sh` (google-research/automl_zero).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LinearRegressionDemo {
     /// Addresses: 4 scalars, 3 vectors, 1 matrix.
