@@ -307,11 +307,6 @@ impl<S: SearchSpace> Algorithm<S> for RandomSearch {
     fn feedback(&mut self, _feedback: Feedback<S::Candidate>) {}
 }
 
-/// Draws `true` with probability `p` (clamped to [0, 1]).
-pub(crate) fn bernoulli(rng: &mut SearchRng, p: f64) -> bool {
-    p > 0.0 && rng.random::<f64>() < p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,18 +6,10 @@
 
 use std::time::Instant;
 
-use crate::{Algorithm, Feedback, Proposal, ProposeContext, SearchError, SearchRng, SearchSpace};
+use crate::{
+    Algorithm, FeatureEncoding, Feedback, Proposal, ProposeContext, SearchError, SearchRng,
+};
 use rand::{Rng, SeedableRng};
-
-/// A search space whose candidates have a fixed-length numeric encoding, for
-/// performance predictors.
-pub trait FeatureEncoding: SearchSpace {
-    /// Length of every encoding.
-    fn feature_len(&self) -> usize;
-
-    /// Writes the encoding of `candidate` into `out` (`feature_len` values).
-    fn encode(&self, candidate: &Self::Candidate, out: &mut [f64]);
-}
 
 /// How BANANAS scores a candidate from its ensemble's predictions.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ufh_core::FunctionalHash;
@@ -16,10 +15,13 @@ use ufh_core::FunctionalHash;
 use crate::checkpoint::{self, Checkpoints};
 
 use crate::algorithm::fitness_order;
-use crate::record::{AuditCounters, Event, Outcome, SearchRecord, SharedEventSink};
+use crate::fcm::ParentHashes;
+use crate::record::{Event, Outcome, SearchRecord, SharedEventSink};
+use crate::tabulist::Tabulist;
 use crate::{
-    Algorithm, Best, CandidateHasher, Evaluation, Evaluator, FecConfig, FecStore, Feedback,
-    FunctionalEquivalenceCache, Lookup, ProposeContext, SearchError, SearchRng, SearchSpace,
+    Algorithm, AuditConfig, AuditCounters, Best, CandidateHasher, Evaluation, Evaluator, FcmConfig,
+    FecConfig, FecStore, Feedback, FunctionalEquivalenceCache, Lookup, ProposeContext, SearchError,
+    SearchRng, SearchSpace, TabulistConfig,
 };
 
 /// When a search stops.
@@ -65,35 +67,6 @@ impl Budget {
             }
         }
     }
-}
-
-/// Functional change mutation (Method 6): re-mutate a child whose hash equals its
-/// parent's, at most `max_tries` times, then take it as it is. Each child and
-/// retry costs one hash; the parent's hash is known from when it was itself
-/// started and costs nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FcmConfig {
-    /// Retries before the child is accepted unchanged.
-    pub max_tries: u32,
-}
-
-/// Tabulist (Method 7): re-mutate a child whose hash has been seen more than
-/// `max_occurrences` times, at most `max_tries` times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TabulistConfig {
-    /// K: a hash seen more than K times is taboo.
-    pub max_occurrences: u32,
-    /// Retries before the child is accepted anyway.
-    pub max_tries: u32,
-}
-
-/// Counterfactual audit (Section 6.5): on every full cache hit, evaluate anyway
-/// (off the clock) and count a collision when the cached and the fresh validation
-/// fitness differ by more than `tolerance`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AuditConfig {
-    /// Largest difference that still counts as the same result.
-    pub tolerance: f64,
 }
 
 /// The techniques wrapped around an algorithm; any combination is allowed.
@@ -329,7 +302,7 @@ struct Run<'a, S: SearchSpace, E, H> {
     search_rng: SearchRng,
     cache_rng: SearchRng,
     cache: Option<FunctionalEquivalenceCache>,
-    tabu: FxHashMap<FunctionalHash, u32>,
+    tabu: Tabulist,
     audit: Option<AuditCounters>,
     record: SearchRecord,
     n_started: u64,
@@ -343,14 +316,10 @@ struct Run<'a, S: SearchSpace, E, H> {
     sink_error: Option<std::io::Error>,
     /// The fittest candidate fed back so far.
     best: Option<Best<S::Candidate>>,
-    /// The hashes of the last [`LIVE_HASHES`] proposals' candidates, by proposal
-    /// index, for FCM's comparison of a child with its parent.
-    live_hashes: FxHashMap<u64, FunctionalHash>,
+    /// The hashes of recent proposals' candidates, for FCM's comparison of a
+    /// child with its parent.
+    live_hashes: ParentHashes,
 }
-
-/// How many recent proposals' hashes a run keeps for FCM: every parent an
-/// evolution of a population up to this size can pick.
-const LIVE_HASHES: u64 = 1 << 16;
 
 impl<'a, S, E> Search<'a, S, E, NoHasher>
 where
@@ -529,7 +498,7 @@ where
                     None => config.build(),
                 })
                 .transpose()?,
-            tabu: FxHashMap::default(),
+            tabu: Tabulist::default(),
             audit: self.techniques.audit.map(|_| AuditCounters::default()),
             record: SearchRecord {
                 cost_unit: self.evaluator.cost_unit(),
@@ -541,7 +510,7 @@ where
             reached_target: false,
             sink_error: None,
             best: None,
-            live_hashes: FxHashMap::default(),
+            live_hashes: ParentHashes::default(),
         })
     }
 
@@ -1047,9 +1016,7 @@ where
         clock_s: f64,
         in_flight: Vec<Finished<S::Candidate>>,
     ) -> RunState<S::Candidate> {
-        let mut tabu: Vec<(FunctionalHash, u32)> =
-            self.tabu.iter().map(|(h, n)| (*h, *n)).collect();
-        tabu.sort_unstable();
+        let tabu = self.tabu.to_sorted();
         RunState {
             search_rng: self.search_rng.clone(),
             cache_rng: self.cache_rng.clone(),
@@ -1062,12 +1029,7 @@ where
             hits_in_a_row: self.hits_in_a_row,
             reached_target: self.reached_target,
             best: self.best.clone(),
-            live_hashes: {
-                let mut live: Vec<(u64, FunctionalHash)> =
-                    self.live_hashes.iter().map(|(i, h)| (*i, *h)).collect();
-                live.sort_unstable();
-                live
-            },
+            live_hashes: self.live_hashes.to_sorted(),
             clock_s,
             in_flight,
             id_seed: self.id_seed,
@@ -1122,13 +1084,10 @@ where
     }
 
     /// Remembers the hash of the candidate of proposal `index` for FCM, which
-    /// compares a child with its parent: the last [`LIVE_HASHES`] proposals'.
+    /// compares a child with its parent.
     fn remember_hash(&mut self, index: u64, hash: FunctionalHash) {
         if self.search.techniques.fcm.is_some() {
-            self.live_hashes.insert(index, hash);
-            if let Some(old) = index.checked_sub(LIVE_HASHES) {
-                self.live_hashes.remove(&old);
-            }
+            self.live_hashes.remember(index, hash);
         }
     }
 
@@ -1202,27 +1161,26 @@ where
             // hash with it: the driver remembers it by proposal index. A parent
             // whose index the algorithm does not give (or one too old) is hashed
             // again, counted and charged.
-            let remembered = parent_index.and_then(|i| self.live_hashes.get(&i).copied());
+            let remembered = parent_index.and_then(|i| self.live_hashes.get(i));
             let parent_hash = remembered.unwrap_or_else(|| hash_of(parent));
-            for _ in 0..fcm.max_tries {
-                if hash != parent_hash {
-                    break;
-                }
-                candidate = retry(&mut self.search_rng);
-                hash = hash_of(&candidate);
-                replaced = true;
-            }
+            let rng = &mut self.search_rng;
+            replaced |= fcm.apply(
+                parent_hash,
+                &mut candidate,
+                &mut hash,
+                || retry(rng),
+                &mut hash_of,
+            );
         }
         if let Some(tabulist) = search.techniques.tabulist {
-            for _ in 0..tabulist.max_tries {
-                if self.tabu.get(&hash).copied().unwrap_or(0) <= tabulist.max_occurrences {
-                    break;
-                }
-                candidate = retry(&mut self.search_rng);
-                hash = hash_of(&candidate);
-                replaced = true;
-            }
-            *self.tabu.entry(hash).or_insert(0) += 1;
+            let rng = &mut self.search_rng;
+            replaced |= self.tabu.apply(
+                tabulist,
+                &mut candidate,
+                &mut hash,
+                || retry(rng),
+                &mut hash_of,
+            );
         }
         self.remember_hash(index, hash);
         let mut started = self.look_up(index, candidate, hash, n_hashes, start_s);
@@ -1254,12 +1212,7 @@ where
                 if let (Some(counters), Some(fresh), Some(audit)) =
                     (self.audit.as_mut(), audited, self.search.techniques.audit)
                 {
-                    counters.audited += 1;
-                    if (fresh.validation - entry.validation).abs() > audit.tolerance
-                        || fresh.validation.is_nan() != entry.validation.is_nan()
-                    {
-                        counters.collisions += 1;
-                    }
+                    counters.audit(audit, entry.validation, fresh.validation);
                 }
                 (entry.validation, entry.test, Outcome::Hit)
             }
@@ -2104,7 +2057,7 @@ mod tests {
                 .run(&mut crate::RandomSearch, Mode::Serial)
                 .unwrap()
                 .record;
-            let mut seen: FxHashMap<FunctionalHash, u32> = FxHashMap::default();
+            let mut seen: rustc_hash::FxHashMap<FunctionalHash, u32> = Default::default();
             for event in &record.events {
                 *seen.entry(event.hash.expect("hashed")).or_insert(0) += 1;
             }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use ufh_core::FunctionalHash;
 
-use crate::algorithm::bernoulli;
 use crate::store::{FecStore, StoreError, StoredEntry, StoredEvaluation};
 use crate::{Evaluation, SearchError, SearchRng};
 
@@ -457,6 +456,11 @@ impl FunctionalEquivalenceCache {
     pub fn counters(&self) -> CacheCounters {
         self.counters
     }
+}
+
+/// Draws `true` with probability `p` (clamped to [0, 1]).
+fn bernoulli(rng: &mut SearchRng, p: f64) -> bool {
+    p > 0.0 && rand::Rng::random::<f64>(rng) < p
 }
 
 #[cfg(test)]

@@ -75,9 +75,12 @@
 //! ```
 
 mod algorithm;
+mod audit;
 mod bananas;
 mod checkpoint;
 mod driver;
+mod encoding;
+mod fcm;
 mod fec;
 mod local_search;
 mod mu_plus_lambda;
@@ -91,6 +94,7 @@ mod store;
 #[cfg(feature = "redb")]
 mod store_redb;
 pub mod symbolic;
+mod tabulist;
 #[cfg(test)]
 mod testutil;
 
@@ -98,32 +102,31 @@ pub use algorithm::{
     Algorithm, Best, Evolution, EvolutionConfig, Feedback, Proposal, ProposeContext, RandomSearch,
     Replacement,
 };
-pub use bananas::{Acquisition, Bananas, BananasConfig, FeatureEncoding};
+pub use audit::{AuditConfig, AuditCounters};
+pub use bananas::{Acquisition, Bananas, BananasConfig};
 pub use checkpoint::{Checkpoints, DamagedFile, read_sealed, seal, unseal, write_atomically};
-pub use driver::{
-    AuditConfig, Budget, FcmConfig, Mode, NoHasher, Search, SearchResult, TabulistConfig,
-    Techniques, evaluation_id,
-};
+pub use driver::{Budget, Mode, NoHasher, Search, SearchResult, Techniques, evaluation_id};
+pub use encoding::{Crossover, DiscreteEncoding, FeatureEncoding, Neighbourhood};
+pub use fcm::FcmConfig;
 pub use fec::{
     CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
 };
 pub use local_search::{LocalSearch, LocalSearchConfig, Move};
-pub use mu_plus_lambda::{Crossover, MuPlusLambda, MuPlusLambdaConfig};
+pub use mu_plus_lambda::{MuPlusLambda, MuPlusLambdaConfig};
 pub use ppo::{Ppo, PpoConfig};
 pub use record::{
-    AuditCounters, BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord,
-    SharedEventSink,
+    BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord, SharedEventSink,
 };
 #[cfg(feature = "redis")]
 pub use redis::{RedisEvaluator, RedisStore};
 pub use space::{
-    CandidateHasher, CostUnit, DiscreteEncoding, Evaluation, Evaluator, InfrastructureError,
-    Neighbourhood, SearchRng, SearchSpace,
+    CandidateHasher, CostUnit, Evaluation, Evaluator, InfrastructureError, SearchRng, SearchSpace,
 };
 pub use spec_hasher::{Harness, SpecHasher};
 pub use store::{FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation};
 #[cfg(feature = "redb")]
 pub use store_redb::RedbStore;
+pub use tabulist::TabulistConfig;
 
 /// Errors of search configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -23,18 +23,7 @@ use std::collections::VecDeque;
 
 use rand::Rng;
 
-use crate::{Algorithm, Feedback, Proposal, SearchError, SearchRng, SearchSpace};
-
-/// A search space whose candidates can be recombined.
-pub trait Crossover: SearchSpace {
-    /// Two children of `a` and `b`.
-    fn crossover(
-        &self,
-        a: &Self::Candidate,
-        b: &Self::Candidate,
-        rng: &mut SearchRng,
-    ) -> (Self::Candidate, Self::Candidate);
-}
+use crate::{Algorithm, Crossover, Feedback, Proposal, SearchError, SearchRng};
 
 /// Settings of [`MuPlusLambda`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -2,7 +2,7 @@
 
 use ufh_core::FunctionalHash;
 
-use crate::{CacheCounters, CostUnit};
+use crate::{AuditCounters, CacheCounters, CostUnit};
 
 /// How a candidate's fitness was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -53,22 +53,6 @@ pub struct BestPoint {
     /// The test fitness of that best candidate.
     #[serde(with = "special_f64")]
     pub test: f64,
-}
-
-/// Counts of the counterfactual audit of cache hits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditCounters {
-    /// Cache hits evaluated anyway.
-    pub audited: u64,
-    /// Of those, hits whose fresh fitness differed from the cached one.
-    pub collisions: u64,
-}
-
-impl AuditCounters {
-    /// Fraction of audited hits that were collisions.
-    pub fn collision_rate(&self) -> Option<f64> {
-        (self.audited > 0).then(|| self.collisions as f64 / self.audited as f64)
-    }
 }
 
 /// Everything recorded by one search.

@@ -18,25 +18,6 @@ pub trait SearchSpace {
     fn mutate(&self, parent: &Self::Candidate, rng: &mut SearchRng) -> Self::Candidate;
 }
 
-/// A search space whose candidates have neighbours: the candidates one edit away,
-/// for local search.
-pub trait Neighbourhood: SearchSpace {
-    /// Every valid candidate one edit away from `candidate`, in a fixed order (the
-    /// algorithm shuffles it with the search's seed); empty if there is none.
-    fn neighbours(&self, candidate: &Self::Candidate) -> Vec<Self::Candidate>;
-}
-
-/// A search space whose candidates are built from a fixed sequence of discrete
-/// decisions, for controllers such as PPO.
-pub trait DiscreteEncoding: SearchSpace {
-    /// Number of options of each decision, in decision order; each at least 1.
-    fn cardinalities(&self) -> Vec<usize>;
-
-    /// The candidate that `choices` (one per decision, each below its cardinality)
-    /// describe.
-    fn decode(&self, choices: &[usize]) -> Self::Candidate;
-}
-
 /// What the simulated clock counts: the unit of every cost an evaluator and a
 /// hasher charge ([`Evaluation::cost_s`], [`CandidateHasher::cost_s`]), of a
 /// [`Budget::SimulatedSeconds`](crate::Budget) and of the times in a record. An
