@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use ufh_core::FunctionalHash;
 
-use crate::store::{FecStore, StoreError, StoredEntry, StoredEvaluation};
+use crate::store::{CacheEntry, FecStore, StoreError, StoredEntry, StoredEvaluation};
 use crate::{Evaluation, SearchError, SearchRng};
 
 /// When a cache forgets a key after a full hit (Method 8).
@@ -91,52 +91,6 @@ impl FecConfig {
         let mut cache = self.build()?;
         cache.store = Some(store);
         Ok(cache)
-    }
-}
-
-/// What the cache knows of one functional hash: running means over its evaluations.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CacheEntry {
-    /// Mean validation fitness.
-    pub validation: f64,
-    /// Mean test fitness.
-    pub test: f64,
-    /// Mean evaluation cost in simulated seconds.
-    pub cost_s: f64,
-    /// Evaluations aggregated.
-    pub n_evals: u32,
-    /// Full hits since insertion.
-    pub n_hits: u32,
-    last_used: u64,
-}
-
-impl CacheEntry {
-    /// An entry before its first evaluation.
-    pub(crate) fn empty() -> Self {
-        CacheEntry {
-            validation: 0.0,
-            test: 0.0,
-            cost_s: 0.0,
-            n_evals: 0,
-            n_hits: 0,
-            last_used: 0,
-        }
-    }
-
-    /// Adds one evaluation to the running means.
-    pub(crate) fn add(&mut self, evaluation: &Evaluation) {
-        self.n_evals += 1;
-        if self.n_evals == 1 {
-            // The first evaluation is taken as it is, a failure's infinite fitness too.
-            self.validation = evaluation.validation;
-            self.test = evaluation.test;
-            self.cost_s = evaluation.cost_s;
-        } else {
-            let n = f64::from(self.n_evals);
-            self.validation += (evaluation.validation - self.validation) / n;
-            self.test += (evaluation.test - self.test) / n;
-            self.cost_s += (evaluation.cost_s - self.cost_s) / n;
-        }
     }
 }
 

@@ -108,9 +108,7 @@ pub use checkpoint::{Checkpoints, DamagedFile, read_sealed, seal, unseal, write_
 pub use driver::{Budget, Mode, NoHasher, Search, SearchResult, Techniques, evaluation_id};
 pub use encoding::{Crossover, DiscreteEncoding, FeatureEncoding, Neighbourhood};
 pub use fcm::FcmConfig;
-pub use fec::{
-    CacheCounters, CacheEntry, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup,
-};
+pub use fec::{CacheCounters, FecConfig, Forgetting, FunctionalEquivalenceCache, Lookup};
 pub use local_search::{LocalSearch, LocalSearchConfig, Move};
 pub use mu_plus_lambda::{MuPlusLambda, MuPlusLambdaConfig};
 pub use ppo::{Ppo, PpoConfig};
@@ -123,7 +121,9 @@ pub use space::{
     CandidateHasher, CostUnit, Evaluation, Evaluator, InfrastructureError, SearchRng, SearchSpace,
 };
 pub use spec_hasher::{Harness, SpecHasher};
-pub use store::{FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation};
+pub use store::{
+    CacheEntry, FecStore, MemoryStore, Namespace, StoreError, StoredEntry, StoredEvaluation,
+};
 #[cfg(feature = "redb")]
 pub use store_redb::RedbStore;
 pub use tabulist::TabulistConfig;
