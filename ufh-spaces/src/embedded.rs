@@ -269,7 +269,7 @@ impl TableSettings {
 pub fn run_seed(key: &ModuleHash, epochs: u32, repeat: usize) -> u64 {
     let low = u64::from_le_bytes(key.0[..8].try_into().expect("8 bytes"));
     let high = u64::from_le_bytes(key.0[8..].try_into().expect("8 bytes"));
-    use crate::gaussian::mix;
+    use crate::seeds::mix;
     mix(mix(mix(low) ^ high) ^ (u64::from(epochs) << 32 | repeat as u64))
 }
 

@@ -90,6 +90,7 @@ pub mod mnas;
 pub mod nasbench101;
 #[cfg(any(feature = "nasbench101", feature = "autorl", feature = "mnas"))]
 mod nn;
+mod seeds;
 #[cfg(feature = "nasbench101")]
 pub mod tabular;
 #[cfg(feature = "zoo")]

@@ -79,12 +79,10 @@ pub struct SplitSizes {
 
 fn seed_of(seed: u64, stream: u64, index: u64) -> u64 {
     // SplitMix64's finaliser over the three, so nearby seeds give unrelated streams.
-    let mut z = seed
-        ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03)
-        ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::seeds::mix(
+        seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03)
+            ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
 }
 
 const DATA_STREAM: u64 = 1;

@@ -122,7 +122,7 @@ impl ZooSpace {
             ZooSpace::Nb201 => 0x201,
             ZooSpace::Chain => 0xC4A1,
         };
-        crate::gaussian::mix((tag << 32) ^ index as u64)
+        crate::seeds::mix((tag << 32) ^ index as u64)
     }
 }
 
