@@ -239,6 +239,10 @@ impl<W: HashWidth> FunctionalHasher<W> {
     /// the fused bulk loop (when `lanes` offers one), the rest is truncated by
     /// `kernel` straight into the buffer, and `one` serves when the buffer is not
     /// aligned to the word (after pushes of a narrower type).
+    ///
+    /// `kernel(values, mask, out)` must write every element of `out` (its
+    /// callers pass slices of equal length): the buffer's words count as
+    /// initialised once it returns.
     #[inline(always)]
     fn push_slice<'a, T: Copy, Word: bytemuck::Pod, M: Copy>(
         &mut self,
@@ -260,7 +264,9 @@ impl<W: HashWidth> FunctionalHasher<W> {
             };
             let take = free.len().min(values.len());
             kernel(&values[..take], mask, &mut free[..take]);
-            self.state.commit_words::<Word>(take);
+            // SAFETY: `kernel` wrote all of `free[..take]`, the first `take`
+            // words of what `free_words` just returned, and `take <= free.len()`.
+            unsafe { self.state.commit_words::<Word>(take) };
             self.short_fall += (take * (8 - size_of::<Word>())) as u64;
             values = &values[take..];
         }

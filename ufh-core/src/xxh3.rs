@@ -438,8 +438,15 @@ impl Xxh3 {
 
     /// Records that the first `n` words of `T` of [`Xxh3::free_words`] were
     /// written: bytes `0..buffered` stay initialised.
+    ///
+    /// # Safety
+    ///
+    /// The first `n` words of the slice the last [`Xxh3::free_words::<T>`] call
+    /// returned must have been written since, and `n` must not exceed its length:
+    /// every later read of the buffer (flushes, digests) treats bytes
+    /// `0..buffered` as initialised.
     #[inline]
-    pub(crate) fn commit_words<T>(&mut self, n: usize) {
+    pub(crate) unsafe fn commit_words<T>(&mut self, n: usize) {
         self.buffered += n * size_of::<T>();
     }
 
