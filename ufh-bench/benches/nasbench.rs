@@ -101,16 +101,6 @@ fn hashes(c: &mut Criterion) {
             }
         })
     });
-    // The same hashes through the shared adapter, unmemoised: each cell's
-    // read-out truncated and mixed anew (why `TableHasher` memoises).
-    let adapter = hasher.spec_hasher();
-    group.bench_function("functional_hash_through_spec_hasher", |b| {
-        b.iter(|| {
-            for cell in &cells {
-                black_box(adapter.hash(cell));
-            }
-        })
-    });
     group.finish();
 }
 

@@ -1276,17 +1276,16 @@ impl TableHasherConfig {
         } else {
             HashSource::FitnessBudgetWithoutFitness { epochs }
         };
-        let mut hasher = TableHasher {
+        Ok(TableHasher {
             table,
             config: self,
             source,
-            spec: HashSpec::bare(self.mantissa_bits, 1, 0).expect("one seed"),
-            model_hashes: Vec::new(),
-        };
-        hasher.model_hashes = (0..table.len())
-            .map(|i| hasher.hash_model(&table.model_at(i)))
-            .collect();
-        Ok(hasher)
+            inner: SpecHasher::with_harness(
+                HashSpec::bare(self.mantissa_bits, 1, 0).expect("one seed"),
+                self.cost_s,
+                TableReadOut { table, source },
+            ),
+        })
     }
 }
 
@@ -1299,21 +1298,19 @@ impl TableHasherConfig {
 ///
 /// The hash is the unified one: a cell bound to the table ([`TableReadOut`])
 /// emits its read-out as [`HashableOutputs`], hashed bare (one run, no count
-/// word) by [`SpecHasher`]. This hasher is that [`SpecHasher`] memoised: every
-/// model's hash is computed when it is built, so hashing a candidate is its
-/// pruning and the table's structural look-up, with no lock, and threads share
-/// a hasher freely ([`TableHasher::spec_hasher`] gives the unmemoised one; the
-/// two agree on every cell, as a test checks). The memo saves little, since the
-/// structural look-up dominates: 28.6 µs against 34.8 µs for 64 cells (1.2×;
-/// `cargo bench -p ufh-bench --bench bench_main -- nasbench101_hash/functional_hash`,
-/// one sitting on 2 cores, December 7 2026).
+/// word) by [`SpecHasher`], which this hasher holds ([`TableHasher::spec_hasher`]).
+/// It keeps no memo of models' hashes: hashing a cell costs its pruning, the
+/// table's structural look-up and truncating and mixing four numbers, and a memo
+/// of every model's hash measured no faster (15.08 µs against 15.03 µs for 64
+/// cells, `cargo bench -p ufh-bench --bench bench_main --
+/// nasbench101_hash/functional_hash`, one sitting on an otherwise idle 2-core
+/// machine, December 7 2026). Threads share a hasher freely.
 #[derive(Debug)]
 pub struct TableHasher<'t, T: TabularBenchmark + ?Sized> {
     table: &'t T,
     config: TableHasherConfig,
     source: HashSource,
-    spec: HashSpec,
-    model_hashes: Vec<FunctionalHash>,
+    inner: SpecHasher<TableReadOut<'t, T>>,
 }
 
 /// A table as what cells run on: a cell's hashable outputs are the table's
@@ -1385,7 +1382,7 @@ fn push_read_out(model: &ModelView<'_>, source: HashSource, probe: &mut Probe<'_
     }
 }
 
-impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
+impl<'t, T: TabularBenchmark + ?Sized> TableHasher<'t, T> {
     /// What the hash reads.
     pub fn source(&self) -> HashSource {
         self.source
@@ -1398,22 +1395,16 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
             push_read_out(model, source, probe);
             Ok::<(), std::convert::Infallible>(())
         });
-        match functional_hash(&read_out, &self.spec) {
+        match functional_hash(&read_out, self.inner.spec()) {
             Ok(hash) => hash,
             Err(never) => match never {},
         }
     }
 
-    /// The same hash, unmemoised: [`SpecHasher`] over the table's read-out.
-    pub fn spec_hasher(&self) -> SpecHasher<TableReadOut<'_, T>> {
-        SpecHasher::with_harness(
-            self.spec.clone(),
-            self.config.cost_s,
-            TableReadOut {
-                table: self.table,
-                source: self.source,
-            },
-        )
+    /// The shared adapter this hasher is: [`SpecHasher`] over the table's
+    /// read-out.
+    pub fn spec_hasher(&self) -> &SpecHasher<TableReadOut<'t, T>> {
+        &self.inner
     }
 
     /// The table's models grouped by functional hash: one group of model indices
@@ -1433,17 +1424,13 @@ impl<T: TabularBenchmark + ?Sized> TableHasher<'_, T> {
 
     /// The hash every invalid or unknown cell gets (the hash of no outputs).
     pub fn failure_hash(&self) -> FunctionalHash {
-        ufh_core::FunctionalHasher::new(self.config.mantissa_bits).finish()
+        self.inner.failure_hash()
     }
 }
 
 impl<T: TabularBenchmark + ?Sized> CandidateHasher<Cell> for TableHasher<'_, T> {
     fn hash(&self, candidate: &Cell) -> FunctionalHash {
-        candidate
-            .prune()
-            .ok()
-            .and_then(|pruned| self.table.position_of_pruned(&pruned))
-            .map_or_else(|| self.failure_hash(), |index| self.model_hashes[index])
+        self.inner.hash(candidate)
     }
 
     fn cost_s(&self) -> f64 {
