@@ -236,14 +236,15 @@ where
             parent_index,
         } = proposal;
         if !search.techniques.need_hash() {
+            // Without FEC there is no cache, so `is_known` hashes nothing.
+            debug_assert_eq!(queries, 0);
             self.n_evaluations += 1;
-            self.record.n_hashes += queries;
             return Started {
                 index,
                 candidate,
                 hash: None,
                 start_s,
-                hash_cost_s: queries as f64 * search.hash_cost_s(),
+                hash_cost_s: 0.0,
                 lookup: None,
                 replaced: false,
             };
