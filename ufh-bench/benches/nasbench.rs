@@ -27,11 +27,11 @@ use ufh_search::{
 };
 use ufh_spaces::nasbench101::tfrecord::TfRecordReader;
 use ufh_spaces::nasbench101::{
-    ModuleHash, NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells,
-};
-use ufh_spaces::tabular::{
     EpochMetrics, ModelView, RepeatMetrics, TableEvaluatorConfig, TableHasherConfig,
     TabularBenchmark,
+};
+use ufh_spaces::nasbench101::{
+    ModuleHash, NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells,
 };
 
 fn synthetic_file(max_vertices: usize) -> Vec<u8> {

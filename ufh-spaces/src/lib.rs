@@ -2,7 +2,10 @@
 //! functional hash uses.
 //!
 //! * [`nasbench101`]: NAS-Bench-101 cells, the benchmark's structural hash and
-//!   mutation, and a native reader of its data files.
+//!   mutation, a native reader of its data files, tabular benchmarks (a table of
+//!   trained models behind the [`TabularBenchmark`](nasbench101::TabularBenchmark)
+//!   trait), the evaluator that reads fitness from a table, the hasher that reads
+//!   the paper's functional hash, and the embedded tables ([`nasbench101::embedded`]).
 //! * [`automl_zero`]: AutoML-Zero programs (Setup, Predict, Learn over a virtual
 //!   memory), their interpreter, mutations, tasks, evaluator and functional hash,
 //!   and the demo that rediscovers linear regression.
@@ -13,9 +16,12 @@
 //!   MnasNet's latency-aware reward.
 //! * [`zoo`]: the proxy zoo's two further design spaces, NAS-Bench-201's cells and
 //!   a chain grid of ReLU-Conv-BN blocks, with shipped tables of trained networks.
-//! * [`tabular`]: tabular benchmarks (a table of trained models), the
-//!   [`TabularBenchmark`](tabular::TabularBenchmark) trait, the evaluator that reads
-//!   fitness from a table and the hasher that reads the paper's functional hash.
+//!
+//! Every setup module has the same rooms: `space.rs` (the candidate, sampling and
+//! mutation), `evaluate.rs` (the evaluator and its config), `hash.rs` (the probe and
+//! the hasher), its own data and environments in named submodules, and a `mod.rs`
+//! that re-exports them. What the setups share (the neural-network substrate, the
+//! digits, the seed mixer) sits outside every setup and imports none.
 //!
 //! The crate knows no concrete search algorithm: it implements `ufh-search`'s
 //! traits, and any algorithm and technique runs on it.
@@ -26,14 +32,14 @@
 //! compiles only its code and dependencies
 //! (`default-features = false, features = ["autorl"]`):
 //!
-//! * `nasbench101`: [`nasbench101`] and [`tabular`] (the data-file reader, the
+//! * `nasbench101`: [`nasbench101`] (the data-file reader, the tables, the
 //!   structural hash and the CNN trainer);
-//! * `embedded`: the two embedded tables of [`embedded`] (about 8.5 MB compiled
-//!   in; implies `nasbench101`);
+//! * `embedded`: the two embedded tables of [`nasbench101::embedded`] (about 8.5 MB
+//!   compiled in; implies `nasbench101`);
 //! * `automl-zero`: [`automl_zero`];
 //! * `autorl`: [`autorl`];
 //! * `mnas`: [`mnas`] (the digits and the substrate's layers, not NAS-Bench-101);
-//! * `zoo`: [`zoo`] (implies `nasbench101`).
+//! * `zoo`: [`zoo`] (the digits and the substrate's training, not NAS-Bench-101).
 //!
 //! # Example
 //!
@@ -43,7 +49,7 @@
 //! ```
 //! use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search, Techniques};
 //! use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, SpaceConfig, enumerate_unique_cells};
-//! use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TableEvaluatorConfig, TableHasherConfig};
+//! use ufh_spaces::nasbench101::{EpochMetrics, RepeatMetrics, TableEvaluatorConfig, TableHasherConfig};
 //!
 //! // Every model of at most 4 vertices, with made-up accuracies, at 4 and 108 epochs.
 //! let mut writer = NasBench101Writer::new(Vec::new());
@@ -79,19 +85,25 @@
 pub mod automl_zero;
 #[cfg(feature = "autorl")]
 pub mod autorl;
-#[cfg(any(feature = "nasbench101", feature = "automl-zero", feature = "mnas"))]
+#[cfg(any(
+    feature = "nasbench101",
+    feature = "automl-zero",
+    feature = "mnas",
+    feature = "zoo"
+))]
 pub mod digits;
-#[cfg(feature = "embedded")]
-pub mod embedded;
 mod gaussian;
 #[cfg(feature = "mnas")]
 pub mod mnas;
 #[cfg(feature = "nasbench101")]
 pub mod nasbench101;
-#[cfg(any(feature = "nasbench101", feature = "autorl", feature = "mnas"))]
+#[cfg(any(
+    feature = "nasbench101",
+    feature = "autorl",
+    feature = "mnas",
+    feature = "zoo"
+))]
 mod nn;
 mod seeds;
-#[cfg(feature = "nasbench101")]
-pub mod tabular;
 #[cfg(feature = "zoo")]
 pub mod zoo;

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use ufh_spaces::nasbench101::{EpochMetrics, ModelTable, RepeatMetrics};
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, enumerate_unique_cells};
-use ufh_spaces::tabular::{EpochMetrics, ModelTable, RepeatMetrics};
 
 /// The system allocator, counting live bytes and their peak.
 struct Counting;

@@ -9,9 +9,9 @@ use ufh_core::MantissaBits;
 use ufh_search::{CandidateHasher, SearchRng, SearchSpace};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::space::UfhLossHasher;
-use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::mnas::{MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings};
-use ufh_spaces::tabular::TableHasherConfig;
+use ufh_spaces::nasbench101::TableHasherConfig;
+use ufh_spaces::nasbench101::embedded::EmbeddedTable;
 
 /// The first `n` candidates `space` samples from seed 0.
 fn sampled<S: SearchSpace>(space: &S, n: usize) -> Vec<S::Candidate> {
@@ -41,7 +41,7 @@ fn nas_bench_101_cells_hash_to_their_golden_values() {
     assert_eq!(hex(&hasher, &cells), golden);
     // A cell's hash, found by the structural look-up, is its model's read-out
     // hashed directly, for every model of the table.
-    use ufh_spaces::tabular::TabularBenchmark;
+    use ufh_spaces::nasbench101::TabularBenchmark;
     let models = table.table();
     for index in 0..models.len() {
         let model = models.model_at(index);

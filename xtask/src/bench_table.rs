@@ -22,9 +22,9 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use ufh_spaces::digits;
-use ufh_spaces::embedded::{TableSettings, TableSpec, train_model};
+use ufh_spaces::nasbench101::embedded::{TableSettings, TableSpec, train_model};
 use ufh_spaces::nasbench101::{Cell, ModuleHash, enumerate_unique_cells};
-use ufh_spaces::tabular::{EpochMetrics, ExampleCounts, ModelTableBuilder, RepeatMetrics};
+use ufh_spaces::nasbench101::{EpochMetrics, ExampleCounts, ModelTableBuilder, RepeatMetrics};
 
 use crate::say;
 use crate::workspace_root;

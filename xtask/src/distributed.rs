@@ -23,9 +23,9 @@ use ufh_search::{
     Budget, Checkpoints, Evaluation, Evaluator, EvolutionConfig, FecStore, MemoryStore, Namespace,
     RedbStore, Replacement, Search, SearchRecord, SearchRng, Techniques,
 };
-use ufh_spaces::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::Cell;
-use ufh_spaces::tabular::{
+use ufh_spaces::nasbench101::embedded::EmbeddedTable;
+use ufh_spaces::nasbench101::{
     ModelTable, RepeatChoice, TableEvaluator, TableEvaluatorConfig, TableHasher, TableHasherConfig,
 };
 

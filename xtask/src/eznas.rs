@@ -30,9 +30,9 @@ use ufh_proxies::tensor::Tensor;
 use ufh_proxies::tree::Tree;
 use ufh_search::{Budget, Mode, MuPlusLambdaConfig, Outcome, Search, SearchRecord, Techniques};
 use ufh_spaces::digits;
-use ufh_spaces::embedded::EmbeddedTable;
+use ufh_spaces::nasbench101::TabularBenchmark;
+use ufh_spaces::nasbench101::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{BlockStatistics, CellNetwork, LossGradientScores};
-use ufh_spaces::tabular::TabularBenchmark;
 use ufh_spaces::zoo::{ZooSpace, ZooTable};
 
 use crate::say;

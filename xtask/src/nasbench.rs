@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use ufh_spaces::nasbench101::{EpochMetrics, RepeatMetrics, TabularBenchmark};
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Writer, enumerate_unique_cells};
-use ufh_spaces::tabular::{EpochMetrics, RepeatMetrics, TabularBenchmark};
 
 use crate::say;
 
@@ -85,7 +85,7 @@ fn race(path: Option<&Path>, repeats: u64, jobs: NonZeroUsize) -> anyhow::Result
     use rayon::prelude::*;
     use ufh_search::{Budget, EvolutionConfig, FecConfig, Mode, Replacement, Search, Techniques};
     use ufh_spaces::nasbench101::SpaceConfig;
-    use ufh_spaces::tabular::{TableEvaluatorConfig, TableHasherConfig};
+    use ufh_spaces::nasbench101::{TableEvaluatorConfig, TableHasherConfig};
 
     let start = Instant::now();
     let benchmark = match path {

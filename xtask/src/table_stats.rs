@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use ufh_core::MantissaBits;
 use ufh_search::{Budget, Mode, Outcome, Search, Techniques};
-use ufh_spaces::embedded::TableSpec;
 use ufh_spaces::nasbench101::SpaceConfig;
-use ufh_spaces::tabular::{
+use ufh_spaces::nasbench101::embedded::TableSpec;
+use ufh_spaces::nasbench101::{
     ModelTable, RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark,
 };
 

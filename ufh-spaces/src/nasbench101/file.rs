@@ -15,7 +15,7 @@
 //! training run cannot have (accuracies outside [0, 1], negative or non-finite
 //! times, 0 epochs or parameters) are rejected naming the record and field. Only the full
 //! file holds the 4-epoch budget that the paper's functional hash reads; with the
-//! 108-epoch-only file the hash falls back as [`crate::tabular::HashSource`] says.
+//! 108-epoch-only file the hash falls back as [`crate::nasbench101::HashSource`] says.
 //!
 //! # Record format
 //!
@@ -39,7 +39,7 @@ use rayon::prelude::*;
 use super::cell::{Cell, CellError, InvalidCell};
 use super::module_hash::{ModuleHash, ParseModuleHashError};
 use super::tfrecord::{FrameError, RecordPosition, TfRecordReader, TfRecordWriter};
-use crate::tabular::{
+use crate::nasbench101::{
     BinaryTableError, EpochMetrics, ModelTable, ModelTableBuilder, RepeatMetrics, TableError,
     TabularBenchmark,
 };
@@ -478,7 +478,7 @@ impl NasBench101 {
     }
 }
 
-crate::tabular::delegate_tabular_benchmark!(NasBench101, table);
+crate::nasbench101::table::delegate_tabular_benchmark!(NasBench101, table);
 
 /// NAS-Bench-101's files hold every unique cell of at most V vertices: a file
 /// with fewer models than that space was cut short, even when every record in it
@@ -656,8 +656,8 @@ impl<W: Write> NasBench101Writer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nasbench101::TabularBenchmark;
     use crate::nasbench101::enumerate_unique_cells;
-    use crate::tabular::TabularBenchmark;
 
     fn run(seed: f64) -> RepeatMetrics {
         let at = |f: f64| EpochMetrics {

@@ -12,25 +12,36 @@
 //!   protobuf), with a binary cache.
 //!
 //! Fitness and the functional hash come from any
-//! [`TabularBenchmark`](crate::tabular::TabularBenchmark) through
-//! [`TableEvaluator`](crate::tabular::TableEvaluator) and
-//! [`TableHasher`](crate::tabular::TableHasher).
+//! [`TabularBenchmark`](crate::nasbench101::TabularBenchmark) through
+//! [`TableEvaluator`](crate::nasbench101::TableEvaluator) and
+//! [`TableHasher`](crate::nasbench101::TableHasher).
 
 mod cell;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+mod evaluate;
 mod file;
+mod hash;
 mod module_hash;
 mod network;
 mod space;
+pub(crate) mod table;
 pub mod tfrecord;
 
 pub use cell::{Cell, CellError, InvalidCell, MAX_EDGES, MAX_VERTICES, Op, UnknownOp};
+pub use evaluate::{RepeatChoice, TableConfigError, TableEvaluator, TableEvaluatorConfig};
 pub use file::{
     EvaluationData, LoadReport, MODELS_BY_MAX_VERTICES, ModelMetrics, NasBench101,
     NasBench101Writer, NasBenchError, NasBenchErrorKind, REPEATS,
 };
+pub use hash::{CellReadOut, HashSource, NotInTable, TableHasher, TableHasherConfig, TableReadOut};
 pub use module_hash::{ModuleHash, ParseModuleHashError};
 pub use network::{
     BlockStatistics, CellNetwork, LossGradientScores, StatTensor, TrainConfig, TrainedRun,
     train_cell,
 };
 pub use space::{NasBench101Space, SpaceConfig, SpaceError, enumerate_unique_cells};
+pub use table::{
+    BinaryTableError, EpochMetrics, ExampleCounts, ModelTable, ModelTableBuilder, ModelView,
+    RepeatMetrics, TableError, TabularBenchmark,
+};

@@ -180,7 +180,7 @@ impl Cell {
     /// `nasbench101_hash`). Isomorphic cells share it.
     ///
     /// It is for look-ups within one process, never for files or across
-    /// versions: [`ModelTable`](crate::tabular::ModelTable) builds an index on it
+    /// versions: [`ModelTable`](crate::nasbench101::ModelTable) builds an index on it
     /// when the table loads, checks that no two of its models share a key, and
     /// falls back to the module hash if two do. Call it on the pruned cell.
     pub fn structure_key(&self) -> u64 {

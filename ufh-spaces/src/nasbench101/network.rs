@@ -30,47 +30,7 @@ use crate::digits::{Digits, DigitsSplit, N_CLASSES};
 use crate::nn::layers::{Classifier, ConvBlock, MaxPool, Param, Tensor};
 use crate::nn::net::{self, Net};
 pub use crate::nn::net::{BlockStatistics, LossGradientScores, StatTensor, TrainedRun};
-
-/// Settings of the scaled network and its training.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    /// Channels `C` of the stem and the first cell (the second has `2C`).
-    pub channels: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// Peak learning rate, decayed to 0 by a cosine over the budget.
-    pub learning_rate: f32,
-    /// SGD momentum.
-    pub momentum: f32,
-    /// L2 weight decay on conv and dense weights.
-    pub weight_decay: f32,
-    /// Side of the images the network sees: 8 (the digits as they are) or 4 (each
-    /// 2×2 block of pixels averaged, the summands added in row-major order), which
-    /// makes every layer four times cheaper and the task harder.
-    #[serde(default = "eight", skip_serializing_if = "is_eight")]
-    pub input_side: usize,
-}
-
-fn eight() -> usize {
-    8
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // reason: serde's skip_serializing_if passes a reference
-fn is_eight(side: &usize) -> bool {
-    *side == 8
-}
-
-impl TrainConfig {
-    /// The settings of ufh's embedded benchmark.
-    pub const EMBEDDED: TrainConfig = TrainConfig {
-        channels: 8,
-        batch_size: 50,
-        learning_rate: 0.2,
-        momentum: 0.9,
-        weight_decay: 1e-4,
-        input_side: 8,
-    };
-}
+pub use crate::nn::train::TrainConfig;
 
 /// NAS-Bench-101's `compute_vertex_channels`.
 fn vertex_channels(cell: &Cell, in_channels: usize, out_channels: usize) -> Vec<usize> {

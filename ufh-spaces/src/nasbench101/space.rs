@@ -18,7 +18,7 @@ pub struct SpaceConfig {
     /// cell that prunes to more is rejected and redrawn, as NAS-Bench-101's
     /// `is_valid` does, so a search never proposes a cell outside its table. 7 in
     /// NAS-Bench-101; a table's own bound for restricted tables
-    /// ([`crate::tabular::TabularBenchmark::vertex_bound`]).
+    /// ([`crate::nasbench101::TabularBenchmark::vertex_bound`]).
     pub max_vertices: usize,
     /// Most edges a pruned cell may have: 9 in NAS-Bench-101.
     pub max_edges: usize,

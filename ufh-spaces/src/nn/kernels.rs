@@ -147,7 +147,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `Σ x` with eight partial sums in a fixed order.
-#[cfg(any(feature = "nasbench101", feature = "mnas"))]
+#[cfg(any(feature = "nasbench101", feature = "mnas", feature = "zoo"))]
 #[inline]
 pub(crate) fn sum(x: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
@@ -166,7 +166,7 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
         + tail
 }
 
-#[cfg(any(feature = "nasbench101", feature = "mnas"))]
+#[cfg(any(feature = "nasbench101", feature = "mnas", feature = "zoo"))]
 /// im2col of a 3×3 convolution with stride 1 and zero padding 1, for activations
 /// laid out `[channels][images × h × w]`: `col[(c·9 + ky·3 + kx)][image·h·w + y·w + x]`
 /// is input pixel `(y + ky - 1, x + kx - 1)` of channel `c`, or 0 outside.
@@ -216,7 +216,7 @@ pub(crate) fn im2col3(
     }
 }
 
-#[cfg(any(feature = "nasbench101", feature = "mnas"))]
+#[cfg(any(feature = "nasbench101", feature = "mnas", feature = "zoo"))]
 /// The adjoint of [`im2col3`]: `input_grad += col2im(col_grad)`.
 ///
 /// Rows at a time, shifted by the kernel column as [`im2col3`] shifts them: in the

@@ -7,9 +7,11 @@
 //! no kernel reassociates a sum and none dispatches on CPU features.
 
 pub(crate) mod kernels;
-#[cfg(any(feature = "nasbench101", feature = "mnas"))]
+#[cfg(any(feature = "nasbench101", feature = "mnas", feature = "zoo"))]
 pub(crate) mod layers;
 #[cfg(feature = "mnas")]
 pub(crate) mod mobile;
-#[cfg(feature = "nasbench101")]
+#[cfg(any(feature = "nasbench101", feature = "zoo"))]
 pub(crate) mod net;
+#[cfg(any(feature = "nasbench101", feature = "zoo"))]
+pub(crate) mod train;

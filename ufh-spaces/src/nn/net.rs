@@ -9,9 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::layers::{Capture, ConvBlock, Param, Tensor, count_correct, softmax_cross_entropy};
+use super::train::{EpochMetrics, RepeatMetrics, TrainConfig};
 use crate::digits::{Digits, DigitsSplit, N_CLASSES, N_PIXELS};
-use crate::nasbench101::TrainConfig;
-use crate::tabular::{EpochMetrics, RepeatMetrics};
 
 /// A network of the crate's layers with a hand-written backward pass.
 pub(crate) trait Net: Clone {

@@ -31,7 +31,7 @@
 //! # EZNAS's statistics
 //! Every ReLU-Conv-BN block (NAS-Bench-201's nor_conv edges and reduction convs,
 //! the chain's blocks) is one statistics instance; its four tensors map as EZNAS
-//! §3.2 gives them (see [`crate::nasbench101::BlockStatistics`]). The stem, a
+//! §3.2 gives them (see [`BlockStatistics`]). The stem, a
 //! conv-BN without a ReLU, is not an instance. Every zoo network has at least one
 //! instance: a NAS-Bench-201 cell of pools, skips and nones still has its
 //! reductions' blocks, and every chain stage has a block.
@@ -45,13 +45,14 @@ use rand::SeedableRng;
 use rand::seq::index;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+pub use crate::nn::net::{BlockStatistics, LossGradientScores, StatTensor, TrainedRun};
+pub use crate::nn::train::TrainConfig;
 pub use chain::{ChainNet, Stage};
 pub use nb201::{Nb201Cell, Nb201Op};
 pub use network::ZooNetwork;
 pub use table::{ZooRecord, ZooTable, ZooTableError};
 
 use crate::digits::DigitsSplit;
-use crate::nasbench101::{TrainConfig, TrainedRun};
 use crate::nn::net;
 
 /// A design space of the zoo.

@@ -5,9 +5,10 @@
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::digits::{Digits, N_CLASSES};
-use crate::nasbench101::{BlockStatistics, LossGradientScores, TrainConfig};
 use crate::nn::layers::{AvgPool, Classifier, ConvBlock, Order, Param, Relu, Tensor};
 use crate::nn::net::{self, Net};
+use crate::nn::net::{BlockStatistics, LossGradientScores};
+use crate::nn::train::TrainConfig;
 
 /// What an edge computes from its source node.
 #[derive(Debug, Clone)]
@@ -147,7 +148,7 @@ impl ZooNetwork {
             .count()
     }
 
-    /// EZNAS's statistics, as [`crate::nasbench101::CellNetwork::statistics_seeded`]
+    /// EZNAS's statistics, as NAS-Bench-101's `CellNetwork::statistics_seeded`
     /// takes them, one [`BlockStatistics`] per ReLU-Conv-BN block in node and edge
     /// order (the stem, a conv-BN without ReLU, is not one).
     pub fn statistics_seeded(

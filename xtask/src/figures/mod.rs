@@ -40,9 +40,9 @@ use ufh_search::{
     BananasConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, LocalSearchConfig,
     Mode, Namespace, PpoConfig, Replacement, Search, SearchRecord, TabulistConfig, Techniques,
 };
-use ufh_spaces::embedded::EmbeddedTable;
+use ufh_spaces::nasbench101::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Space, SpaceConfig};
-use ufh_spaces::tabular::{
+use ufh_spaces::nasbench101::{
     RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark,
 };
 

@@ -22,22 +22,22 @@
 //! bar); the file header records the generator version and these settings.
 
 use crate::digits::DigitsSplit;
+use crate::nasbench101::ModelTable;
 use crate::nasbench101::{
     Cell, ModuleHash, NasBench101Space, SpaceConfig, TrainConfig, TrainedRun, train_cell,
 };
-use crate::tabular::ModelTable;
 
 /// The committed small table, in ufh's binary table format (version 1).
-const SMALL_BYTES: &[u8] = include_bytes!("../data/nasbench-digits.ufhtable");
+const SMALL_BYTES: &[u8] = include_bytes!("../../data/nasbench-digits.ufhtable");
 /// The committed large table, in ufh's compact binary format (version 2).
-const LARGE_BYTES: &[u8] = include_bytes!("../data/nasbench-digits-6v.ufhtable");
+const LARGE_BYTES: &[u8] = include_bytes!("../../data/nasbench-digits-6v.ufhtable");
 
-/// An embedded benchmark, ready for [`TableEvaluator`](crate::tabular::TableEvaluator)
-/// and [`TableHasher`](crate::tabular::TableHasher).
+/// An embedded benchmark, ready for [`TableEvaluator`](crate::nasbench101::TableEvaluator)
+/// and [`TableHasher`](crate::nasbench101::TableHasher).
 ///
 /// ```
-/// use ufh_spaces::embedded::EmbeddedTable;
-/// use ufh_spaces::tabular::TabularBenchmark;
+/// use ufh_spaces::nasbench101::embedded::EmbeddedTable;
+/// use ufh_spaces::nasbench101::TabularBenchmark;
 ///
 /// let small = EmbeddedTable::small();
 /// assert_eq!(small.len(), 2532);
@@ -123,7 +123,7 @@ impl EmbeddedTable {
     }
 }
 
-crate::tabular::delegate_tabular_benchmark!(EmbeddedTable, table);
+crate::nasbench101::table::delegate_tabular_benchmark!(EmbeddedTable, table);
 
 /// Version of the small table's generator; part of its header. Bump it when
 /// anything that changes a trained number changes.
@@ -300,7 +300,9 @@ mod tests {
     use super::*;
     use crate::digits;
     use crate::nasbench101::enumerate_unique_cells;
-    use crate::tabular::{RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark};
+    use crate::nasbench101::{
+        RepeatChoice, TableEvaluatorConfig, TableHasherConfig, TabularBenchmark,
+    };
 
     #[test]
     fn the_committed_tables_are_whole_and_were_made_by_their_generators() {
@@ -333,7 +335,7 @@ mod tests {
     #[test]
     fn retraining_rows_reproduces_their_accuracies() {
         let split = digits::split();
-        let accuracies = |m: &crate::tabular::EpochMetrics| {
+        let accuracies = |m: &crate::nasbench101::EpochMetrics| {
             [m.train_accuracy, m.validation_accuracy, m.test_accuracy]
         };
         let rows = [
