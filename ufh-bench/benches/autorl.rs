@@ -10,8 +10,8 @@ use ufh_core::MantissaBits;
 use ufh_search::CandidateHasher;
 use ufh_spaces::autorl::dqn::{DqnConfig, DqnLoss, LossInputs, TdLoss, train_dqn};
 use ufh_spaces::autorl::graph::LossGraph;
-use ufh_spaces::autorl::space::{EvolvingRlHasher, UfhLossHasher};
 use ufh_spaces::autorl::{CartPole, CartPoleVersion, DynamicObstacles, Environment};
+use ufh_spaces::autorl::{EvolvingRlHasher, UfhLossHasher};
 
 const STEPS: u64 = 10_000;
 

@@ -7,8 +7,8 @@
 use rand::SeedableRng;
 use ufh_core::MantissaBits;
 use ufh_search::{CandidateHasher, SearchRng, SearchSpace};
+use ufh_spaces::autorl::UfhLossHasher;
 use ufh_spaces::autorl::graph::LossGraph;
-use ufh_spaces::autorl::space::UfhLossHasher;
 use ufh_spaces::mnas::{MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings};
 use ufh_spaces::nasbench101::TableHasherConfig;
 use ufh_spaces::nasbench101::embedded::EmbeddedTable;

@@ -13,7 +13,7 @@ use ufh_search::{
     Search, SearchRecord, SharedEventSink, Techniques,
 };
 use ufh_spaces::autorl::graph::LossGraph;
-use ufh_spaces::autorl::space::{
+use ufh_spaces::autorl::{
     EvolvingRlHasher, LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher,
 };
 

@@ -885,7 +885,7 @@ impl fmt::Display for LossGraph {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -910,6 +910,17 @@ mod tests {
                 .collect(),
             noise_seed: seed,
         }
+    }
+
+    /// A valid graph of `(op, inputs)` nodes.
+    pub(crate) fn graph(nodes: &[(Op, [usize; 2])]) -> LossGraph {
+        LossGraph::new(
+            nodes
+                .iter()
+                .map(|&(op, inputs)| Node { op, inputs })
+                .collect(),
+        )
+        .expect("a valid graph")
     }
 
     #[test]

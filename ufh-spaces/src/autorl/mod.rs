@@ -15,12 +15,17 @@
 
 mod cartpole;
 pub mod dqn;
+mod evaluate;
 pub mod graph;
 mod gridworld;
-pub mod space;
+mod hash;
+mod space;
 
 pub use cartpole::{CartPole, CartPoleState, CartPoleVersion};
+pub use evaluate::LossEvaluator;
 pub use gridworld::{Direction, DynamicObstacles, GridAction};
+pub use hash::{EvolvingRlHasher, FakeTransitions, LossRun, UfhLossHasher};
+pub use space::{LossGraphSpace, LossSpaceConfig};
 
 /// The outcome of one step.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use ufh_core::MantissaBits;
 use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
-use ufh_spaces::autorl::space::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
+use ufh_spaces::autorl::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
 
 use super::plot::{self, Axes};
 use super::{
