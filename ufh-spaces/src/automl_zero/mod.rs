@@ -102,6 +102,7 @@
 //! ```
 
 mod evaluate;
+mod hash;
 pub mod interpreter;
 mod liveness;
 mod op;
@@ -110,9 +111,8 @@ mod setups;
 mod space;
 mod task;
 
-pub use evaluate::{
-    EvaluatorError, ProgramEvaluation, ProgramEvaluator, ProgramHashConfig, live_code_key,
-};
+pub use evaluate::{EvaluatorError, ProgramEvaluation, ProgramEvaluator};
+pub use hash::{ProgramHashConfig, live_code_key};
 pub use interpreter::{Divergence, MAX_ABS_ERROR, MIN_FITNESS, Memory, TaskOutcome};
 pub use liveness::live_code;
 pub use op::{DataKind, Kind, Op};

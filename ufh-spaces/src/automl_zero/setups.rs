@@ -10,7 +10,8 @@ use ufh_search::{
     Techniques,
 };
 
-use super::evaluate::{EvaluatorError, ProgramEvaluator, ProgramHashConfig};
+use super::evaluate::{EvaluatorError, ProgramEvaluator};
+use super::hash::ProgramHashConfig;
 use super::op::Op;
 use super::program::{Instruction, MemoryLayout, Program};
 use super::space::{
