@@ -74,7 +74,7 @@ fn hashes(c: &mut Criterion) {
     let sevens: Vec<_> = (0..64)
         .map(|_| seven.sample(&mut rng).prune().expect("samples are valid"))
         .collect();
-    let hasher = TableHasherConfig::paper()
+    let hasher = TableHasherConfig::PAPER
         .build(&table)
         .expect("valid hasher");
 
@@ -145,9 +145,7 @@ fn search_with<T: TabularBenchmark>(table: &T, fec: bool, candidates: u64, algo:
     let evaluator = TableEvaluatorConfig::PAPER
         .build(table)
         .expect("valid evaluator");
-    let hasher = TableHasherConfig::paper()
-        .build(table)
-        .expect("valid hasher");
+    let hasher = TableHasherConfig::PAPER.build(table).expect("valid hasher");
     let techniques = if fec {
         Techniques {
             fec: Some(FecConfig::PLAIN),

@@ -71,7 +71,7 @@
 //!
 //! let space = SpaceConfig { raw_vertices: 4, max_vertices: 4, max_edges: 9, mutation_rate: 1.0 }.build()?;
 //! let evaluator = TableEvaluatorConfig::PAPER.build(&table)?;
-//! let hasher = TableHasherConfig::paper().build(&table)?;
+//! let hasher = TableHasherConfig::PAPER.build(&table)?;
 //! let config = EvolutionConfig { population_size: 10, tournament_size: 3, replacement: Replacement::Oldest };
 //! let record = Search::new(&space, &evaluator, Budget::Candidates(300), 1).hasher(&hasher)
 //!     .techniques(Techniques::FEC)?

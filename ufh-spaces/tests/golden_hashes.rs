@@ -29,7 +29,7 @@ fn hex<C>(hasher: &impl CandidateHasher<C>, candidates: &[C]) -> Vec<String> {
 #[test]
 fn nas_bench_101_cells_hash_to_their_golden_values() {
     let table = EmbeddedTable::small();
-    let hasher = TableHasherConfig::paper().build(table.table()).unwrap();
+    let hasher = TableHasherConfig::PAPER.build(table.table()).unwrap();
     let cells = sampled(&table.space(), 4);
     let golden = [
         "7ea3c7198b06a34d",

@@ -77,7 +77,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let space = LossGraphSpace::new(LossSpaceConfig::PAPER);
+    let space = LossSpaceConfig::PAPER
+        .build()
+        .expect("the paper's settings are valid");
     let mut evaluator = LossEvaluator::scaled();
     if args.audit.is_some() {
         evaluator.fixed_seed = Some(args.seed);

@@ -85,7 +85,7 @@ impl Setup {
             &self.table,
             table.metadata(),
             EVALUATOR,
-            TableHasherConfig::paper(),
+            TableHasherConfig::PAPER,
         ))?;
         Ok(Loaded {
             namespace: Namespace::of_text(&settings),
@@ -104,7 +104,7 @@ impl Loaded {
     }
 
     fn hasher(&self) -> anyhow::Result<TableHasher<'_, ModelTable>> {
-        Ok(TableHasherConfig::paper().build(self.table.table())?)
+        Ok(TableHasherConfig::PAPER.build(self.table.table())?)
     }
 }
 

@@ -104,7 +104,7 @@ fn race(path: Option<&Path>, repeats: u64, jobs: NonZeroUsize) -> anyhow::Result
     );
     let space = SpaceConfig::nasbench101_bounded(benchmark.vertex_bound()).build()?;
     let evaluator = TableEvaluatorConfig::PAPER.build(&benchmark)?;
-    let hasher = TableHasherConfig::paper().build(&benchmark)?;
+    let hasher = TableHasherConfig::PAPER.build(&benchmark)?;
     let evolution = EvolutionConfig {
         population_size: 100,
         tournament_size: 10,

@@ -117,7 +117,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     for bits in [1, 2, 4, 8, 16, 24, 52] {
         let config = TableHasherConfig {
             mantissa_bits: MantissaBits::f64(bits)?,
-            ..TableHasherConfig::paper()
+            ..TableHasherConfig::PAPER
         };
         let hasher = config.build(&table)?;
         let buckets = hasher.group_models();
@@ -158,7 +158,7 @@ fn search_fraction(table: &ModelTable, searches: u64, jobs: usize) -> anyhow::Re
     .build(table)?;
     let hasher = TableHasherConfig {
         cost_s: hash_cost_s,
-        ..TableHasherConfig::paper()
+        ..TableHasherConfig::PAPER
     }
     .build(table)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;

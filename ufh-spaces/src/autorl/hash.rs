@@ -164,10 +164,10 @@ impl CandidateHasher<LossGraph> for EvolvingRlHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::autorl::LossSpaceConfig;
     use crate::autorl::graph::Op;
     use crate::autorl::graph::input::*;
     use crate::autorl::graph::tests::graph;
-    use crate::autorl::{LossGraphSpace, LossSpaceConfig};
     use rand::SeedableRng;
     use ufh_search::{SearchRng, SearchSpace};
 
@@ -264,7 +264,9 @@ mod tests {
 
     #[test]
     fn samples_and_mutants_are_valid_and_explore() {
-        let space = LossGraphSpace::new(LossSpaceConfig::PAPER);
+        let space = LossSpaceConfig::PAPER
+            .build()
+            .expect("the paper's settings are valid");
         let mut rng = SearchRng::seed_from_u64(4);
         let mut parent = space.sample(&mut rng);
         let mut distinct = std::collections::HashSet::new();

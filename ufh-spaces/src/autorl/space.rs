@@ -21,6 +21,28 @@ impl LossSpaceConfig {
         max_nodes: 20,
         node_mutation_probability: 0.95,
     };
+
+    /// Checks the settings and gives their space.
+    pub fn build(self) -> Result<LossGraphSpace, LossSpaceError> {
+        if self.max_nodes == 0 {
+            return Err(LossSpaceError::NoNodes);
+        }
+        if !(0.0..=1.0).contains(&self.node_mutation_probability) {
+            return Err(LossSpaceError::Probability(self.node_mutation_probability));
+        }
+        Ok(LossGraphSpace { config: self })
+    }
+}
+
+/// Why a [`LossSpaceConfig`] gives no space.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LossSpaceError {
+    /// `max_nodes` is 0: a loss graph needs at least one node.
+    #[error("max_nodes is 0: a loss graph needs at least one node")]
+    NoNodes,
+    /// `node_mutation_probability` is outside `[0, 1]` (or NaN).
+    #[error("node_mutation_probability {0} is outside [0, 1]")]
+    Probability(f64),
 }
 
 /// Loss graphs, sampled and mutated as evolving-RL does it.
@@ -39,16 +61,6 @@ pub struct LossGraphSpace {
 }
 
 impl LossGraphSpace {
-    /// The space of `config`; at least one node.
-    pub fn new(config: LossSpaceConfig) -> Self {
-        Self {
-            config: LossSpaceConfig {
-                max_nodes: config.max_nodes.max(1),
-                ..config
-            },
-        }
-    }
-
     /// A random node for position `index` (inputs count first) over `types`, of
     /// type `want` if given; `None` if no op fits.
     fn random_node(
@@ -162,5 +174,28 @@ impl SearchSpace for LossGraphSpace {
             }
         }
         self.random_graph(rng)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_refuses_what_samples_nothing() {
+        assert!(LossSpaceConfig::PAPER.build().is_ok());
+        let none = LossSpaceConfig {
+            max_nodes: 0,
+            ..LossSpaceConfig::PAPER
+        };
+        assert_eq!(none.build().unwrap_err(), LossSpaceError::NoNodes);
+        for p in [-0.1, 1.5, f64::NAN] {
+            let bad = LossSpaceConfig {
+                node_mutation_probability: p,
+                ..LossSpaceConfig::PAPER
+            };
+            let message = bad.build().unwrap_err().to_string();
+            assert!(message.contains("node_mutation_probability"), "{message}");
+        }
     }
 }

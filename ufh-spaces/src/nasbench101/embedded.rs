@@ -401,7 +401,7 @@ mod tests {
         }
         .build(&table)
         .unwrap();
-        let hasher = TableHasherConfig::paper().build(&table).unwrap();
+        let hasher = TableHasherConfig::PAPER.build(&table).unwrap();
         let config = EvolutionConfig {
             population_size: 20,
             tournament_size: 5,

@@ -180,7 +180,7 @@ mod tests {
         }
         .build(&table)
         .unwrap();
-        let hasher = TableHasherConfig::paper().build(&table).unwrap();
+        let hasher = TableHasherConfig::PAPER.build(&table).unwrap();
         let failures = |config: SpaceConfig| {
             let space = config.build().unwrap();
             let record = Search::new(&space, &evaluator, Budget::Candidates(400), 3)

@@ -39,12 +39,10 @@ pub struct TableHasherConfig {
 
 impl TableHasherConfig {
     /// The paper's setting: 24 mantissa bits, 10 simulated seconds.
-    pub fn paper() -> Self {
-        Self {
-            mantissa_bits: MantissaBits::f64(24).expect("24 is in 1..=52"),
-            cost_s: 10.0,
-        }
-    }
+    pub const PAPER: TableHasherConfig = TableHasherConfig {
+        mantissa_bits: MantissaBits::DEFAULT_F64,
+        cost_s: 10.0,
+    };
 
     /// Checks the settings against `table`.
     pub fn build<T: TabularBenchmark + ?Sized>(
@@ -230,7 +228,7 @@ mod tests {
     #[test]
     fn hasher_reads_the_short_budget_and_never_the_fitness() {
         let table = synthetic_table(&[4, 108]);
-        let hasher = TableHasherConfig::paper().build(&table).unwrap();
+        let hasher = TableHasherConfig::PAPER.build(&table).unwrap();
         assert_eq!(hasher.source(), HashSource::ShortBudget { epochs: 4 });
         let model = table.model_at(7);
         let run = model.runs(0)[0];
@@ -259,7 +257,7 @@ mod tests {
         assert_eq!(all, (0..table.len()).collect::<Vec<_>>());
 
         let only_full = synthetic_table(&[108]);
-        let hasher = TableHasherConfig::paper().build(&only_full).unwrap();
+        let hasher = TableHasherConfig::PAPER.build(&only_full).unwrap();
         assert_eq!(
             hasher.source(),
             HashSource::FitnessBudgetWithoutFitness { epochs: 108 }
@@ -271,7 +269,7 @@ mod tests {
         let per_model = 3;
         altered.runs[7 * per_model].end.validation_accuracy += 0.1;
         altered.runs[7 * per_model].end.test_accuracy += 0.1;
-        let altered_hasher = TableHasherConfig::paper().build(&altered).unwrap();
+        let altered_hasher = TableHasherConfig::PAPER.build(&altered).unwrap();
         assert_eq!(altered_hasher.hash_model(&altered.model_at(7)), before);
     }
 }

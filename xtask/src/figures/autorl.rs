@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use ufh_core::MantissaBits;
 use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
-use ufh_spaces::autorl::{LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher};
+use ufh_spaces::autorl::{LossEvaluator, LossSpaceConfig, UfhLossHasher};
 
 use super::plot::{self, Axes};
 use super::{
@@ -29,7 +29,9 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let quick = context.options.quick;
     let budget = if quick { 6e4 } else { 5e5 };
     let repeats = context.repeats.min(if quick { 2 } else { 6 });
-    let space = LossGraphSpace::new(LossSpaceConfig::PAPER);
+    let space = LossSpaceConfig::PAPER
+        .build()
+        .expect("the paper's settings are valid");
     let evaluator = LossEvaluator::scaled();
     let hasher = UfhLossHasher::new(MantissaBits::f32(16)?, 2.0);
     let evolution = EvolutionConfig {
