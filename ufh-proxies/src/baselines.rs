@@ -1,4 +1,4 @@
-//! Zero-cost baselines that a network's EZNAS statistics determine, as REFERENCE §4
+//! Zero-cost baselines that a network's EZNAS statistics determine, as the zero-cost proxies' paper
 //! (after SamsungLabs' zero-cost-nas and NASWOT) defines them:
 //!
 //! * `params`: the conv weights, Σ numel(T3) over blocks (batch-norm and dense

@@ -31,6 +31,7 @@ mod golden;
 mod mnas;
 mod nasbench;
 mod table_stats;
+mod tidy;
 mod zoo_table;
 
 /// The project's reproducible tasks.
@@ -79,6 +80,9 @@ enum Task {
     /// mid-run at seeded random moments and compare each final record with the
     /// uninterrupted run's.
     FaultTrials(fault_trials::Args),
+    /// Check the workspace's shape: setups that import no other, one layout per
+    /// setup, no source file over 900 lines.
+    Tidy(tidy::Args),
 }
 
 /// `f(r, base + r)` for `r` in `0..count` on the current rayon pool, one `r` per
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Task::Distributed(args) => distributed::run(args),
         Task::Worker(args) => distributed::worker(args),
         Task::FaultTrials(args) => fault_trials::run(args),
+        Task::Tidy(args) => tidy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

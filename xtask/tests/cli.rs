@@ -1,6 +1,7 @@
 //! The xtask binary as a user runs it: help never acts, a closed pipe is a normal
 //! end.
 
+mod support;
 use std::io::Read as _;
 use std::process::{Command, Stdio};
 
@@ -112,6 +113,9 @@ fn a_closed_pipe_ends_quietly() {
 /// error that names the flag.
 #[test]
 fn autorl_searches_and_reports() {
+    if !support::slow_tier() {
+        return;
+    }
     let out = stdout_of(xtask().args([
         "autorl",
         "--candidates",
@@ -141,6 +145,9 @@ fn autorl_searches_and_reports() {
 /// names the flag.
 #[test]
 fn mnas_searches_and_reports_the_same_on_any_thread_count() {
+    if !support::slow_tier() {
+        return;
+    }
     let run = |jobs: &str| {
         stdout_of(xtask().args([
             "mnas",
@@ -194,6 +201,9 @@ fn mnas_searches_and_reports_the_same_on_any_thread_count() {
 /// FEC, validates them on held-out cells and the same seed prints the same results.
 #[test]
 fn eznas_evolves_and_validates_proxies() {
+    if !support::slow_tier() {
+        return;
+    }
     let stats = std::env::temp_dir().join(format!("ufh-eznas-{}.ufhstats", std::process::id()));
     let _ = std::fs::remove_file(&stats);
     let stats_arg = stats.to_str().unwrap().to_string();

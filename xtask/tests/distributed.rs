@@ -3,6 +3,8 @@
 //! coordinator killed and resumed. Each run must end with the record of the same
 //! search run in one process, byte for byte: nothing lost, nothing counted twice.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -144,6 +146,9 @@ fn count_after(text: &str, label: &str) -> u64 {
 
 #[test]
 fn a_worker_killed_mid_evaluation_loses_nothing_and_counts_nothing_twice() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("worker-kill");
     let expected = expected_record(&dir);
     let redis = LocalRedis::start(dir.join("redis"), true).unwrap();
@@ -190,6 +195,9 @@ fn a_worker_killed_mid_evaluation_loses_nothing_and_counts_nothing_twice() {
 
 #[test]
 fn a_redis_killed_and_restarted_mid_run_with_aof_loses_nothing() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("redis-restart");
     let expected = expected_record(&dir);
     let mut redis = LocalRedis::start(dir.join("redis"), true).unwrap();
@@ -217,6 +225,9 @@ fn a_redis_killed_and_restarted_mid_run_with_aof_loses_nothing() {
 
 #[test]
 fn a_coordinator_killed_and_resumed_ends_as_if_never_killed() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("coordinator-kill");
     let expected = expected_record(&dir);
     let redis = LocalRedis::start(dir.join("redis"), true).unwrap();
@@ -249,6 +260,9 @@ fn a_coordinator_killed_and_resumed_ends_as_if_never_killed() {
 
 #[test]
 fn a_cache_in_a_redb_file_outlives_the_run_that_filled_it() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("fec-file");
     let file = dir.join("fec.redb");
     let run = || {
@@ -293,6 +307,9 @@ fn a_cache_in_a_redb_file_outlives_the_run_that_filled_it() {
 
 #[test]
 fn a_live_worker_slower_than_the_reclaim_timeout_keeps_its_jobs() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("slow");
     let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
     let url = redis.url(0);
@@ -360,6 +377,9 @@ fn stored_entries(redis: &LocalRedis) -> usize {
 
 #[test]
 fn a_coordinator_that_gives_up_fails_and_stores_nothing() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("give-up");
     let expected = expected_record(&dir);
     let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
@@ -408,6 +428,9 @@ fn in_process(record: &Path, extra: &[&str]) -> Child {
 
 #[test]
 fn an_in_process_run_killed_and_resumed_keeps_its_cache() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("in-process-kill");
     let expected = expected_record(&dir);
     let record = dir.join("resumed.json");
@@ -435,6 +458,9 @@ fn an_in_process_run_killed_and_resumed_keeps_its_cache() {
 
 #[test]
 fn a_checkpoint_is_neither_overwritten_nor_resumed_by_another_search() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("checkpoint-guard");
     let checkpoint = dir.join("run.ckpt");
     let ckpt = checkpoint.to_str().unwrap();
@@ -500,6 +526,9 @@ fn survivors(needle: &str, cwd: &Path) -> Vec<String> {
 
 #[test]
 fn a_killed_local_redis_coordinator_leaves_nothing_running_and_resumes_its_cache() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("local-redis");
     let expected = expected_record(&dir);
     let record = dir.join("resumed.json");
@@ -560,6 +589,9 @@ fn a_killed_local_redis_coordinator_leaves_nothing_running_and_resumes_its_cache
 
 #[test]
 fn fresh_refuses_a_namespace_in_use_and_mismatched_settings_are_named() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("in-use");
     let redis = LocalRedis::start(dir.join("redis"), false).unwrap();
     let url = redis.url(0);
@@ -649,6 +681,9 @@ fn run_keeping_an_early_checkpoint(mut command: Command, checkpoint: &Path) -> V
 
 #[test]
 fn a_coordinator_resumed_behind_its_store_ends_as_if_never_killed() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = temp_dir("behind-store");
     let expected = expected_record(&dir);
     let record = dir.join("resumed.json");

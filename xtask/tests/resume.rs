@@ -1,6 +1,7 @@
 //! Long xtask commands killed with SIGKILL and run again with --resume end as an
 //! uninterrupted run does.
 
+mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -49,6 +50,9 @@ fn refused_without_resume(mut command: Command) {
 
 #[test]
 fn automl_zero_killed_and_resumed_reports_as_an_uninterrupted_run() {
+    if !support::slow_tier() {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("ufh-resume-az-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Whole experiments (--check-at-end), so that a run lasts seconds rather
@@ -107,6 +111,9 @@ fn outputs(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>>
 
 #[test]
 fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run() {
+    if !support::slow_tier() {
+        return;
+    }
     use std::io::BufRead as _;
     let root = std::env::temp_dir().join(format!("ufh-resume-figures-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -178,6 +185,9 @@ fn figures_killed_mid_figure_and_resumed_write_the_files_of_an_uninterrupted_run
 /// checkpoint is not overwritten without --resume.
 #[test]
 fn mnas_search_killed_and_resumed_reports_as_an_uninterrupted_run() {
+    if !support::slow_tier() {
+        return;
+    }
     let path = std::env::temp_dir().join(format!("ufh-resume-mnas-{}.ckpt", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let base = [

@@ -499,6 +499,9 @@ fn sigkill_child() {
 
 #[test]
 fn a_run_killed_with_sigkill_and_resumed_ends_as_if_never_killed() {
+    if !crate::slow_tier() {
+        return;
+    }
     use rand::Rng;
     let dir = temp_dir("sigkill");
     let expected = uninterrupted(Mode::Workers(nz(3)));

@@ -305,6 +305,9 @@ mod tests {
 
     #[test]
     fn a_store_waits_out_a_restart_and_keeps_its_entries_with_aof() {
+        if !crate::slow_tier() {
+            return;
+        }
         let (mut redis, dir) = server("restart", true);
         let store = RedisStore::open(&redis.url(0), &Namespace::of_text("restart")).unwrap();
         let k = FunctionalHash(5);

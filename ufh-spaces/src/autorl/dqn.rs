@@ -733,6 +733,9 @@ mod tests {
 
     #[test]
     fn dqn_learns_cartpole_at_the_scaled_settings() {
+        if !crate::slow_tier() {
+            return;
+        }
         let run = train_dqn(
             &mut CartPole::new(CartPoleVersion::V0),
             &DqnLoss,

@@ -85,6 +85,9 @@ mod tests {
 
     #[test]
     fn a_graph_that_ignores_q_learns_nothing_and_dqn_clears_the_hurdle() {
+        if !crate::slow_tier() {
+            return;
+        }
         let evaluator = LossEvaluator::scaled();
         let (fitness, steps) = evaluator.fitness(&LossGraph::dqn(), 1);
         // CartPole near 1, then the gridworld's score on top.

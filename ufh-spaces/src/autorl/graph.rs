@@ -1096,6 +1096,9 @@ pub(crate) mod tests {
 
     #[test]
     fn dqns_graph_learns_cartpole() {
+        if !crate::slow_tier() {
+            return;
+        }
         let run = train_dqn(
             &mut CartPole::new(CartPoleVersion::V0),
             &LossGraph::dqn(),

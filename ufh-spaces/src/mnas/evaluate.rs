@@ -237,6 +237,9 @@ mod tests {
 
     #[test]
     fn evaluation_is_deterministic_and_learns() {
+        if !crate::slow_tier() {
+            return;
+        }
         let evaluator = MnasEvaluator::new(TrainSettings::DEFAULT);
         let arch = Architecture::REFERENCE;
         let a = evaluator.evaluate(&arch, &mut SearchRng::seed_from_u64(1));
@@ -265,6 +268,9 @@ mod tests {
 
     #[test]
     fn a_sample_of_the_space_trains_without_panics() {
+        if !crate::slow_tier() {
+            return;
+        }
         let settings = TrainSettings {
             epochs: 1,
             train_images: 100,

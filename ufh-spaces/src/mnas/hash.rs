@@ -217,6 +217,9 @@ mod tests {
 
     #[test]
     fn a_block_of_zero_repeats_hashes_the_same_whatever_its_other_choices() {
+        if !crate::slow_tier() {
+            return;
+        }
         let mut rng = SearchRng::seed_from_u64(3);
         let base = MnasSpace.sample(&mut rng).with(0, Choice::Repeats, 0);
         // Block 0 (1 ± 1 repeats) can vanish; all 432 settings of its other
@@ -240,6 +243,9 @@ mod tests {
 
     #[test]
     fn no_squeeze_excite_hashes_the_same_whatever_its_gate() {
+        if !crate::slow_tier() {
+            return;
+        }
         let evaluator = MnasEvaluator::new(TrainSettings::DEFAULT);
         for hasher in hashers() {
             for b in 1..BLOCKS {
@@ -266,6 +272,9 @@ mod tests {
 
     #[test]
     fn other_irrelevant_choices_hash_equal_and_relevant_ones_do_not() {
+        if !crate::slow_tier() {
+            return;
+        }
         for hasher in hashers() {
             // An expansion outside MBConv; MBConv ×1 is the separable conv.
             let conv = Architecture::REFERENCE.with(2, Choice::Op, 0);

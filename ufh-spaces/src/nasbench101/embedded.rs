@@ -306,6 +306,9 @@ mod tests {
 
     #[test]
     fn the_committed_tables_are_whole_and_were_made_by_their_generators() {
+        if !crate::slow_tier() {
+            return;
+        }
         for table in [EmbeddedTable::small(), EmbeddedTable::large()] {
             let spec = *table.spec();
             let settings = spec.settings;
@@ -334,6 +337,9 @@ mod tests {
     /// recorded training times are measurements and differ).
     #[test]
     fn retraining_rows_reproduces_their_accuracies() {
+        if !crate::slow_tier() {
+            return;
+        }
         let split = digits::split();
         let accuracies = |m: &crate::nasbench101::EpochMetrics| {
             [m.train_accuracy, m.validation_accuracy, m.test_accuracy]

@@ -319,7 +319,7 @@ impl CellNetwork {
         net::logits(self, pixels, images, training)
     }
 
-    /// The zero-cost scores that need the gradient of the loss, as REFERENCE §4
+    /// The zero-cost scores that need the gradient of the loss, as the zero-cost proxies' paper
     /// (after SamsungLabs' zero-cost-nas) defines them, on one labelled batch: see
     /// [`LossGradientScores`]. The weights are left as they were (batch norm's
     /// running statistics move, as in any training-mode pass).

@@ -321,7 +321,7 @@ pub(crate) fn accuracy<N: Net>(net: &mut N, data: &Digits) -> f64 {
     correct as f64 / data.len() as f64
 }
 
-/// Zero-cost scores from the gradient of the loss, as REFERENCE §4 (after
+/// Zero-cost scores from the gradient of the loss, as the zero-cost proxies' paper (after
 /// SamsungLabs' zero-cost-nas) defines them, on one labelled batch (the mean
 /// cross-entropy, batch norm in training mode), over the conv and dense weights.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,7 +2,7 @@
 //! cells, on which zero-cost proxies are evolved and tested (EZNAS's central claim
 //! is that a proxy evolved on one space ranks the networks of others).
 //!
-//! * [`nb201`]: NAS-Bench-201's cell space (REFERENCE §5): 15,625 cells of four
+//! * [`nb201`]: NAS-Bench-201's cell space: 15,625 cells of four
 //!   nodes and six edges, each edge one of none, skip_connect, nor_conv_1x1,
 //!   nor_conv_3x3 and avg_pool_3x3.
 //! * [`chain`]: a plain chain of ReLU-Conv-BN blocks in three stages, each stage

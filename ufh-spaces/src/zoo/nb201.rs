@@ -1,4 +1,4 @@
-//! NAS-Bench-201's cell space (REFERENCE §5) at the digits' scale.
+//! NAS-Bench-201's cell space at the digits' scale.
 
 use std::fmt;
 
