@@ -20,7 +20,6 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use std::num::NonZeroUsize;
 use ufh_search::Budget;
 
@@ -30,12 +29,13 @@ use ufh_spaces::automl_zero::{
     linear_regression_tasks, live_code,
 };
 
+use super::panel::Panel;
 use super::plot::{self, Axes};
-use super::{Experiment, Run, TimeAxis, fig5_conditions, time_grid, write_file};
+use super::{Experiment, fig5_conditions, write_file};
 
-/// One search: what the curves need, and its best program with its meta-validation.
-struct AmzRun {
-    run: Run,
+/// What a search keeps beside its curves: its best program and that program's
+/// meta-validation.
+struct Kept {
     held_out: f64,
     program: String,
 }
@@ -51,64 +51,42 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         demo.layout,
         ProgramHashConfig::PAPER,
     )?;
-    let conditions = fig5_conditions();
-    let grid = time_grid(budget);
-    let bar = context.bar("amz", conditions.len() * repeats);
-    let runs: Vec<Vec<AmzRun>> = conditions
-        .iter()
-        .map(|(label, techniques)| {
-            crate::per_seed(repeats, context.options.seed, |r, seed| {
-                // The demo's tasks, with 100 test examples each drawn after its
-                // training and validation examples, for the test curves.
-                let sizes = SplitSizes {
-                    test: 100,
-                    ..demo.search_sizes
-                };
-                let tasks =
-                    linear_regression_tasks::<DEMO_FEATURES>(demo.search_tasks, sizes, seed);
-                let evaluator =
-                    ProgramEvaluator::new(tasks, demo.layout, ProgramHashConfig::PAPER)?;
-                let search =
-                    Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget), seed)
-                        .hasher(&evaluator)
-                        .techniques(*techniques)?;
-                let result = evolve(&search, demo.evolution(), NonZeroUsize::MIN)
-                    .with_context(|| format!("AutoML-Zero {label}, repeat {r}"))?;
-                bar.inc(1);
-                let best = &result.best.candidate;
-                let program = live_code(best).unwrap_or_else(|| best.without_no_ops());
-                Ok(AmzRun {
-                    run: Run::new(&result.record, &grid, budget),
-                    held_out: held_out
-                        .evaluate_program(best)
-                        .map_or(f64::NEG_INFINITY, |e| e.validation),
-                    program: program.to_string(),
-                })
-            })
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()
-        })
-        .collect::<anyhow::Result<_>>()?;
-    bar.finish_and_clear();
-
-    let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
-    let records: Vec<Vec<Run>> = runs
-        .iter()
-        .map(|rs| rs.iter().map(|r| r.run.clone()).collect())
-        .collect();
-    let time = TimeAxis {
-        grid: &grid,
+    let panel = Panel {
+        setup: "AutoML-Zero",
+        bar: "amz",
+        stem: "fig5_automl_zero",
+        title: "AutoML-Zero (linear-regression demo)",
         x: "training steps (simulated time)",
         metric: "fitness",
         column: "training_steps",
+        compared: "AUC of best validation",
+        budget,
+        repeats,
     };
-    context.curves_on(
-        "fig5_automl_zero",
-        "AutoML-Zero (linear-regression demo)",
-        &labels,
-        &records,
-        &time,
-    )?;
+    let runs = panel.run(context, &fig5_conditions(), |techniques, seed| {
+        // The demo's tasks, with 100 test examples each drawn after its
+        // training and validation examples, for the test curves.
+        let sizes = SplitSizes {
+            test: 100,
+            ..demo.search_sizes
+        };
+        let tasks = linear_regression_tasks::<DEMO_FEATURES>(demo.search_tasks, sizes, seed);
+        let evaluator = ProgramEvaluator::new(tasks, demo.layout, ProgramHashConfig::PAPER)?;
+        let search = Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget), seed)
+            .hasher(&evaluator)
+            .techniques(techniques)?;
+        let result = evolve(&search, demo.evolution(), NonZeroUsize::MIN)?;
+        let best = &result.best.candidate;
+        let program = live_code(best).unwrap_or_else(|| best.without_no_ops());
+        let kept = Kept {
+            held_out: held_out
+                .evaluate_program(best)
+                .map_or(f64::NEG_INFINITY, |e| e.validation),
+            program: program.to_string(),
+        };
+        Ok((result.record, kept))
+    })?;
+    let labels = &runs.labels;
 
     let mut csv =
         String::from("condition,repeat,auc_validation,final_validation,held_out_fitness\n");
@@ -116,9 +94,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         "Best program of each search (its live code), AutoML-Zero's linear-regression demo, \
          budget {budget:e} training steps. Fitness 1 - (2/pi) atan(rmse).\n"
     );
-    for (label, rs) in labels.iter().zip(&runs) {
-        for (r, run) in rs.iter().enumerate() {
-            let f = &run.run;
+    for ((label, rs), kept) in labels.iter().zip(&runs.records).zip(&runs.kept) {
+        for (r, (f, run)) in rs.iter().zip(kept).enumerate() {
             writeln!(
                 csv,
                 "{label},{r},{},{},{}",
@@ -136,7 +113,7 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
 
     let held_out_groups: Vec<(String, Vec<f64>)> = labels
         .iter()
-        .zip(&runs)
+        .zip(&runs.kept)
         .map(|(l, rs)| (l.clone(), rs.iter().map(|r| r.held_out).collect()))
         .collect();
     plot::groups(
@@ -154,23 +131,14 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
          steps per search, {repeats} repeats per condition; the unseen tasks are the demo's \
          100 selection tasks."
     ));
-    let baseline_auc = context.aucs(&records[0]);
-    for (i, label) in labels.iter().enumerate().skip(1) {
-        let auc = context.aucs(&records[i]);
+    panel.compare_aucs(context, &runs, |context, i| {
         context.compare(
             "fig5 AutoML-Zero",
-            &format!("{label} vs baseline"),
-            "AUC of best validation",
-            &auc,
-            &baseline_auc,
-        );
-        context.compare(
-            "fig5 AutoML-Zero",
-            &format!("{label} vs baseline"),
+            &format!("{} vs baseline", runs.labels[i]),
             "unseen-task fitness of the best",
             &held_out_groups[i].1,
             &held_out_groups[0].1,
         );
-    }
+    });
     Ok(())
 }

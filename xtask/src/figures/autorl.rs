@@ -20,10 +20,9 @@ use ufh_search::{Budget, EvolutionConfig, Mode, Replacement, Search};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::{LossEvaluator, LossSpaceConfig, UfhLossHasher};
 
+use super::panel::Panel;
 use super::plot::{self, Axes};
-use super::{
-    Experiment, TimeAxis, auc_csv, fig5_conditions, run_conditions, time_grid, write_file,
-};
+use super::{Experiment, fig5_conditions, write_file};
 
 pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let quick = context.options.quick;
@@ -39,59 +38,35 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         tournament_size: 10,
         replacement: Replacement::Oldest,
     };
-    let conditions = fig5_conditions();
-    let grid = time_grid(budget);
-    let bar = context.bar("autorl", conditions.len() * repeats);
-    let records = run_conditions(
-        "AutoRL",
-        &conditions,
-        repeats,
-        context.options.seed,
-        (&grid, budget),
-        &bar,
-        |techniques, seed| {
-            let search = Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget), seed)
-                .hasher(&hasher)
-                .techniques(techniques)?
-                .keep_events(true);
-            Ok(search.run(&mut evolution.build()?, Mode::Serial)?.record)
-        },
-    )?;
-    bar.finish_and_clear();
-    let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
-    let time = TimeAxis {
-        grid: &grid,
+    let panel = Panel {
+        setup: "AutoRL",
+        bar: "autorl",
+        stem: "fig5_autorl",
+        title: "AutoRL (DQN loss graphs, CartPole then Dynamic-Obstacles)",
         x: "environment steps (simulated time)",
         metric: "fitness",
         column: "environment_steps",
+        compared: "AUC of best fitness",
+        budget,
+        repeats,
     };
-    context.curves_on(
-        "fig5_autorl",
-        "AutoRL (DQN loss graphs, CartPole then Dynamic-Obstacles)",
-        &labels,
-        &records,
-        &time,
-    )?;
-    write_file(
-        context.out.join("fig5_autorl_auc.csv"),
-        auc_csv(&labels, &records)?,
-    )?;
+    let runs = panel.run(context, &fig5_conditions(), |techniques, seed| {
+        let search = Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget), seed)
+            .hasher(&hasher)
+            .techniques(techniques)?
+            .keep_events(true);
+        Ok((
+            search.run(&mut evolution.build()?, Mode::Serial)?.record,
+            (),
+        ))
+    })?;
+    panel.write_auc_csv(context, &runs)?;
     context.notes.push(format!(
         "fig5 AutoRL rows: regularized evolution of loss graphs (population 50, tournament 10), \
          DQN at the scaled settings, {budget:e} environment steps per search, {repeats} repeats \
          per condition."
     ));
-    let baseline = context.aucs(&records[0]);
-    for (i, label) in labels.iter().enumerate().skip(1) {
-        let auc = context.aucs(&records[i]);
-        context.compare(
-            "fig5 AutoRL",
-            &format!("{label} vs baseline"),
-            "AUC of best fitness",
-            &auc,
-            &baseline,
-        );
-    }
+    panel.compare_aucs(context, &runs, |_, _| {});
     noise(context, &evaluator)
 }
 

@@ -28,8 +28,9 @@ use ufh_spaces::mnas::{
     Architecture, MnasEvaluator, MnasHash, MnasHasher, MnasSpace, TrainSettings,
 };
 
+use super::panel::Panel;
 use super::plot::{self, Axes};
-use super::{Experiment, Run, TimeAxis, auc_csv, run_conditions, time_grid, write_file};
+use super::{Experiment, Run, write_file};
 use crate::mnas::EVOLUTION;
 
 /// Mantissa bits of the truncated hash in the audit.
@@ -43,37 +44,23 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     let budget = trainings * evaluator.cost_s(&Architecture::REFERENCE);
     let hasher = MnasHasher::new(MnasHash::RoundedSoftmax, &evaluator);
     let conditions = [("baseline", Techniques::NONE), ("FEC", Techniques::FEC)];
-    let grid = time_grid(budget);
-    let bar = context.bar("mnas", conditions.len() * repeats);
-    let records = run_conditions(
-        "MNAS",
-        &conditions,
-        repeats,
-        context.options.seed,
-        (&grid, budget),
-        &bar,
-        |techniques, seed| search(&evaluator, &hasher, techniques, budget, seed),
-    )?;
-    bar.finish_and_clear();
-    let labels: Vec<String> = conditions.iter().map(|(l, _)| (*l).to_string()).collect();
-    let time = TimeAxis {
-        grid: &grid,
+    let panel = Panel {
+        setup: "MNAS",
+        bar: "mnas",
+        stem: "fig5_mnas",
+        title: "MNAS (mobile CNNs on the digits, reward ACC·(LAT/T)^-0.07)",
         x: "simulated seconds (latency model)",
         metric: "reward",
         column: "simulated_s",
+        compared: "AUC of best reward",
+        budget,
+        repeats,
     };
-    context.curves_on(
-        "fig5_mnas",
-        "MNAS (mobile CNNs on the digits, reward ACC·(LAT/T)^-0.07)",
-        &labels,
-        &records,
-        &time,
-    )?;
-    write_file(
-        context.out.join("fig5_mnas_auc.csv"),
-        auc_csv(&labels, &records)?,
-    )?;
-    let fec_hit_rates: Vec<f64> = records[1].iter().map(Run::hit_rate).collect();
+    let runs = panel.run(context, &conditions, |techniques, seed| {
+        Ok((search(&evaluator, &hasher, techniques, budget, seed)?, ()))
+    })?;
+    panel.write_auc_csv(context, &runs)?;
+    let fec_hit_rates: Vec<f64> = runs.records[1].iter().map(Run::hit_rate).collect();
     let (hit_mean, _) = super::stats::mean_sem(&fec_hit_rates);
     context.notes.push(format!(
         "fig5/fig6 MNAS rows: regularized evolution (population {}, tournament {}) of the scaled \
@@ -87,15 +74,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
         evaluator.target_us,
         100.0 * hit_mean
     ));
-    let baseline = context.aucs(&records[0]);
-    let fec = context.aucs(&records[1]);
-    context.compare(
-        "fig5 MNAS",
-        "FEC vs baseline",
-        "AUC of best reward",
-        &fec,
-        &baseline,
-    );
+    panel.compare_aucs(context, &runs, |_, _| {});
+    let (labels, records) = (runs.labels, runs.records);
     best_on_test(context, &labels, &records)?;
     // A quick run audits half its budget: the audit trains every hit again.
     let audit_budget = if quick { budget / 2.0 } else { budget };
