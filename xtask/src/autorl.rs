@@ -9,29 +9,20 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
-    AuditConfig, Budget, CandidateHasher, Event, EvolutionConfig, FecConfig, Mode, Replacement,
-    Search, SearchRecord, SharedEventSink, Techniques,
+    AuditConfig, Budget, CandidateHasher, EvolutionConfig, FecConfig, Mode, Replacement, Search,
+    Techniques,
 };
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::{
     EvolvingRlHasher, LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher,
 };
 
+use crate::common::progress::{Progress, report_cache};
 use crate::say;
 
 /// Candidates proposed, hashed and evaluated together: the record depends on it,
 /// never on the thread count.
 const GENERATION: NonZeroUsize = NonZeroUsize::new(16).expect("non-zero");
-
-/// Advances the progress bar as events complete.
-pub(crate) struct Progress(pub(crate) ProgressBar);
-
-impl SharedEventSink for Progress {
-    fn event(&self, _: &Event) -> std::io::Result<()> {
-        self.0.inc(1);
-        Ok(())
-    }
-}
 
 /// Which functional hash keys the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -96,22 +87,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         Hasher::Ufh => search(&args, &space, &evaluator, &ufh),
         Hasher::EvolvingRl => search(&args, &space, &evaluator, &evolving),
     }
-}
-
-/// Prints a search's FEC hit rate and, if it ran, the audit's collisions.
-pub(crate) fn report_cache(record: &SearchRecord) -> anyhow::Result<()> {
-    if let Some(rate) = record.hit_rate() {
-        say!("FEC hit rate {:.1}%", 100.0 * rate);
-    }
-    if let Some(audit) = record.audit {
-        say!(
-            "audit: {} hits re-evaluated, {} collisions ({:.1}%)",
-            audit.audited,
-            audit.collisions,
-            100.0 * audit.collision_rate().unwrap_or(0.0)
-        );
-    }
-    Ok(())
 }
 
 fn search<H: CandidateHasher<LossGraph> + Sync>(

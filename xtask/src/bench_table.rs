@@ -11,21 +11,22 @@
 //! or to `--out`.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::Context;
 use rayon::prelude::*;
 use ufh_spaces::digits;
 use ufh_spaces::nasbench101::embedded::{TableSettings, TableSpec, train_model};
 use ufh_spaces::nasbench101::{Cell, ModuleHash, enumerate_unique_cells};
 use ufh_spaces::nasbench101::{EpochMetrics, ExampleCounts, ModelTableBuilder, RepeatMetrics};
 
+use crate::common::journal::{journal_lines, open_for_append};
+use crate::common::progress::progress_bar;
 use crate::say;
 use crate::workspace_root;
 
@@ -170,38 +171,6 @@ fn parse_line(line: &str, expected_runs: usize) -> Option<(ModuleHash, JournalRo
     Some((key, JournalRow { parameters, runs }))
 }
 
-/// Opens the journal for appending after cutting off a torn tail: bytes after the
-/// last newline are a line that a kill cut short, and appending after them would
-/// glue the next line to it (a malformed line in the middle, which blocks every
-/// later run). The model of that line is trained again.
-pub(crate) fn open_for_append(path: &Path) -> anyhow::Result<File> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    if whole < bytes.len() {
-        eprintln!(
-            "{}: dropping a line cut short at byte {whole} ({} bytes); its model is trained again",
-            path.display(),
-            bytes.len() - whole
-        );
-        file.set_len(whole as u64)
-            .with_context(|| format!("truncating {}", path.display()))?;
-        file.sync_all()?;
-    }
-    Ok(file)
-}
-
 /// Reads the finished models of a journal; a last line cut short by a kill is
 /// ignored (and cut off by [`open_for_append`] before the next line is written).
 fn read_journal(
@@ -211,48 +180,6 @@ fn read_journal(
     Ok(journal_lines(path, |line| parse_line(line, expected_runs))?
         .into_iter()
         .collect())
-}
-
-/// Every line of a journal, parsed; no file is an empty journal, and a last line
-/// that does not parse is one a kill cut short (ignored, and cut off by
-/// [`open_for_append`] before the next line is written). Any other line that does
-/// not parse is an error naming the file and the line.
-pub(crate) fn journal_lines<T>(
-    path: &Path,
-    parse: impl Fn(&str) -> Option<T>,
-) -> anyhow::Result<Vec<T>> {
-    let Ok(file) = File::open(path) else {
-        return Ok(Vec::new());
-    };
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    let last = lines.len().saturating_sub(1);
-    let mut parsed = Vec::with_capacity(lines.len());
-    for (number, line) in lines.iter().enumerate() {
-        match parse(line) {
-            Some(row) => parsed.push(row),
-            None if number == last => {}
-            None => bail!(
-                "{}: line {} is malformed: {line:?}",
-                path.display(),
-                number + 1
-            ),
-        }
-    }
-    Ok(parsed)
-}
-
-/// A progress bar over `len` items named `unit`.
-pub(crate) fn progress_bar(len: usize, unit: &str) -> ProgressBar {
-    ProgressBar::new(len as u64).with_style(
-        ProgressStyle::with_template(&format!(
-            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit}, eta {{eta_precise}}"
-        ))
-        .expect("valid template")
-        .progress_chars("=> "),
-    )
 }
 
 /// Trains `n` cells drawn uniformly from the space of `settings` and reports what a

@@ -275,8 +275,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         Techniques::FEC
     };
     let budget = Budget::Candidates(args.candidates);
-    let bar = crate::bench_table::progress_bar(args.candidates as usize, "candidates");
-    let progress = crate::autorl::Progress(bar.clone());
+    let bar = crate::common::progress::progress_bar(args.candidates as usize, "candidates");
+    let progress = crate::common::progress::Progress(bar.clone());
     let started = Instant::now();
     let (record, coordinator) = if args.in_process {
         let evaluator = loaded.evaluator()?;

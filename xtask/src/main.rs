@@ -23,6 +23,7 @@ use clap::{Parser, Subcommand};
 mod automl_zero;
 mod autorl;
 mod bench_table;
+mod common;
 mod distributed;
 mod eznas;
 mod fault_trials;

@@ -17,7 +17,7 @@ use ufh_spaces::mnas::{
     measure_latency_table,
 };
 
-use crate::autorl::Progress;
+use crate::common::progress::Progress;
 use crate::say;
 
 /// Candidates proposed, hashed and evaluated together: the record depends on it,
@@ -252,7 +252,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 record.n_events,
                 record.n_evaluations()
             );
-            crate::autorl::report_cache(record)?;
+            crate::common::progress::report_cache(record)?;
             if let Some(best) = &found.best {
                 let arch: &Architecture = &best.candidate;
                 let outcome = evaluator.outcome(arch);

@@ -150,7 +150,7 @@ fn search_fraction(table: &ModelTable, searches: u64, jobs: usize) -> anyhow::Re
         mutation_rate: 1.0,
     }
     .build()?;
-    let (budget_s, hash_cost_s) = crate::figures::scaled_budget(table);
+    let (budget_s, hash_cost_s) = crate::common::nas::scaled_budget(table);
     let evaluator = TableEvaluatorConfig {
         repeat: RepeatChoice::Random,
         ..TableEvaluatorConfig::PAPER
@@ -172,7 +172,10 @@ fn search_fraction(table: &ModelTable, searches: u64, jobs: usize) -> anyhow::Re
                     Search::new(&space, &evaluator, Budget::SimulatedSeconds(budget_s), seed)
                         .hasher(&hasher)
                         .techniques(techniques)?
-                        .run(&mut crate::figures::PAPER_EVOLUTION.build()?, Mode::Serial)?
+                        .run(
+                            &mut crate::common::nas::PAPER_EVOLUTION.build()?,
+                            Mode::Serial,
+                        )?
                         .record;
                 Ok(record
                     .events

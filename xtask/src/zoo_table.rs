@@ -19,7 +19,8 @@ use ufh_spaces::digits;
 use ufh_spaces::zoo::table::ZooMetadata;
 use ufh_spaces::zoo::{self, ZooRecord, ZooSettings, ZooSpace, ZooTable};
 
-use crate::bench_table::{journal_lines, open_for_append, progress_bar};
+use crate::common::journal::{journal_lines, open_for_append};
+use crate::common::progress::progress_bar;
 use crate::{say, workspace_root};
 
 /// The generator named in the tables' metadata.

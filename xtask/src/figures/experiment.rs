@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ufh_core::MantissaBits;
 use ufh_search::{
     BananasConfig, Budget, EvolutionConfig, FcmConfig, FecConfig, Forgetting, LocalSearchConfig,
-    Mode, Namespace, PpoConfig, Replacement, Search, SearchRecord, TabulistConfig, Techniques,
+    Mode, Namespace, PpoConfig, Search, SearchRecord, TabulistConfig, Techniques,
 };
 use ufh_spaces::nasbench101::embedded::EmbeddedTable;
 use ufh_spaces::nasbench101::{NasBench101, NasBench101Space, SpaceConfig};
@@ -76,23 +76,6 @@ impl Bench {
     }
 }
 
-/// The paper's budget (5e6 s) and hashing cost (10 s) scaled to `table`: both
-/// multiplied by the table's mean full-budget training time over NAS-Bench-101's,
-/// so a search buys as many trainings as in the paper.
-pub(crate) fn scaled_budget(table: &dyn TabularBenchmark) -> (f64, f64) {
-    let full = table.budgets().len() - 1;
-    let mut total = 0.0;
-    let mut count = 0usize;
-    for i in 0..table.len() {
-        for run in table.model_at(i).runs(full) {
-            total += run.end.training_time;
-            count += 1;
-        }
-    }
-    let scale = total / count as f64 / NASBENCH_MEAN_TRAINING_S;
-    (5e6 * scale, 10.0 * scale)
-}
-
 /// The search algorithm of a condition.
 #[derive(Debug, Clone)]
 pub(super) enum Algo {
@@ -119,12 +102,6 @@ pub(super) struct Condition {
     pub(super) mantissa_bits: u32,
     pub(super) workers: usize,
 }
-
-pub(crate) const PAPER_EVOLUTION: EvolutionConfig = EvolutionConfig {
-    population_size: 100,
-    tournament_size: 10,
-    replacement: Replacement::Oldest,
-};
 
 impl Condition {
     /// Repeats of this condition when the base count is `repeats`: the paper runs

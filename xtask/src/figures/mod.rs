@@ -41,13 +41,10 @@ use anyhow::{Context, bail};
 use crate::say;
 use crate::workspace_root;
 
+use crate::common::nas::{PAPER_EVOLUTION, scaled_budget};
 use experiment::*;
-pub(crate) use experiment::{PAPER_EVOLUTION, scaled_budget};
 use nas::*;
 use panel::*;
-
-/// NAS-Bench-101's mean 108-epoch training time, roughly, in seconds.
-const NASBENCH_MEAN_TRAINING_S: f64 = 2300.0;
 
 /// Points of the time grid on which curves are averaged.
 const GRID: usize = 200;
