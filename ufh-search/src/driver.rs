@@ -16,7 +16,7 @@ use crate::checkpoint::{self, Checkpoints};
 
 use crate::algorithm::fitness_order;
 use crate::fcm::ParentHashes;
-use crate::record::{Event, Outcome, SearchRecord, SharedEventSink};
+use crate::record::{Event, EventSink, Outcome, SearchRecord};
 use crate::tabulist::Tabulist;
 use crate::{
     Algorithm, AuditConfig, AuditCounters, Best, CandidateHasher, Evaluation, Evaluator, FcmConfig,
@@ -220,7 +220,7 @@ pub struct Search<'a, S, E, H = NoHasher> {
 
 /// A borrowed event sink, shown by name in `Debug`.
 #[derive(Clone, Copy)]
-struct SinkRef<'a>(&'a (dyn SharedEventSink + 'a));
+struct SinkRef<'a>(&'a (dyn EventSink + 'a));
 
 impl std::fmt::Debug for SinkRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -334,17 +334,16 @@ where
     /// [`SearchError::EventSink`] when it finishes.
     ///
     /// ```
-    /// # use std::sync::Mutex;
     /// # use ufh_search::{CsvEventSink, Search, SearchSpace, Evaluator, CandidateHasher, Budget};
     /// # fn f<S: SearchSpace, E: Evaluator<S::Candidate>, H: CandidateHasher<S::Candidate>>(
     /// #     space: &S, evaluator: &E, hasher: &H) {
-    /// let sink = Mutex::new(CsvEventSink::new(Vec::new()));
+    /// let sink = CsvEventSink::new(Vec::new());
     /// let search = Search::new(space, evaluator, Budget::Candidates(10), 0).hasher(hasher)
     ///     .keep_events(false)
     ///     .stream_events(&sink);
     /// # }
     /// ```
-    pub fn stream_events(mut self, sink: &'a (dyn SharedEventSink + 'a)) -> Self {
+    pub fn stream_events(mut self, sink: &'a (dyn EventSink + 'a)) -> Self {
         self.sink = Some(SinkRef(sink));
         self
     }

@@ -112,9 +112,7 @@ pub use fec::{CacheCounters, FecConfig, Forgetting, FunctionalEquivalenceCache, 
 pub use local_search::{LocalSearch, LocalSearchConfig, Move};
 pub use mu_plus_lambda::{MuPlusLambda, MuPlusLambdaConfig};
 pub use ppo::{Ppo, PpoConfig};
-pub use record::{
-    BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord, SharedEventSink,
-};
+pub use record::{BestPoint, CsvEventSink, Event, EventSink, Outcome, SearchRecord};
 #[cfg(feature = "redis")]
 pub use redis::{RedisEvaluator, RedisStore};
 pub use space::{

@@ -82,19 +82,26 @@ pub struct SearchRecord {
     pub cost_unit: CostUnit,
 }
 
-/// Where a search streams its events as they happen.
-pub trait EventSink {
+/// Where a search streams its events as they happen. A search holds its sink by
+/// shared reference, so that workers on several threads can hand it events:
+/// a sink that keeps state locks it (as [`CsvEventSink`] does).
+pub trait EventSink: Sync {
     /// Takes one event, in completion order.
-    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+    fn event(&self, event: &Event) -> std::io::Result<()>;
 }
 
 /// Streams events as the CSV rows of [`SearchRecord::write_events_csv`], header
 /// first.
 #[derive(Debug)]
 pub struct CsvEventSink<W: std::io::Write> {
+    state: std::sync::Mutex<CsvState<W>>,
+    unit: CostUnit,
+}
+
+#[derive(Debug)]
+struct CsvState<W> {
     out: W,
     header_written: bool,
-    unit: CostUnit,
 }
 
 impl<W: std::io::Write> CsvEventSink<W> {
@@ -108,52 +115,47 @@ impl<W: std::io::Write> CsvEventSink<W> {
     /// [`Evaluator::cost_unit`](crate::Evaluator::cost_unit)).
     pub fn with_unit(out: W, unit: CostUnit) -> Self {
         Self {
-            out,
-            header_written: false,
+            state: std::sync::Mutex::new(CsvState {
+                out,
+                header_written: false,
+            }),
             unit,
         }
     }
 
     /// The writer, flushed.
-    pub fn into_inner(mut self) -> std::io::Result<W> {
-        if !self.header_written {
-            write_csv_header(&mut self.out, self.unit)?;
+    pub fn into_inner(self) -> std::io::Result<W> {
+        // A poisoned lock means a thread panicked inside a write; what it left is
+        // what there is.
+        let mut state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !state.header_written {
+            write_csv_header(&mut state.out, self.unit)?;
         }
-        self.out.flush()?;
-        Ok(self.out)
+        state.out.flush()?;
+        Ok(state.out)
     }
 }
 
-impl<W: std::io::Write> EventSink for CsvEventSink<W> {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        if !self.header_written {
-            write_csv_header(&mut self.out, self.unit)?;
-            self.header_written = true;
-        }
-        write_csv_row(&mut self.out, event)
-    }
-}
-
-/// An event sink a search can hold by shared reference: a `Mutex` around any
-/// [`EventSink`].
-pub trait SharedEventSink: Sync {
-    /// Takes one event, in completion order.
-    fn event(&self, event: &Event) -> std::io::Result<()>;
-}
-
-impl<S: EventSink + Send> SharedEventSink for std::sync::Mutex<S> {
+impl<W: std::io::Write + Send> EventSink for CsvEventSink<W> {
     fn event(&self, event: &Event) -> std::io::Result<()> {
-        // A poisoned lock means another thread panicked inside the sink; its
-        // state is what that write left, so keep writing.
-        self.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .event(event)
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !state.header_written {
+            write_csv_header(&mut state.out, self.unit)?;
+            state.header_written = true;
+        }
+        write_csv_row(&mut state.out, event)
     }
 }
 
-/// Any `FnMut(&Event)` is a sink that cannot fail.
-impl<F: FnMut(&Event)> EventSink for F {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+/// Any `Fn(&Event) + Sync` is a sink that cannot fail.
+impl<F: Fn(&Event) + Sync> EventSink for F {
+    fn event(&self, event: &Event) -> std::io::Result<()> {
         self(event);
         Ok(())
     }

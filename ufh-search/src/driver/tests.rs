@@ -312,9 +312,9 @@ fn streamed_records_equal_kept_ones() {
         };
         let kept = run(search()).unwrap().record;
         let streamed_events = std::sync::Mutex::new(Vec::new());
-        let sink = std::sync::Mutex::new(|e: &Event| {
+        let sink = |e: &Event| {
             streamed_events.lock().unwrap().push(*e);
-        });
+        };
         let streamed = run(search().keep_events(false).stream_events(&sink))
             .unwrap()
             .record;
@@ -333,11 +333,11 @@ fn streamed_records_equal_kept_ones() {
         );
         assert_eq!(streamed_events, kept.events, "mode {mode}");
         // The CSV sink writes what the kept record writes.
-        let csv = std::sync::Mutex::new(crate::CsvEventSink::new(Vec::new()));
+        let csv = crate::CsvEventSink::new(Vec::new());
         run(search().keep_events(false).stream_events(&csv)).unwrap();
         let mut expected = Vec::new();
         kept.write_events_csv(&mut expected).unwrap();
-        let written = csv.into_inner().unwrap().into_inner().unwrap();
+        let written = csv.into_inner().unwrap();
         assert_eq!(
             String::from_utf8(written).unwrap(),
             String::from_utf8(expected).unwrap()
@@ -350,13 +350,13 @@ fn streamed_records_equal_kept_ones() {
 fn a_failing_sink_is_an_error() {
     struct Full;
     impl crate::EventSink for Full {
-        fn event(&mut self, _: &Event) -> std::io::Result<()> {
+        fn event(&self, _: &Event) -> std::io::Result<()> {
             Err(std::io::Error::other("no space left on device"))
         }
     }
     let evaluator = PeriodicEvaluator::new(7, 100.0, 0.0);
     let hasher = PeriodicHasher::new(7, 1.0);
-    let sink = std::sync::Mutex::new(Full);
+    let sink = Full;
     let err = Search::new(&IntSpace::new(50), &evaluator, Budget::Candidates(20), 1)
         .hasher(&hasher)
         .stream_events(&sink)

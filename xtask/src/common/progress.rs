@@ -1,7 +1,7 @@
 //! Progress bars and a search's cache report.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ufh_search::{Event, SearchRecord, SharedEventSink};
+use ufh_search::{Event, EventSink, SearchRecord};
 
 use crate::say;
 
@@ -19,7 +19,7 @@ pub(crate) fn progress_bar(len: usize, unit: &str) -> ProgressBar {
 /// Advances the progress bar as events complete.
 pub(crate) struct Progress(pub(crate) ProgressBar);
 
-impl SharedEventSink for Progress {
+impl EventSink for Progress {
     fn event(&self, _: &Event) -> std::io::Result<()> {
         self.0.inc(1);
         Ok(())
