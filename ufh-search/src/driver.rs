@@ -869,6 +869,8 @@ mod ids;
 #[cfg(test)]
 mod resume_tests;
 mod run;
+#[cfg(test)]
+mod sink_tests;
 mod state;
 
 pub use ids::evaluation_id;

@@ -108,7 +108,7 @@ mod seeds;
 #[cfg(feature = "zoo")]
 pub mod zoo;
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "embedded", feature = "autorl", feature = "mnas")))]
 /// Whether the slow test tier runs: tests that kill processes, restart Redis,
 /// train networks or run whole figures check `UFH_SLOW_TESTS=1` (which `.ci/run`
 /// sets) and otherwise return at once, so that `cargo test` alone runs the fast

@@ -14,4 +14,6 @@ pub(crate) mod mobile;
 #[cfg(any(feature = "nasbench101", feature = "zoo"))]
 pub(crate) mod net;
 #[cfg(any(feature = "nasbench101", feature = "zoo"))]
+pub(crate) mod pool;
+#[cfg(any(feature = "nasbench101", feature = "zoo"))]
 pub(crate) mod train;

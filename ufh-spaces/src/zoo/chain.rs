@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::network::{Builder, EdgeOp};
-use crate::nn::layers::AvgPool;
+use crate::nn::pool::AvgPool;
 
 /// One stage of a [`ChainNet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::network::{Builder, EdgeOp};
-use crate::nn::layers::AvgPool;
+use crate::nn::pool::AvgPool;
 
 /// An operation on one edge of a NAS-Bench-201 cell, in the benchmark's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

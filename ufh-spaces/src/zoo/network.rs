@@ -5,9 +5,10 @@
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::digits::{Digits, N_CLASSES};
-use crate::nn::layers::{AvgPool, Classifier, ConvBlock, Order, Param, Relu, Tensor};
+use crate::nn::layers::{Classifier, ConvBlock, Order, Param, Relu, Tensor};
 use crate::nn::net::{self, Net};
 use crate::nn::net::{BlockStatistics, LossGradientScores};
+use crate::nn::pool::AvgPool;
 use crate::nn::train::TrainConfig;
 
 /// What an edge computes from its source node.
