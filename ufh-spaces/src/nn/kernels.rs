@@ -19,20 +19,31 @@ macro_rules! dispatch {
     ($(#[$meta:meta])* $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         $(#[$meta])*
         pub(crate) fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn wide($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, checked just above.
-                    return unsafe { wide($($arg),*) };
-                }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { $name::wide($($arg),*) };
             }
-            body($($arg),*)
+            $name::portable($($arg),*)
+        }
+
+        /// The kernel's two builds, which the tests compare bit for bit.
+        pub(crate) mod $name {
+            use super::*;
+
+            /// Compiled for the baseline target.
+            #[inline(always)]
+            pub(crate) fn portable($($arg: $ty),*) $body
+
+            /// The same code compiled with AVX2 enabled.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            pub(crate) unsafe fn wide($($arg: $ty),*) {
+                portable($($arg),*)
+            }
         }
     };
 }
@@ -284,6 +295,55 @@ mod tests {
         (0..len as u32)
             .map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 500.0 - 1.0)
             .collect()
+    }
+
+    /// The AVX2 and baseline builds of every dispatched kernel give the same
+    /// bits, on shapes with and without a vector tail and across a block edge.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn wide_and_portable_builds_agree_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: only the portable build runs here");
+            return;
+        }
+        for (m, k, n) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (5, 7, 600),
+            (8, 9, 1030),
+            (16, 33, 64),
+        ] {
+            let a = values(m * k, 1);
+            let b = values(k * n, 2);
+            let c = values(m * n, 3);
+            let run = |f: &dyn Fn(&mut [f32]), len: usize| {
+                let mut out = values(len, 4);
+                f(&mut out);
+                out.iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
+            };
+            // SAFETY (each `wide` call): AVX2 is present, checked above.
+            assert_eq!(
+                run(&|o| matmul_acc::portable(o, &a, &b, m, k, n), m * n),
+                run(&|o| unsafe { matmul_acc::wide(o, &a, &b, m, k, n) }, m * n),
+                "matmul_acc {m}x{k}x{n}"
+            );
+            assert_eq!(
+                run(&|o| matmul_at_acc::portable(o, &a, &c, m, k, n), k * n),
+                run(
+                    &|o| unsafe { matmul_at_acc::wide(o, &a, &c, m, k, n) },
+                    k * n
+                ),
+                "matmul_at_acc {m}x{k}x{n}"
+            );
+            assert_eq!(
+                run(&|o| matmul_bt_acc::portable(o, &c, &b, m, k, n), m * k),
+                run(
+                    &|o| unsafe { matmul_bt_acc::wide(o, &c, &b, m, k, n) },
+                    m * k
+                ),
+                "matmul_bt_acc {m}x{k}x{n}"
+            );
+        }
     }
 
     #[test]
