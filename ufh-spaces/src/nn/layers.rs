@@ -103,6 +103,13 @@ pub(crate) fn normal(rng: &mut Xoshiro256PlusPlus) -> f32 {
     crate::gaussian::standard_normal(rng) as f32
 }
 
+/// `count` weights drawn by Kaiming (He) initialisation for `fan_in` inputs per
+/// output: standard normal draws scaled by `√(2 / fan_in)`, in draw order.
+pub(crate) fn kaiming(count: usize, fan_in: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
+    let scale = (2.0 / fan_in as f32).sqrt();
+    (0..count).map(|_| scale * normal(rng)).collect()
+}
+
 /// Batch-norm epsilon (NAS-Bench-101's 1e-5).
 pub(crate) const BN_EPSILON: f32 = 1e-5;
 /// Momentum of the running statistics used at evaluation. NAS-Bench-101 uses 0.997
@@ -294,10 +301,7 @@ impl ConvBlock {
     ) -> Self {
         debug_assert!(kernel == 1 || kernel == 3);
         let fan_in = in_channels * kernel * kernel;
-        let scale = (2.0 / fan_in as f32).sqrt();
-        let weight = (0..out_channels * fan_in)
-            .map(|_| scale * normal(rng))
-            .collect();
+        let weight = kaiming(out_channels * fan_in, fan_in, rng);
         Self {
             order,
             batch_norm: true,

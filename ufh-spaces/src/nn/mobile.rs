@@ -13,7 +13,7 @@ use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::kernels::{dot, matmul_acc, matmul_at_acc, matmul_bt_acc, sum};
-use super::layers::{Param, Tensor, normal, normalize_channels, normalize_row_backward};
+use super::layers::{Param, Tensor, kaiming, normalize_channels, normalize_row_backward};
 
 /// Output side of a `kernel`-wide window at `stride` with padding `kernel / 2`.
 pub(crate) fn out_side(side: usize, kernel: usize, stride: usize) -> usize {
@@ -107,10 +107,7 @@ impl Conv {
     ) -> Self {
         debug_assert!(kernel % 2 == 1 && (stride == 1 || stride == 2));
         let fan_in = in_channels * kernel * kernel;
-        let scale = (2.0 / fan_in as f32).sqrt();
-        let weight = (0..out_channels * fan_in)
-            .map(|_| scale * normal(rng))
-            .collect();
+        let weight = kaiming(out_channels * fan_in, fan_in, rng);
         Self {
             kernel,
             stride,
@@ -216,10 +213,7 @@ impl Depthwise {
         rng: &mut Xoshiro256PlusPlus,
     ) -> Self {
         debug_assert!(kernel % 2 == 1 && (stride == 1 || stride == 2));
-        let scale = (2.0 / (kernel * kernel) as f32).sqrt();
-        let weight = (0..channels * kernel * kernel)
-            .map(|_| scale * normal(rng))
-            .collect();
+        let weight = kaiming(channels * kernel * kernel, kernel * kernel, rng);
         Self {
             kernel,
             stride,
@@ -624,7 +618,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::nn::layers::{BN_EPSILON, Relu};
+    use crate::nn::layers::{BN_EPSILON, Relu, normal};
 
     fn random_tensor(channels: usize, images: usize, side: usize, seed: u64) -> Tensor {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
