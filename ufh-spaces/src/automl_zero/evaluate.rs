@@ -76,7 +76,7 @@ pub struct ProgramEvaluation {
 /// The functional hash of a program is a function of its live code alone (the
 /// probe runs nothing else), so the hasher remembers the hashes of the last live
 /// codes it ran, keyed by a 128-bit digest of the fields their ops read
-/// ([`live_code_key`]): a child whose mutation touched only dead code, or left
+/// ([`live_code_key`](super::live_code_key)): a child whose mutation touched only dead code, or left
 /// the program as it was, gets its parent's hash without a run. This changes no
 /// hash and no record; it only skips work.
 #[derive(Debug)]

@@ -173,7 +173,7 @@ impl fmt::Display for Architecture {
     }
 }
 
-/// The scaled MnasNet space ([module docs](self)).
+/// The scaled MnasNet space ([module docs](crate::mnas)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MnasSpace;
 

@@ -12,9 +12,9 @@
 //!   protobuf), with a binary cache.
 //!
 //! Fitness and the functional hash come from any
-//! [`TabularBenchmark`](crate::nasbench101::TabularBenchmark) through
-//! [`TableEvaluator`](crate::nasbench101::TableEvaluator) and
-//! [`TableHasher`](crate::nasbench101::TableHasher).
+//! [`TabularBenchmark`] through
+//! [`TableEvaluator`] and
+//! [`TableHasher`].
 
 mod cell;
 #[cfg(feature = "embedded")]
