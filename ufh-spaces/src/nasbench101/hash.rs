@@ -267,8 +267,8 @@ mod tests {
         let before = hasher.hash_model(&model);
         let mut altered = only_full.clone();
         let per_model = 3;
-        altered.runs[7 * per_model].end.validation_accuracy += 0.1;
-        altered.runs[7 * per_model].end.test_accuracy += 0.1;
+        altered.runs_mut()[7 * per_model].end.validation_accuracy += 0.1;
+        altered.runs_mut()[7 * per_model].end.test_accuracy += 0.1;
         let altered_hasher = TableHasherConfig::PAPER.build(&altered).unwrap();
         assert_eq!(altered_hasher.hash_model(&altered.model_at(7)), before);
     }

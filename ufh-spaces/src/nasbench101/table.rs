@@ -128,7 +128,7 @@ pub struct ModelTable {
     keys: Vec<ModuleHash>,
     cells: Vec<Cell>,
     parameters: Vec<u64>,
-    pub(super) runs: Vec<RepeatMetrics>,
+    runs: Vec<RepeatMetrics>,
     index: FxHashMap<ModuleHash, u32>,
     /// Models by [`Cell::structure_key`], when no two models share one (checked
     /// when the table is made); `None` sends look-ups through the module hash.
@@ -508,6 +508,14 @@ impl TabularBenchmark for ModelTable {
             runs: &self.runs[index * per_model..(index + 1) * per_model],
             offsets: &self.offsets,
         }
+    }
+}
+
+#[cfg(test)]
+impl ModelTable {
+    /// Every run, in place: tests alter rows to show what a reader never reads.
+    pub(super) fn runs_mut(&mut self) -> &mut [RepeatMetrics] {
+        &mut self.runs
     }
 }
 
