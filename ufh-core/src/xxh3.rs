@@ -714,11 +714,14 @@ fn lanes_of(stripe: &[u8]) -> [u64; 8] {
     lanes
 }
 
-/// Whether the AVX2 loops run: the CPU has AVX2 and, in tests, the portable
-/// loops are not being exercised instead.
+/// Whether the AVX2 loops run: the CPU has AVX2, the `portable-xxh3` feature is
+/// off and, in tests, the portable loops are not being exercised instead.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn avx2_available() -> bool {
+    if cfg!(feature = "portable-xxh3") {
+        return false;
+    }
     #[cfg(test)]
     if tests::PORTABLE_ONLY.with(std::cell::Cell::get) {
         return false;
