@@ -53,7 +53,9 @@ pub struct CartPoleState {
 /// CartPole as gymnasium defines it: gravity 9.8, cart 1.0 kg, pole 0.1 kg of
 /// half-length 0.5, force ±10 N, τ = 0.02 s, explicit Euler (positions advance
 /// with the old velocities); the episode terminates once |x| > 2.4 or
-/// |θ| > 12°, every step (the last included) rewards 1, and a reset draws the four
+/// |θ| > 12°, is truncated on its last allowed step (terminated or not, as
+/// gymnasium's `TimeLimit`), every step (the last included) rewards 1, and a
+/// reset draws the four
 /// state values from U(−0.05, 0.05). Action 0 pushes left, 1 right. The
 /// observation is the state as four f32 values (gymnasium keeps the state in f64
 /// and returns it as f32, as here).
@@ -148,9 +150,11 @@ impl Environment for CartPole {
         } = self.state;
         let force = if action == 1 { FORCE } else { -FORCE };
         let (sin, cos) = theta.sin_cos();
-        let temp = (force + POLE_MASS_LENGTH * theta_dot * theta_dot * sin) / TOTAL_MASS;
+        // Squares first, as gymnasium's `np.square`: `(0.1·cos)·cos` differs from
+        // `0.1·cos²` in the last bit for some angles.
+        let temp = (force + POLE_MASS_LENGTH * (theta_dot * theta_dot) * sin) / TOTAL_MASS;
         let theta_acc = (GRAVITY * sin - cos * temp)
-            / (LENGTH * (4.0 / 3.0 - MASS_POLE * cos * cos / TOTAL_MASS));
+            / (LENGTH * (4.0 / 3.0 - MASS_POLE * (cos * cos) / TOTAL_MASS));
         let x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS;
         self.state = CartPoleState {
             x: x + TAU * x_dot,
@@ -162,7 +166,9 @@ impl Environment for CartPole {
         let s = self.state;
         let terminated = !(-X_THRESHOLD..=X_THRESHOLD).contains(&s.x)
             || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&s.theta);
-        let truncated = !terminated && self.steps >= self.version.max_steps();
+        // gymnasium's TimeLimit truncates at the limit whether or not the
+        // episode also terminated there.
+        let truncated = self.steps >= self.version.max_steps();
         self.running = !(terminated || truncated);
         Step {
             observation: self.observation(),
@@ -290,6 +296,94 @@ mod tests {
             }
             assert_eq!(steps, version.max_steps());
             assert_eq!(total, f64::from(version.max_steps()));
+        }
+    }
+
+    /// gymnasium 1.4's trajectories (`ufh-bench/reference/cartpole_trajectories.py`
+    /// wrote the file): 200 episodes per version from their initial states and
+    /// actions, every step's f64 state, f32 observation and reward bit for bit
+    /// (through the same FNV-1a digest), the step count and the final flags.
+    #[test]
+    fn replays_gymnasium_trajectories_bit_for_bit() {
+        const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
+        const FNV_PRIME: u64 = 0x0100_0000_01B3;
+        fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+            for &b in bytes {
+                h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+            }
+            h
+        }
+        fn state(field: &str) -> CartPoleState {
+            let v: Vec<f64> = field
+                .split(' ')
+                .map(|w| f64::from_bits(u64::from_str_radix(w, 16).unwrap()))
+                .collect();
+            CartPoleState {
+                x: v[0],
+                x_dot: v[1],
+                theta: v[2],
+                theta_dot: v[3],
+            }
+        }
+        let data = include_str!("../../data/autorl/cartpole-gymnasium.tsv");
+        let mut matched = [0, 0];
+        let mut departed = Vec::new();
+        for line in data.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(f.len(), 9, "{line}");
+            let version = match f[0] {
+                "v0" => CartPoleVersion::V0,
+                "v1" => CartPoleVersion::V1,
+                other => panic!("version {other}"),
+            };
+            let mut env = CartPole::new(version);
+            env.set_state(state(f[2]));
+            let mut h = FNV_OFFSET;
+            let (mut steps, mut last) = (0, None);
+            for action in f[3].bytes() {
+                let step = env.step(usize::from(action - b'0'));
+                let s = env.state();
+                for v in [s.x, s.x_dot, s.theta, s.theta_dot] {
+                    h = fnv(h, &v.to_le_bytes());
+                }
+                for v in &step.observation {
+                    h = fnv(h, &v.to_le_bytes());
+                }
+                h = fnv(h, &step.reward.to_le_bytes());
+                steps += 1;
+                let done = step.done();
+                last = Some(step);
+                if done {
+                    break;
+                }
+            }
+            let last = last.expect("an episode has a step");
+            let same = steps.to_string() == f[4]
+                && u8::from(last.terminated).to_string() == f[5]
+                && u8::from(last.truncated).to_string() == f[6]
+                && env.state() == state(f[7])
+                && format!("{h:016x}") == f[8];
+            if same {
+                matched[usize::from(version == CartPoleVersion::V1)] += 1;
+            } else {
+                departed.push(format!("{} seed {}", f[0], f[1]));
+            }
+        }
+        assert_eq!(matched, [200, 200], "departed from gymnasium: {departed:?}");
+    }
+
+    #[test]
+    fn falling_on_the_last_allowed_step_is_terminated_and_truncated() {
+        for version in [CartPoleVersion::V0, CartPoleVersion::V1] {
+            let mut env = CartPole::new(version);
+            env.set_state(CartPoleState {
+                x: 2.399,
+                x_dot: 1.0,
+                ..still()
+            });
+            env.steps = version.max_steps() - 1;
+            let step = env.step(1);
+            assert!(step.terminated && step.truncated, "{version:?}");
         }
     }
 

@@ -72,8 +72,8 @@ pub enum GridAction {
 /// a uniform free cell of its 3×3 neighbourhood (not a wall, ball, the goal or the
 /// agent; after 100 failed draws it stays). Moving forward when, before the balls
 /// moved, the cell ahead held a ball or a wall gives −1 and ends the episode;
-/// reaching the goal gives 1 − 0.9 · steps / 144 and ends it; 144 steps truncate
-/// it. Actions: 0 left, 1 right, 2 forward.
+/// reaching the goal gives 1 − 0.9 · (steps / 144) and ends it; the 144th step
+/// truncates it (also when it ends it). Actions: 0 left, 1 right, 2 forward.
 ///
 /// Observation (ufh's choice; MiniGrid's default is a 7×7×3 egocentric image):
 /// 36 values, fully observed — the agent's cell one-hot over the 16 free cells
@@ -247,7 +247,10 @@ impl Environment for DynamicObstacles {
                 if Self::inside(front) && !self.has_ball(front) {
                     self.agent = front;
                     if front == GOAL {
-                        reward = 1.0 - 0.9 * f64::from(self.steps) / f64::from(MAX_STEPS);
+                        // MiniGrid's `1 - 0.9 * (step_count / max_steps)`: the
+                        // quotient first (without the brackets 28 of the 144
+                        // rewards differ in the last bit).
+                        reward = 1.0 - 0.9 * (f64::from(self.steps) / f64::from(MAX_STEPS));
                         terminated = true;
                     }
                 }
@@ -257,7 +260,9 @@ impl Environment for DynamicObstacles {
                 }
             }
         }
-        let truncated = !terminated && self.steps >= MAX_STEPS;
+        // MiniGrid truncates at the limit whether or not the step also ended the
+        // episode.
+        let truncated = self.steps >= MAX_STEPS;
         self.running = !(terminated || truncated);
         Step {
             observation: self.observation(),
@@ -305,6 +310,63 @@ mod tests {
         env.step(LEFT);
         let step = env.step(FORWARD);
         assert_eq!(step.reward, 1.0 - 0.9 * 3.0 / 144.0);
+    }
+
+    /// MiniGrid's reward bits at the 28 step counts where `1 − 0.9·t/144` would
+    /// differ from its `1 − 0.9·(t/144)` in the last bit (printed by Python).
+    #[test]
+    fn the_goal_reward_has_minigrid_bits_at_every_step_count() {
+        const MINIGRID: [(u32, u64); 28] = [
+            (37, 0x3fe8_9999_9999_999a),
+            (51, 0x3fe5_cccc_cccc_cccc),
+            (56, 0x3fe4_cccc_cccc_cccc),
+            (64, 0x3fe3_3333_3333_3334),
+            (71, 0x3fe1_cccc_cccc_cccc),
+            (74, 0x3fe1_3333_3333_3334),
+            (81, 0x3fdf_9999_9999_999a),
+            (83, 0x3fde_cccc_cccc_ccce),
+            (86, 0x3fdd_9999_9999_999a),
+            (91, 0x3fdb_9999_9999_999a),
+            (96, 0x3fd9_9999_9999_999a),
+            (97, 0x3fd9_3333_3333_3332),
+            (101, 0x3fd7_9999_9999_999a),
+            (102, 0x3fd7_3333_3333_3332),
+            (107, 0x3fd5_3333_3333_3332),
+            (112, 0x3fd3_3333_3333_3332),
+            (115, 0x3fd1_ffff_ffff_fffe),
+            (117, 0x3fd1_3333_3333_3332),
+            (121, 0x3fcf_3333_3333_3334),
+            (123, 0x3fcd_9999_9999_999c),
+            (126, 0x3fcb_3333_3333_3334),
+            (128, 0x3fc9_9999_9999_999c),
+            (131, 0x3fc7_3333_3333_3334),
+            (136, 0x3fc3_3333_3333_3334),
+            (141, 0x3fbe_6666_6666_6668),
+            (142, 0x3fbc_cccc_cccc_ccc8),
+            (143, 0x3fbb_3333_3333_3330),
+            (144, 0x3fb9_9999_9999_9998),
+        ];
+        let mut env = DynamicObstacles::new();
+        for t in 1..=MAX_STEPS {
+            // Beside the goal and facing it, t − 1 steps into the episode.
+            env.set_layout(
+                (3, 4),
+                Direction::East,
+                [(4, 1), (3, 1), (4, 2)],
+                u64::from(t),
+            );
+            env.steps = t - 1;
+            let step = env.step(FORWARD);
+            assert!(step.terminated, "step {t}");
+            assert_eq!(step.truncated, t == MAX_STEPS, "step {t}");
+            let expected = MINIGRID
+                .iter()
+                .find(|&&(at, _)| at == t)
+                .map_or(1.0 - 0.9 * (f64::from(t) / 144.0), |&(_, bits)| {
+                    f64::from_bits(bits)
+                });
+            assert_eq!(step.reward.to_bits(), expected.to_bits(), "step {t}");
+        }
     }
 
     #[test]
