@@ -9,10 +9,27 @@ use ufh_search::{CandidateHasher, Harness, SpecHasher};
 use super::dqn::{OwnedInputs, QNetwork};
 use super::graph::LossGraph;
 
+/// The discounts of fake transitions.
+#[derive(Debug, Clone, Copy)]
+enum Discounts {
+    /// 0.99 everywhere: the batch of [`EvolvingRlHasher`], the baseline, kept as
+    /// it was.
+    Constant,
+    /// Every input a loss can read: a quarter terminal (γ = 0), a quarter
+    /// CartPole's γ = 0.99 and half uniform in [0, 1), each transition drawn.
+    EpisodeEnds,
+}
+
 /// Fake transitions for hashing: states and rewards uniform in [−100, 100],
-/// actions uniform, discount 0.99, and the Q-values of fixed random online and
+/// actions uniform, `discounts`, and the Q-values of fixed random online and
 /// target networks (32 × 32, Glorot-uniform).
-fn fake_batch(batch: usize, observation: usize, actions: usize, seed: u64) -> OwnedInputs {
+fn fake_batch(
+    batch: usize,
+    observation: usize,
+    actions: usize,
+    seed: u64,
+    discounts: Discounts,
+) -> OwnedInputs {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let online = QNetwork::new(observation, &[32, 32], actions, &mut rng);
     let target = QNetwork::new(observation, &[32, 32], actions, &mut rng);
@@ -22,6 +39,16 @@ fn fake_batch(batch: usize, observation: usize, actions: usize, seed: u64) -> Ow
     let next = uniform(batch * observation);
     let reward = uniform(batch);
     let action = (0..batch).map(|_| rng.random_range(0..actions)).collect();
+    let discount = match discounts {
+        Discounts::Constant => vec![0.99; batch],
+        Discounts::EpisodeEnds => (0..batch)
+            .map(|_| match rng.random_range(0..4u8) {
+                0 => 0.0,
+                1 => 0.99,
+                _ => rng.random_range(0.0f32..1.0),
+            })
+            .collect(),
+    };
     OwnedInputs {
         batch,
         actions,
@@ -33,16 +60,22 @@ fn fake_batch(batch: usize, observation: usize, actions: usize, seed: u64) -> Ow
         ],
         action,
         reward,
-        discount: vec![0.99; batch],
+        discount,
         noise_seed: seed,
     }
 }
 
 /// The paper's functional hash of a loss graph: its per-transition outputs on
 /// 4,096 fake CartPole transitions (4-value states and rewards uniform in
-/// [−100, 100], actions uniform over 2, discount 0.99, the Q-values of fixed
-/// random 32 × 32 networks),
-/// truncated to `mantissa_bits` of an f32 and mixed by `ufh-core`.
+/// [−100, 100], actions uniform over 2, the Q-values of fixed random 32 × 32
+/// networks, and discounts that include episode ends: a quarter 0, a quarter
+/// 0.99, half uniform in [0, 1)), truncated to `mantissa_bits` of an f32 and
+/// mixed by `ufh-core`.
+///
+/// The discounts are ufh's choice; the paper says only "fake transitions". With
+/// 0.99 everywhere (ufh before 8 December 2026) a loss that differs from DQN's
+/// only on terminal transitions, such as DQN's times γ/(γ + 1e−10), hashed as
+/// DQN's, and FEC would have given it DQN's fitness.
 ///
 /// It is the unified hash: [`SpecHasher`] over [`FakeTransitions`], one bare
 /// run (no count word) of the 4,096 transitions.
@@ -97,7 +130,7 @@ impl UfhLossHasher {
     pub fn new(mantissa_bits: MantissaBits, cost_steps: f64) -> Self {
         let spec = HashSpec::bare(mantissa_bits, Self::TRANSITIONS, Self::SEED).expect("one seed");
         let transitions = FakeTransitions {
-            batch: fake_batch(Self::TRANSITIONS, 4, 2, Self::SEED),
+            batch: fake_batch(Self::TRANSITIONS, 4, 2, Self::SEED, Discounts::EpisodeEnds),
         };
         Self {
             inner: SpecHasher::with_harness(spec, cost_steps, transitions),
@@ -137,7 +170,7 @@ impl EvolvingRlHasher {
     /// The hash, charging `cost_steps` per hash.
     pub fn new(cost_steps: f64) -> Self {
         Self {
-            batch: fake_batch(10, 4, 2, 0x0E70_1E12),
+            batch: fake_batch(10, 4, 2, 0x0E70_1E12, Discounts::Constant),
             cost_steps,
         }
     }
@@ -242,12 +275,83 @@ mod tests {
         );
     }
 
+    /// Losses that differ from DQN's only on terminal transitions (γ = 0),
+    /// through d = γ / (γ + 1e−10), which is 0 there and 1 in f32 elsewhere.
+    /// With 0.99 as every fake discount they all hashed as DQN's, even at 23
+    /// mantissa bits.
+    #[test]
+    fn losses_that_differ_only_at_episode_ends_hash_apart() {
+        let dqn = LossGraph::dqn();
+        // Nodes 7..=11 are DQN's: Q_target(s), max, γ·max, Y = r + γ·max and
+        // Q(s_prev); 12 is Q(s_prev, a).
+        let dqn_parts = [
+            (Op::QValues, [TARGET_PARAMS, STATE]),
+            (Op::MaxList, [7, 0]),
+            (Op::Mul, [DISCOUNT, 8]),
+            (Op::Add, [REWARD, 9]),
+            (Op::QValues, [PARAMS, PREV_STATE]),
+            (Op::Select, [11, ACTION]),
+            (Op::Div, [DISCOUNT, DISCOUNT]),
+        ];
+        let with = |tail: &[(Op, [usize; 2])]| {
+            let mut nodes = dqn_parts.to_vec();
+            nodes.extend_from_slice(tail);
+            graph(&nodes)
+        };
+        let pairs = [
+            // DQN's loss times d: no loss at all on terminal transitions.
+            (
+                "loss·d",
+                with(&[(Op::L2Distance, [12, 10]), (Op::Mul, [14, 13])]),
+            ),
+            // The reward dropped on terminal transitions: Y = r·d + γ·max.
+            (
+                "r·d",
+                with(&[
+                    (Op::Mul, [REWARD, 13]),
+                    (Op::Add, [14, 9]),
+                    (Op::L2Distance, [12, 15]),
+                ]),
+            ),
+            // Q(s_prev, a) zeroed on terminal transitions.
+            (
+                "Q·d",
+                with(&[(Op::Mul, [12, 13]), (Op::L2Distance, [14, 10])]),
+            ),
+        ];
+        for bits in [16, 23] {
+            let h = UfhLossHasher::new(MantissaBits::f32(bits).unwrap(), 0.0);
+            let base = h.hash(&dqn);
+            // The shared nodes with DQN's own ending are DQN: d is dead there.
+            assert_eq!(h.hash(&with(&[(Op::L2Distance, [12, 10])])), base);
+            for (name, g) in &pairs {
+                assert_ne!(h.hash(g), base, "{name} at {bits} bits: {g}");
+            }
+        }
+        // Away from episode ends (γ ≥ 0.5, where d is exactly 1) the three
+        // compute DQN's loss bit for bit: only terminal transitions tell them
+        // apart.
+        let hasher = ufh();
+        let inputs = &hasher.spec_hasher().harness().batch;
+        let terminal: Vec<bool> = inputs.discount.iter().map(|&g| g == 0.0).collect();
+        assert!(terminal.iter().filter(|&&t| t).count() > 800);
+        let base = dqn.outputs(&inputs.inputs());
+        for (name, g) in &pairs {
+            let out = g.outputs(&inputs.inputs());
+            for (i, (a, b)) in out.iter().zip(&base).enumerate() {
+                if !terminal[i] && inputs.discount[i] >= 0.5 {
+                    assert_eq!(a, b, "{name} at transition {i}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_hash_is_pinned() {
         // Golden values: a change here changes every cached hash.
         assert_eq!(
             ufh().hash(&LossGraph::dqn()).to_string(),
-            "cfac62013963e4d1"
+            "1428c3c4c54e48af"
         );
     }
 
