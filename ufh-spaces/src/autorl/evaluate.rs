@@ -10,9 +10,9 @@ use super::{CartPole, CartPoleVersion, DynamicObstacles};
 
 /// Fitness of a loss graph as evolving-RL computes it: DQN with the graph as its
 /// loss on CartPole-v0; if that scores at least the hurdle, also on
-/// Dynamic-Obstacles-6x6; the sum of the normalised scores. Cost: environment
-/// steps. The test value is a second run of the same environments at another
-/// seed.
+/// Dynamic-Obstacles-6x6; the sum of the normalised scores. The test value is a
+/// second training on the same environments at another seed. Cost: the
+/// environment steps of both trainings, everything that was run.
 #[derive(Debug, Clone)]
 pub struct LossEvaluator {
     /// DQN's settings.
@@ -67,11 +67,11 @@ impl Evaluator<LossGraph> for LossEvaluator {
     fn evaluate(&self, graph: &LossGraph, rng: &mut SearchRng) -> Evaluation {
         let seed: u64 = self.fixed_seed.unwrap_or_else(|| rng.random());
         let (validation, steps) = self.fitness(graph, seed);
-        let (test, _) = self.fitness(graph, seed ^ 0x7E57);
+        let (test, test_steps) = self.fitness(graph, seed ^ 0x7E57);
         Evaluation {
             validation,
             test,
-            cost_s: steps as f64,
+            cost_s: (steps + test_steps) as f64,
         }
     }
 }
@@ -82,6 +82,7 @@ mod tests {
     use crate::autorl::graph::Op;
     use crate::autorl::graph::input::*;
     use crate::autorl::graph::tests::graph;
+    use rand::SeedableRng;
 
     #[test]
     fn a_graph_that_ignores_q_learns_nothing_and_dqn_clears_the_hurdle() {
@@ -102,5 +103,21 @@ mod tests {
         ]);
         let (lazy_fitness, _) = evaluator.fitness(&lazy, 1);
         assert!(lazy_fitness < 0.6, "{lazy_fitness}");
+    }
+
+    #[test]
+    fn the_clock_charges_every_training_run() {
+        if !crate::slow_tier() {
+            return;
+        }
+        let mut evaluator = LossEvaluator::scaled();
+        evaluator.fixed_seed = Some(3);
+        let graph = LossGraph::dqn();
+        let evaluation = evaluator.evaluate(&graph, &mut SearchRng::seed_from_u64(0));
+        let (validation, steps) = evaluator.fitness(&graph, 3);
+        let (test, test_steps) = evaluator.fitness(&graph, 3 ^ 0x7E57);
+        assert_eq!((evaluation.validation, evaluation.test), (validation, test));
+        assert_eq!(evaluation.cost_s, (steps + test_steps) as f64);
+        assert!(test_steps > 0 && steps > 0);
     }
 }
