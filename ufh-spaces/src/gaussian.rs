@@ -1,6 +1,6 @@
 //! The one Gaussian of this crate, shared by every setup: evaluation noise of the
 //! tabular benchmarks, weight initialisation in `nn`, AutoML-Zero's Gaussian ops and
-//! tasks, and the noise op of AutoRL's loss graphs. (Seed mixing is in `seeds.rs`.)
+//! tasks, and the noise op and the DQN initialisation of AutoRL. (Seed mixing is in `seeds.rs`.)
 
 use std::f64::consts::TAU;
 

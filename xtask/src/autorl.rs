@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 use ufh_core::MantissaBits;
 use ufh_search::{
     AuditConfig, Budget, CandidateHasher, EvolutionConfig, FecConfig, Mode, Replacement, Search,
     Techniques,
 };
+use ufh_spaces::autorl::dqn::DqnConfig;
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::{
     EvolvingRlHasher, LossEvaluator, LossGraphSpace, LossSpaceConfig, UfhLossHasher,
@@ -33,12 +35,35 @@ enum Hasher {
     EvolvingRl,
 }
 
+/// DQN's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Dqn {
+    /// `DqnConfig::scaled`: 32 × 32, Adam at 1e−3, 150 episodes (about a second
+    /// per CartPole training).
+    Scaled,
+    /// `DqnConfig::evolving_rl`: the paper's 256 × 256, Adam at 1e−4, 400
+    /// episodes (about a minute and a half per training here).
+    EvolvingRl,
+}
+
 /// `cargo xtask autorl`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Candidates of the search.
+    /// Candidates of the search (its budget, unless --steps is given).
     #[arg(long, default_value_t = 300)]
     candidates: u64,
+    /// Budget in environment steps instead of candidates (every training charged,
+    /// and each hash 2 steps).
+    #[arg(long, value_name = "STEPS")]
+    steps: Option<f64>,
+    /// DQN's settings.
+    #[arg(long, value_enum, default_value_t = Dqn::Scaled)]
+    dqn: Dqn,
+    /// Instead of a search: train DQN's, DQNReg's and DQNClipped's losses at
+    /// seeds 1..=N (evolving-RL's fitness: CartPole-v0, the gridworld past the
+    /// hurdle) and report their scores and how many seeds miss the hurdle.
+    #[arg(long, value_name = "N", conflicts_with_all = ["audit", "no_fec", "steps"])]
+    named_losses: Option<u64>,
     /// Population (the paper: 300, scaled to this machine).
     #[arg(long, default_value_t = 50)]
     population: usize,
@@ -72,6 +97,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .expect("the paper's settings are valid");
     let mut evaluator = LossEvaluator::scaled();
+    if args.dqn == Dqn::EvolvingRl {
+        evaluator.dqn = DqnConfig::evolving_rl();
+    }
+    if let Some(seeds) = args.named_losses {
+        return named_losses(&evaluator, seeds, args.jobs);
+    }
     if args.audit.is_some() {
         evaluator.fixed_seed = Some(args.seed);
     }
@@ -116,21 +147,25 @@ fn search<H: CandidateHasher<LossGraph> + Sync>(
         if args.no_fec { " (no FEC)" } else { "" },
         args.seed
     );
-    let bar = ProgressBar::new(args.candidates).with_style(
+    let bar = ProgressBar::new(if args.steps.is_some() {
+        0
+    } else {
+        args.candidates
+    })
+    .with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} candidates")
             .expect("valid template")
             .progress_chars("=> "),
     );
     let progress = Progress(bar.clone());
-    let search = Search::new(
-        space,
-        evaluator,
-        Budget::Candidates(args.candidates),
-        args.seed,
-    )
-    .hasher(hasher)
-    .techniques(techniques)?
-    .stream_events(&progress);
+    let budget = match args.steps {
+        Some(steps) => Budget::SimulatedSeconds(steps),
+        None => Budget::Candidates(args.candidates),
+    };
+    let search = Search::new(space, evaluator, budget, args.seed)
+        .hasher(hasher)
+        .techniques(techniques)?
+        .stream_events(&progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(crate::threads(args.jobs))
         .build()?;
@@ -144,6 +179,66 @@ fn search<H: CandidateHasher<LossGraph> + Sync>(
     report_cache(record)?;
     if let Some(best) = &found.best {
         say!("best fitness {:.3}: {}", best.validation, best.candidate);
+    }
+    Ok(())
+}
+
+/// `--named-losses N`: each named loss's fitness at seeds 1..=N.
+fn named_losses(
+    evaluator: &LossEvaluator,
+    seeds: u64,
+    jobs: Option<NonZeroUsize>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(seeds > 0, "--named-losses needs at least one seed");
+    let losses = [
+        ("DQN", LossGraph::dqn()),
+        ("DQNReg", LossGraph::dqn_reg()),
+        ("DQNClipped", LossGraph::dqn_clipped()),
+    ];
+    say!(
+        "AutoRL: the named losses at seeds 1..={seeds}, DQN {:?} at learning rate {}, {} episodes, hurdle {}",
+        evaluator.dqn.hidden,
+        evaluator.dqn.learning_rate,
+        evaluator.dqn.episodes,
+        evaluator.hurdle
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(crate::threads(jobs))
+        .build()?;
+    let start = Instant::now();
+    let work: Vec<(usize, u64)> = (0..losses.len())
+        .flat_map(|l| (1..=seeds).map(move |seed| (l, seed)))
+        .collect();
+    let bar = ProgressBar::new(work.len() as u64);
+    let fitness: Vec<f64> = pool.install(|| {
+        work.par_iter()
+            .map(|&(l, seed)| {
+                let (fitness, _) = evaluator.fitness(&losses[l].1, seed);
+                bar.inc(1);
+                fitness
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    say!("{:.1} s", start.elapsed().as_secs_f64());
+    for (l, (name, _)) in losses.iter().enumerate() {
+        let f = &fitness[l * seeds as usize..(l + 1) * seeds as usize];
+        let n = f.len() as f64;
+        let mean = f.iter().sum::<f64>() / n;
+        let sem = (f.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt()
+            / n.sqrt();
+        let cleared: Vec<String> = (1..=seeds)
+            .zip(f)
+            .filter(|&(_, &x)| x >= evaluator.hurdle)
+            .map(|(seed, _)| seed.to_string())
+            .collect();
+        say!(
+            "{name:>10}: fitness {mean:.3} ± {sem:.3} (mean ± SEM), {} of {seeds} seeds below the \
+             hurdle {}; cleared at seeds [{}]",
+            f.len() - cleared.len(),
+            evaluator.hurdle,
+            cleared.join(", ")
+        );
     }
     Ok(())
 }

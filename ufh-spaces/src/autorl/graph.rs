@@ -52,7 +52,8 @@ pub enum Op {
     ArgMax,
     /// Softmax over the actions.
     Softmax,
-    /// Entropy −Σ p log p of a distribution.
+    /// Σ p log(p + 1e−8) of a distribution, as evolving-RL computes its
+    /// "entropy" op: the negative entropy.
     Entropy,
     /// KL divergence Σ p (log p − log q).
     Kl,
@@ -86,7 +87,7 @@ pub enum Op {
     BatchMean,
     /// The batch standard deviation of a float, for every transition.
     BatchStd,
-    /// `x + ε`, ε ~ N(0, 0.1²) drawn per element from the batch's noise seed
+    /// `x + ε`, ε ~ N(0, 1) (evolving-RL's `GaussianNoise(1)`) drawn per element from the batch's noise seed
     /// ([`LossInputs::noise_seed`]) and the op's rank among the graph's noise
     /// ops: seeded, so a batch and a graph give the same values every time.
     /// Its gradient with respect to `x` is 1.
@@ -313,6 +314,8 @@ struct Value {
 }
 
 const EPS_LOG: f32 = 1e-12;
+/// The ε inside the entropy op's log, evolving-RL's.
+const EPS_ENTROPY: f32 = 1e-8;
 const EPS_DIV: f32 = 1e-10;
 const EXP_CLIP: f32 = 1e10;
 
@@ -526,8 +529,8 @@ fn constant(op: Op) -> f32 {
     }
 }
 
-/// Standard deviation of [`Op::Noise`].
-const NOISE_SD: f32 = 0.1;
+/// Standard deviation of [`Op::Noise`]: evolving-RL's `GaussianNoise(1)`.
+const NOISE_SD: f32 = 1.0;
 
 /// Adds N(0, NOISE_SD²) to every element, drawn from a stream seeded by the
 /// batch's seed and the noise op's rank (1 for the graph's first noise op).
@@ -602,7 +605,7 @@ fn forward<'v>(node: &Node, values: &'v [Value], x: &LossInputs<'_>, b: usize, a
         },
         Op::Entropy => float(
             rows(arg(0))
-                .map(|p| -p.iter().map(|&p| p * (p + EPS_LOG).ln()).sum::<f32>())
+                .map(|p| p.iter().map(|&p| p * (p + EPS_ENTROPY).ln()).sum::<f32>())
                 .collect(),
         ),
         Op::Kl => {
@@ -757,7 +760,7 @@ fn backward(
             for i in 0..b {
                 for k in 0..a {
                     let p = x0[i * a + k];
-                    grads[i0][i * a + k] -= g[i] * ((p + EPS_LOG).ln() + p / (p + EPS_LOG));
+                    grads[i0][i * a + k] += g[i] * ((p + EPS_ENTROPY).ln() + p / (p + EPS_ENTROPY));
                 }
             }
         }

@@ -75,11 +75,16 @@ pub enum GridAction {
 /// reaching the goal gives 1 − 0.9 · (steps / 144) and ends it; the 144th step
 /// truncates it (also when it ends it). Actions: 0 left, 1 right, 2 forward.
 ///
-/// Observation (ufh's choice; MiniGrid's default is a 7×7×3 egocentric image):
-/// 36 values, fully observed — the agent's cell one-hot over the 16 free cells
+/// Observation (ufh's choice, a named difference from evolving-RL): 36 values,
+/// fully observed — the agent's cell one-hot over the 16 free cells
 /// (row-major), its direction one-hot over 4, and the 16 free cells' ball
-/// occupancy (1 where a ball is). The walls and the goal never move, so they
-/// carry no information.
+/// occupancy (1 where a ball is). Evolving-RL observed the grid through its
+/// `FullyObsWrapperV3`: the 6 × 6 × 3 = 108 (object, colour, state) codes of
+/// every cell, normalised. Both are fully observed and carry the same
+/// information: the walls and the goal never move, each object has one colour,
+/// and the agent's cell holds its direction. The one-hot form is kept as the
+/// same states without the codes that never change; how a network learns from
+/// either was not compared.
 #[derive(Debug, Clone)]
 pub struct DynamicObstacles {
     agent: (i32, i32),
