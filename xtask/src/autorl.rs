@@ -46,6 +46,15 @@ enum Dqn {
     EvolvingRl,
 }
 
+/// The first graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Start {
+    /// `LossSpaceConfig::PAPER`: DQN's loss and 7 free nodes.
+    Dqn,
+    /// `LossSpaceConfig::RANDOM_START`: random graphs of 1 to 20 nodes.
+    Random,
+}
+
 /// `cargo xtask autorl`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -59,6 +68,10 @@ pub(crate) struct Args {
     /// DQN's settings.
     #[arg(long, value_enum, default_value_t = Dqn::Scaled)]
     dqn: Dqn,
+    /// Where the search starts: from DQN's loss with 7 free nodes (the paper's,
+    /// as evolving-RL's) or from random graphs.
+    #[arg(long, value_enum, default_value_t = Start::Dqn)]
+    start: Start,
     /// Instead of a search: train DQN's, DQNReg's and DQNClipped's losses at
     /// seeds 1..=N (evolving-RL's fitness: CartPole-v0, the gridworld past the
     /// hurdle) and report their scores and how many seeds miss the hurdle.
@@ -93,9 +106,12 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let space = LossSpaceConfig::PAPER
-        .build()
-        .expect("the paper's settings are valid");
+    let space = match args.start {
+        Start::Dqn => LossSpaceConfig::PAPER,
+        Start::Random => LossSpaceConfig::RANDOM_START,
+    }
+    .build()
+    .expect("the shipped settings are valid");
     let mut evaluator = LossEvaluator::scaled();
     if args.dqn == Dqn::EvolvingRl {
         evaluator.dqn = DqnConfig::evolving_rl();
@@ -137,11 +153,15 @@ fn search<H: CandidateHasher<LossGraph> + Sync>(
         replacement: Replacement::Oldest,
     };
     say!(
-        "AutoRL: regularized evolution (population {}, tournament {}), {} candidates, DQN {:?}, \
+        "AutoRL: regularized evolution (population {}, tournament {}), {}, start {:?}, DQN {:?}, \
          hash {:?}{}, seed {}",
         args.population,
         args.tournament,
-        args.candidates,
+        match args.steps {
+            Some(steps) => format!("{steps:e} environment steps"),
+            None => format!("{} candidates", args.candidates),
+        },
+        args.start,
         evaluator.dqn.hidden,
         args.hasher,
         if args.no_fec { " (no FEC)" } else { "" },

@@ -5,6 +5,20 @@ use ufh_search::{SearchRng, SearchSpace};
 
 use super::graph::{INPUT_TYPES, LossGraph, Node, Op, Ty, input};
 
+/// Where a search's first graphs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LossStart {
+    /// Random graphs of 1 to `max_nodes` nodes.
+    Random,
+    /// DQN's loss with `free_nodes` random nodes between its body and its output
+    /// node: dead at first, free to be wired in by mutation (evolving-RL's
+    /// `existingdqn_nofreeze` start, DQN's nodes mutable too).
+    Dqn {
+        /// Random nodes added to DQN's seven.
+        free_nodes: usize,
+    },
+}
+
 /// Settings of a [`LossGraphSpace`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LossSpaceConfig {
@@ -13,13 +27,25 @@ pub struct LossSpaceConfig {
     /// Probability that a mutation changes one node; otherwise the child is a
     /// fresh random graph (evolving-RL: 0.95).
     pub node_mutation_probability: f64,
+    /// The first graphs.
+    pub start: LossStart,
 }
 
 impl LossSpaceConfig {
-    /// The paper's bound of 20 nodes and evolving-RL's 0.95.
+    /// The paper's setup, "identical to" evolving-RL's: at most 20 nodes,
+    /// mutation probability 0.95, and the search starts from DQN's loss with 7
+    /// free nodes (14 op nodes after the 7 inputs, as evolving-RL's
+    /// `pre_graph_6_existingdqn_nofreeze`).
     pub const PAPER: LossSpaceConfig = LossSpaceConfig {
         max_nodes: 20,
         node_mutation_probability: 0.95,
+        start: LossStart::Dqn { free_nodes: 7 },
+    };
+
+    /// [`LossSpaceConfig::PAPER`] from random graphs instead of DQN's.
+    pub const RANDOM_START: LossSpaceConfig = LossSpaceConfig {
+        start: LossStart::Random,
+        ..LossSpaceConfig::PAPER
     };
 
     /// Checks the settings and gives their space.
@@ -29,6 +55,15 @@ impl LossSpaceConfig {
         }
         if !(0.0..=1.0).contains(&self.node_mutation_probability) {
             return Err(LossSpaceError::Probability(self.node_mutation_probability));
+        }
+        if let LossStart::Dqn { free_nodes } = self.start {
+            let nodes = LossGraph::dqn().nodes().len() + free_nodes;
+            if nodes > self.max_nodes {
+                return Err(LossSpaceError::StartTooLarge {
+                    nodes,
+                    max_nodes: self.max_nodes,
+                });
+            }
         }
         Ok(LossGraphSpace { config: self })
     }
@@ -43,14 +78,26 @@ pub enum LossSpaceError {
     /// `node_mutation_probability` is outside `[0, 1]` (or NaN).
     #[error("node_mutation_probability {0} is outside [0, 1]")]
     Probability(f64),
+    /// DQN's start with its free nodes has more nodes than `max_nodes`.
+    #[error(
+        "the start of DQN's loss with its free nodes has {nodes} nodes, over max_nodes {max_nodes}"
+    )]
+    StartTooLarge {
+        /// DQN's nodes plus the free ones.
+        nodes: usize,
+        /// The bound.
+        max_nodes: usize,
+    },
 }
 
 /// Loss graphs, sampled and mutated as evolving-RL does it.
 ///
-/// * Sampling: a length uniform in `1..=max_nodes`; each node a uniform op among
-///   those with a type-valid input choice, with inputs uniform among the valid
-///   earlier nodes; redrawn until the graph is valid (float output depending on
-///   θ).
+/// * Sampling, from [`LossStart::Random`]: a length uniform in `1..=max_nodes`;
+///   each node a uniform op among those with a type-valid input choice, with
+///   inputs uniform among the valid earlier nodes; redrawn until the graph is
+///   valid (float output depending on θ). From [`LossStart::Dqn`]: DQN's graph
+///   with the free nodes, each drawn as above with any type, before its output
+///   node (so every first graph computes DQN's loss).
 /// * Mutation: with probability `node_mutation_probability`, one node, drawn
 ///   uniformly, becomes a uniform type-valid op with uniform valid inputs; a node
 ///   other nodes read keeps its type (a leaf may change it, the output stays a
@@ -117,6 +164,37 @@ impl LossGraphSpace {
         Some((Node { op: *op, inputs }, ty))
     }
 
+    /// DQN's nodes, then `free` random ones, then DQN's output node.
+    fn bootstrapped(free: usize, rng: &mut SearchRng) -> LossGraph {
+        let dqn = LossGraph::dqn();
+        let (output, body) = dqn.nodes().split_last().expect("DQN has nodes");
+        let mut nodes = body.to_vec();
+        // The body alone is no valid graph (its last node is no float loss).
+        let mut types = Self::types_of(&nodes);
+        for _ in 0..free {
+            let index = types.len();
+            let (node, ty) =
+                Self::random_node(&types, index, None, rng).expect("an op fits any inputs");
+            nodes.push(node);
+            types.push(ty);
+        }
+        nodes.push(*output);
+        LossGraph::new(nodes).expect("DQN's output node still reads DQN's body")
+    }
+
+    /// The types of the inputs and `nodes`, which need not form a valid graph.
+    fn types_of(nodes: &[Node]) -> Vec<Ty> {
+        let mut types = INPUT_TYPES.to_vec();
+        for node in nodes {
+            let args: Vec<Ty> = node.inputs[..node.op.arity()]
+                .iter()
+                .map(|&i| types[i])
+                .collect();
+            types.push(node.op.output(&args).expect("DQN's nodes are typed"));
+        }
+        types
+    }
+
     fn random_graph(&self, rng: &mut SearchRng) -> LossGraph {
         loop {
             let n = rng.random_range(1..=self.config.max_nodes);
@@ -142,7 +220,10 @@ impl SearchSpace for LossGraphSpace {
     type Candidate = LossGraph;
 
     fn sample(&self, rng: &mut SearchRng) -> LossGraph {
-        self.random_graph(rng)
+        match self.config.start {
+            LossStart::Random => self.random_graph(rng),
+            LossStart::Dqn { free_nodes } => Self::bootstrapped(free_nodes, rng),
+        }
     }
 
     fn mutate(&self, parent: &LossGraph, rng: &mut SearchRng) -> LossGraph {
@@ -197,5 +278,45 @@ mod tests {
             let message = bad.build().unwrap_err().to_string();
             assert!(message.contains("node_mutation_probability"), "{message}");
         }
+    }
+
+    #[test]
+    fn the_paper_starts_from_dqn_with_free_nodes() {
+        use rand::SeedableRng;
+        use ufh_core::MantissaBits;
+        use ufh_search::CandidateHasher;
+
+        let space = LossSpaceConfig::PAPER.build().unwrap();
+        let hasher = super::super::UfhLossHasher::new(MantissaBits::f32(16).unwrap(), 0.0);
+        let dqn = LossGraph::dqn();
+        let mut rng = SearchRng::seed_from_u64(4);
+        let firsts: Vec<LossGraph> = (0..20).map(|_| space.sample(&mut rng)).collect();
+        for g in &firsts {
+            // 14 op nodes, DQN's loss whatever the free nodes are.
+            assert_eq!(g.nodes().len(), 14, "{g}");
+            assert_eq!(g.nodes().last(), dqn.nodes().last());
+            assert_eq!(hasher.hash(g), hasher.hash(&dqn), "{g}");
+            assert_eq!(g.to_string(), dqn.to_string());
+        }
+        assert!(firsts.iter().any(|g| g.nodes() != firsts[0].nodes()));
+        // Mutation can wire a free node in: some children differ from DQN.
+        let changed = (0..200)
+            .filter(|_| hasher.hash(&space.mutate(&firsts[0], &mut rng)) != hasher.hash(&dqn))
+            .count();
+        assert!(changed > 20, "{changed}");
+        // The random start samples graphs of every size.
+        let random = LossSpaceConfig::RANDOM_START.build().unwrap();
+        assert!((0..50).any(|_| random.sample(&mut rng).nodes().len() != 14));
+        let tight = LossSpaceConfig {
+            max_nodes: 10,
+            ..LossSpaceConfig::PAPER
+        };
+        assert_eq!(
+            tight.build().unwrap_err(),
+            LossSpaceError::StartTooLarge {
+                nodes: 14,
+                max_nodes: 10
+            }
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! (`ufh_spaces::autorl`).
 //!
 //! Searches: regularized evolution (population 50, tournament 10: the paper's 300
-//! and 25, scaled to a figure run) from random loss graphs, DQN at
+//! and 25, scaled to a figure run) from DQN's loss with 7 free nodes (the
+//! paper's start, `LossSpaceConfig::PAPER`), DQN at
 //! `DqnConfig::scaled` on CartPole-v0 and then Dynamic-Obstacles past the 0.6
 //! hurdle, fitness the sum of the normalised scores, each evaluation at a seed of
 //! its own (the paper's noise). Time is environment steps; the paper's hash costs
@@ -62,8 +63,8 @@ pub(super) fn figure(context: &mut Experiment<'_>) -> anyhow::Result<()> {
     })?;
     panel.write_auc_csv(context, &runs)?;
     context.notes.push(format!(
-        "fig5 AutoRL rows: regularized evolution of loss graphs (population 50, tournament 10), \
-         DQN at the scaled settings, {budget:e} environment steps per search, {repeats} repeats \
+        "fig5 AutoRL rows: regularized evolution of loss graphs (population 50, tournament 10) \
+         from DQN's loss with 7 free nodes, DQN at the scaled settings, {budget:e} environment steps per search, {repeats} repeats \
          per condition."
     ));
     panel.compare_aucs(context, &runs, |_, _| {});
