@@ -1,14 +1,21 @@
 //! AutoRL: steps per second of CartPole and of the dynamic-obstacles gridworld
 //! under a fixed cycle of actions (resets included), one DQN evaluation of DQN's
 //! loss graph, one functional hash of it with each hasher, and one batch's loss
-//! and gradient through the graph beside DQN's loss by hand.
+//! and gradient through the graph beside DQN's loss by hand, and one DQN update
+//! at evolving-RL's 256 × 256 network and at the scaled 32 × 32 (the numpy DQN's
+//! time for the same update comes from `ufh-bench/reference/dqn_numpy.py
+//! update`, run in the same sitting).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use ufh_core::MantissaBits;
 use ufh_search::CandidateHasher;
-use ufh_spaces::autorl::dqn::{DqnConfig, DqnLoss, LossInputs, TdLoss, train_dqn};
+use ufh_spaces::autorl::dqn::{
+    DqnConfig, DqnLearner, DqnLoss, LossInputs, TdLoss, Transition, train_dqn,
+};
 use ufh_spaces::autorl::graph::LossGraph;
 use ufh_spaces::autorl::{CartPole, CartPoleVersion, DynamicObstacles, Environment};
 use ufh_spaces::autorl::{EvolvingRlHasher, UfhLossHasher};
@@ -123,4 +130,37 @@ fn loss(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, environments, dqn, hash, loss);
+/// One DQN update with DQN's loss graph, as `dqn_numpy.py update` times numpy's:
+/// a batch of 32 CartPole-shaped transitions drawn from 10,000, the passes the
+/// loss reads, the backward pass and an Adam step.
+fn update(c: &mut Criterion) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    let replay: Vec<Transition> = (0..10_000)
+        .map(|_| Transition {
+            state: (0..4).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+            action: rng.random_range(0..2),
+            reward: 1.0,
+            next_state: (0..4).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+            terminal: rng.random::<f64>() < 0.05,
+        })
+        .collect();
+    let graph = LossGraph::dqn();
+    let mut group = c.benchmark_group("autorl_dqn_update");
+    for (name, config) in [
+        ("hidden_32x32", DqnConfig::scaled()),
+        ("hidden_256x256", DqnConfig::evolving_rl()),
+    ] {
+        let mut learner = DqnLearner::new(4, 2, &config, &mut rng);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let batch: Vec<&Transition> = (0..32)
+                    .map(|_| &replay[rng.random_range(0..replay.len())])
+                    .collect();
+                black_box(learner.update(&batch, &graph, 7))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, environments, dqn, hash, loss, update);

@@ -177,6 +177,36 @@ pub trait TdLoss {
     /// The batch's mean loss, and its gradient with respect to the online
     /// network's Q-values.
     fn loss(&self, inputs: &LossInputs<'_>) -> (f32, LossGradient);
+
+    /// Which of the four Q-value batches the loss reads: a DQN update computes
+    /// only those (the others reach the loss as zeros). All four unless a loss
+    /// says otherwise.
+    fn reads(&self) -> QReads {
+        QReads::ALL
+    }
+}
+
+/// Which Q-value batches of [`LossInputs`] a loss reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QReads {
+    /// `q_prev`, the online network at s_{t−1}.
+    pub q_prev: bool,
+    /// `q_next`, the online network at s_t.
+    pub q_next: bool,
+    /// `target_prev`, the target network at s_{t−1}.
+    pub target_prev: bool,
+    /// `target_next`, the target network at s_t.
+    pub target_next: bool,
+}
+
+impl QReads {
+    /// All four.
+    pub const ALL: QReads = QReads {
+        q_prev: true,
+        q_next: true,
+        target_prev: true,
+        target_next: true,
+    };
 }
 
 /// DQN's own loss: the mean of 0.5 · δ², δ = Q(s_{t−1}, a) − (r + γ · max_a'
@@ -185,6 +215,15 @@ pub trait TdLoss {
 pub struct DqnLoss;
 
 impl TdLoss for DqnLoss {
+    fn reads(&self) -> QReads {
+        QReads {
+            q_prev: true,
+            q_next: false,
+            target_prev: false,
+            target_next: true,
+        }
+    }
+
     fn loss(&self, x: &LossInputs<'_>) -> (f32, LossGradient) {
         let a = x.actions;
         let mut grad = LossGradient {
@@ -444,6 +483,180 @@ fn adam_step(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, c1
     }
 }
 
+/// DQN's learning state: the online and target Q-networks and Adam's moments.
+/// [`train_dqn`] drives it; on its own it lets an update be timed.
+#[derive(Debug, Clone)]
+pub struct DqnLearner {
+    online: QNetwork,
+    target: QNetwork,
+    adam: Vec<AdamState>,
+    updates: u32,
+    learning_rate: f32,
+    gamma: f32,
+    observation_len: usize,
+}
+
+impl DqnLearner {
+    /// Fresh networks for `observation_len` inputs and `actions` outputs, of
+    /// `config`'s widths, drawn from `rng`; the target a copy of the online one.
+    pub fn new(
+        observation_len: usize,
+        actions: usize,
+        config: &DqnConfig,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Self {
+        let online = QNetwork::new(observation_len, &config.hidden, actions, rng);
+        let adam = online
+            .layers
+            .iter()
+            .map(|l| AdamState {
+                m_w: vec![0.0; l.weights.len()],
+                v_w: vec![0.0; l.weights.len()],
+                m_b: vec![0.0; l.bias.len()],
+                v_b: vec![0.0; l.bias.len()],
+            })
+            .collect();
+        Self {
+            target: online.clone(),
+            online,
+            adam,
+            updates: 0,
+            learning_rate: config.learning_rate,
+            gamma: config.gamma,
+            observation_len,
+        }
+    }
+
+    /// The online network's first best action at `state`, or `None` if a
+    /// Q-value is not finite.
+    pub fn greedy(&self, state: &[f32]) -> Option<usize> {
+        let q = self.online.q_values(state, 1);
+        if !q.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        // The first best action, so that ties break the same way everywhere.
+        Some((0..q.len()).fold(0, |best, i| if q[i] > q[best] { i } else { best }))
+    }
+
+    /// Copies the online network into the target network.
+    pub fn sync_target(&mut self) {
+        self.target.clone_from(&self.online);
+    }
+
+    /// One gradient step of `loss` on `batch`: the Q-values the loss reads
+    /// ([`TdLoss::reads`]; the others are passed as zeros, which a loss that
+    /// does not read them never sees), its gradient back through the online
+    /// network, and an Adam step. Returns the loss, or `None` if it is not
+    /// finite (nothing is changed then).
+    pub fn update(
+        &mut self,
+        batch: &[&Transition],
+        loss: &dyn TdLoss,
+        noise_seed: u64,
+    ) -> Option<f32> {
+        let b = batch.len();
+        let (obs_len, actions) = (self.observation_len, self.online.actions());
+        let reads = loss.reads();
+        let mut prev = Vec::with_capacity(b * obs_len);
+        let mut next = Vec::with_capacity(b * obs_len);
+        for t in batch {
+            prev.extend_from_slice(&t.state);
+            next.extend_from_slice(&t.next_state);
+        }
+        let unread = || vec![0.0f32; b * actions];
+        let act_prev = reads.q_prev.then(|| self.online.forward(&prev, b));
+        let act_next = reads.q_next.then(|| self.online.forward(&next, b));
+        let target_prev = if reads.target_prev {
+            self.target.q_values(&prev, b)
+        } else {
+            unread()
+        };
+        let target_next = if reads.target_next {
+            self.target.q_values(&next, b)
+        } else {
+            unread()
+        };
+        let (q_prev, q_next) = (
+            act_prev
+                .as_ref()
+                .and_then(|a| a.last().cloned())
+                .unwrap_or_else(unread),
+            act_next
+                .as_ref()
+                .and_then(|a| a.last().cloned())
+                .unwrap_or_else(unread),
+        );
+        let action: Vec<usize> = batch.iter().map(|t| t.action).collect();
+        let reward: Vec<f32> = batch.iter().map(|t| t.reward).collect();
+        let discount: Vec<f32> = batch
+            .iter()
+            .map(|t| if t.terminal { 0.0 } else { self.gamma })
+            .collect();
+        let (value, grad) = loss.loss(&LossInputs {
+            batch: b,
+            actions,
+            q_prev: &q_prev,
+            q_next: &q_next,
+            target_prev: &target_prev,
+            target_next: &target_next,
+            action: &action,
+            reward: &reward,
+            discount: &discount,
+            noise_seed,
+        });
+        if !value.is_finite() {
+            return None;
+        }
+        let mut grads: Vec<(Vec<f32>, Vec<f32>)> = self
+            .online
+            .layers
+            .iter()
+            .map(|l| (vec![0.0; l.weights.len()], vec![0.0; l.bias.len()]))
+            .collect();
+        if let Some(act_prev) = &act_prev {
+            self.online
+                .backward(&prev, b, act_prev, &grad.q_prev, &mut grads);
+        }
+        if let Some(act_next) = &act_next
+            && grad.q_next.iter().any(|&g| g != 0.0)
+        {
+            self.online
+                .backward(&next, b, act_next, &grad.q_next, &mut grads);
+        }
+        self.updates += 1;
+        let updates = i32::try_from(self.updates).unwrap_or(i32::MAX);
+        let c1 = 1.0 - 0.9f32.powi(updates);
+        let c2 = 1.0 - 0.999f32.powi(updates);
+        for ((layer, state), (gw, gb)) in self
+            .online
+            .layers
+            .iter_mut()
+            .zip(&mut self.adam)
+            .zip(&grads)
+        {
+            adam_step(
+                &mut layer.weights,
+                gw,
+                &mut state.m_w,
+                &mut state.v_w,
+                self.learning_rate,
+                c1,
+                c2,
+            );
+            adam_step(
+                &mut layer.bias,
+                gb,
+                &mut state.m_b,
+                &mut state.v_b,
+                self.learning_rate,
+                c1,
+                c2,
+            );
+        }
+        Some(value)
+    }
+}
+
 /// Trains a fresh Q-network on `env` with `loss` for `config.episodes`
 /// episodes; every random choice (weights, exploration, replay draws, episode
 /// seeds) comes from `seed`.
@@ -454,23 +667,11 @@ pub fn train_dqn(
     seed: u64,
 ) -> DqnRun {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (obs_len, actions) = (env.observation_len(), env.actions());
-    let mut online = QNetwork::new(obs_len, &config.hidden, actions, &mut rng);
-    let mut target = online.clone();
-    let mut adam: Vec<AdamState> = online
-        .layers
-        .iter()
-        .map(|l| AdamState {
-            m_w: vec![0.0; l.weights.len()],
-            v_w: vec![0.0; l.weights.len()],
-            m_b: vec![0.0; l.bias.len()],
-            v_b: vec![0.0; l.bias.len()],
-        })
-        .collect();
+    let mut learner = DqnLearner::new(env.observation_len(), env.actions(), config, &mut rng);
+    let actions = env.actions();
     let mut replay = ReplayBuffer::new(config.replay_capacity);
     let mut returns = Vec::with_capacity(config.episodes);
     let mut steps = 0u64;
-    let mut updates = 0i32;
     let mut diverged = false;
     'episodes: for _ in 0..config.episodes {
         let mut state = env.reset(rng.random());
@@ -479,13 +680,11 @@ pub fn train_dqn(
             let action = if rng.random::<f64>() < config.epsilon.at(steps) {
                 rng.random_range(0..actions)
             } else {
-                let q = online.q_values(&state, 1);
-                if !q.iter().all(|v| v.is_finite()) {
+                let Some(action) = learner.greedy(&state) else {
                     diverged = true;
                     break 'episodes;
-                }
-                // The first best action, so that ties break the same way everywhere.
-                (0..actions).fold(0, |best, i| if q[i] > q[best] { i } else { best })
+                };
+                action
             };
             let Step {
                 observation,
@@ -504,78 +703,16 @@ pub fn train_dqn(
             });
             if replay.len() >= config.learning_starts.max(1) {
                 let batch = replay.sample(config.batch, &mut rng);
-                let b = batch.len();
-                let mut prev = Vec::with_capacity(b * obs_len);
-                let mut next = Vec::with_capacity(b * obs_len);
-                for t in &batch {
-                    prev.extend_from_slice(&t.state);
-                    next.extend_from_slice(&t.next_state);
-                }
-                let act_prev = online.forward(&prev, b);
-                let act_next = online.forward(&next, b);
-                let target_prev = target.q_values(&prev, b);
-                let target_next = target.q_values(&next, b);
-                let action: Vec<usize> = batch.iter().map(|t| t.action).collect();
-                let reward: Vec<f32> = batch.iter().map(|t| t.reward).collect();
-                let discount: Vec<f32> = batch
-                    .iter()
-                    .map(|t| if t.terminal { 0.0 } else { config.gamma })
-                    .collect();
-                let last = online.layers.len() - 1;
-                let (value, grad) = loss.loss(&LossInputs {
-                    batch: b,
-                    actions,
-                    q_prev: &act_prev[last],
-                    q_next: &act_next[last],
-                    target_prev: &target_prev,
-                    target_next: &target_next,
-                    action: &action,
-                    reward: &reward,
-                    discount: &discount,
-                    noise_seed: seed
-                        .wrapping_add((updates as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-                });
-                if !value.is_finite() {
+                let noise_seed = seed.wrapping_add(
+                    (u64::from(learner.updates) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                );
+                if learner.update(&batch, loss, noise_seed).is_none() {
                     diverged = true;
                     break 'episodes;
                 }
-                let mut grads: Vec<(Vec<f32>, Vec<f32>)> = online
-                    .layers
-                    .iter()
-                    .map(|l| (vec![0.0; l.weights.len()], vec![0.0; l.bias.len()]))
-                    .collect();
-                online.backward(&prev, b, &act_prev, &grad.q_prev, &mut grads);
-                if grad.q_next.iter().any(|&g| g != 0.0) {
-                    online.backward(&next, b, &act_next, &grad.q_next, &mut grads);
-                }
-                updates += 1;
-                let c1 = 1.0 - 0.9f32.powi(updates);
-                let c2 = 1.0 - 0.999f32.powi(updates);
-                for ((layer, state), (gw, gb)) in
-                    online.layers.iter_mut().zip(&mut adam).zip(&grads)
-                {
-                    adam_step(
-                        &mut layer.weights,
-                        gw,
-                        &mut state.m_w,
-                        &mut state.v_w,
-                        config.learning_rate,
-                        c1,
-                        c2,
-                    );
-                    adam_step(
-                        &mut layer.bias,
-                        gb,
-                        &mut state.m_b,
-                        &mut state.v_b,
-                        config.learning_rate,
-                        c1,
-                        c2,
-                    );
-                }
             }
             if steps.is_multiple_of(config.target_update.max(1)) {
-                target = online.clone();
+                learner.sync_target();
             }
             if terminated || truncated {
                 break;
@@ -602,198 +739,4 @@ pub fn train_dqn(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::autorl::{CartPole, CartPoleVersion};
-
-    fn transition(i: usize) -> Transition {
-        Transition {
-            state: vec![i as f32],
-            action: i % 2,
-            reward: 1.0,
-            next_state: vec![i as f32 + 1.0],
-            terminal: false,
-        }
-    }
-
-    #[test]
-    fn the_replay_buffer_keeps_the_newest_and_samples_uniformly() {
-        let mut buffer = ReplayBuffer::new(4);
-        assert!(buffer.is_empty());
-        for i in 0..6 {
-            buffer.push(transition(i));
-        }
-        assert_eq!(buffer.len(), 4);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let mut counts = [0usize; 6];
-        for t in buffer.sample(40_000, &mut rng) {
-            counts[t.state[0] as usize] += 1;
-        }
-        // 0 and 1 were overwritten; 2..6 each about a quarter.
-        assert_eq!(&counts[..2], &[0, 0]);
-        for &c in &counts[2..] {
-            assert!((9_400..10_600).contains(&c), "{counts:?}");
-        }
-    }
-
-    #[test]
-    fn epsilon_falls_linearly_then_stays() {
-        let e = EpsilonSchedule {
-            start: 1.0,
-            end: 0.02,
-            decay_steps: 1_000,
-        };
-        assert_eq!(e.at(0), 1.0);
-        assert!((e.at(500) - 0.51).abs() < 1e-12);
-        assert!((e.at(999) - (1.0 - 0.98 * 0.999)).abs() < 1e-12);
-        assert_eq!(e.at(1_000), 0.02);
-        assert_eq!(e.at(1_000_000), 0.02);
-    }
-
-    #[test]
-    fn the_dqn_loss_and_its_gradient() {
-        // Two transitions, two actions.
-        let q_prev = [1.0, 2.0, 0.5, -1.0];
-        let target_next = [3.0, 1.0, 0.0, 4.0];
-        let inputs = LossInputs {
-            batch: 2,
-            actions: 2,
-            q_prev: &q_prev,
-            q_next: &[0.0; 4],
-            target_prev: &[0.0; 4],
-            target_next: &target_next,
-            action: &[1, 0],
-            reward: &[1.0, -1.0],
-            discount: &[0.5, 0.0],
-            noise_seed: 0,
-        };
-        let (value, grad) = DqnLoss.loss(&inputs);
-        // δ₀ = 2 − (1 + 0.5·3) = −0.5; δ₁ = 0.5 − (−1 + 0) = 1.5.
-        assert!((value - (0.5 * 0.25 + 0.5 * 2.25) / 2.0).abs() < 1e-7);
-        assert_eq!(grad.q_prev, vec![0.0, -0.25, 0.75, 0.0]);
-        assert!(grad.q_next.iter().all(|&g| g == 0.0));
-    }
-
-    #[test]
-    fn network_gradients_match_finite_differences() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
-        let net = QNetwork::new(3, &[5, 4], 2, &mut rng);
-        let x: Vec<f32> = (0..6).map(|i| 0.3 * i as f32 - 0.7).collect();
-        let w: Vec<f32> = vec![0.5, -1.0, 2.0, 0.25];
-        let objective = |n: &QNetwork| -> f64 {
-            n.q_values(&x, 2)
-                .iter()
-                .zip(&w)
-                .map(|(q, w)| f64::from(*q) * f64::from(*w))
-                .sum()
-        };
-        let activations = net.forward(&x, 2);
-        let mut grads: Vec<(Vec<f32>, Vec<f32>)> = net
-            .layers
-            .iter()
-            .map(|l| (vec![0.0; l.weights.len()], vec![0.0; l.bias.len()]))
-            .collect();
-        net.backward(&x, 2, &activations, &w, &mut grads);
-        let mut checked = 0;
-        #[allow(clippy::needless_range_loop)]
-        // reason: l indexes the network's layers and their gradients together
-        for l in 0..3 {
-            for k in [0, net.layers[l].weights.len() - 1] {
-                let h = 1e-3f32;
-                let mut plus = net.clone();
-                plus.layers[l].weights[k] += h;
-                let mut minus = net.clone();
-                minus.layers[l].weights[k] -= h;
-                let numeric = (objective(&plus) - objective(&minus)) / (2.0 * f64::from(h));
-                let analytic = f64::from(grads[l].0[k]);
-                assert!(
-                    (numeric - analytic).abs() < 2e-3,
-                    "layer {l} weight {k}: {numeric} vs {analytic}"
-                );
-                checked += usize::from(analytic != 0.0);
-            }
-            let h = 1e-3f32;
-            let mut plus = net.clone();
-            plus.layers[l].bias[0] += h;
-            let mut minus = net.clone();
-            minus.layers[l].bias[0] -= h;
-            let numeric = (objective(&plus) - objective(&minus)) / (2.0 * f64::from(h));
-            assert!(
-                (numeric - f64::from(grads[l].1[0])).abs() < 2e-3,
-                "layer {l} bias"
-            );
-        }
-        assert!(checked >= 3, "{checked}");
-    }
-
-    #[test]
-    fn a_run_is_a_function_of_its_seed() {
-        let config = DqnConfig {
-            hidden: vec![16],
-            episodes: 12,
-            learning_starts: 50,
-            ..DqnConfig::evolving_rl()
-        };
-        let mut env = CartPole::new(CartPoleVersion::V0);
-        let a = train_dqn(&mut env, &DqnLoss, &config, 5);
-        let b = train_dqn(&mut env, &DqnLoss, &config, 5);
-        assert_eq!(a, b);
-        assert_eq!(a.returns.len(), 12);
-        assert!(!a.diverged);
-        assert_ne!(train_dqn(&mut env, &DqnLoss, &config, 6).returns, a.returns);
-    }
-
-    #[test]
-    fn dqn_learns_cartpole_at_the_scaled_settings() {
-        if !crate::slow_tier() {
-            return;
-        }
-        let run = train_dqn(
-            &mut CartPole::new(CartPoleVersion::V0),
-            &DqnLoss,
-            &DqnConfig::scaled(),
-            // One of the 7 seeds of 30 at which DQN clears the hurdle at these
-            // settings (`cargo xtask autorl --named-losses 30`).
-            2,
-        );
-        assert!(!run.diverged);
-        assert!(run.score >= 0.6, "score {}", run.score);
-        assert_eq!(run.returns.len(), 150);
-        // The first episodes, mostly random, fall early.
-        let early = run.returns[..10].iter().sum::<f64>() / 10.0;
-        assert!(early < 60.0, "{early}");
-    }
-
-    /// A loss that blows up: its value is infinite.
-    struct Exploding;
-
-    impl TdLoss for Exploding {
-        fn loss(&self, x: &LossInputs<'_>) -> (f32, LossGradient) {
-            (
-                f32::INFINITY,
-                LossGradient {
-                    q_prev: vec![0.0; x.batch * x.actions],
-                    q_next: vec![0.0; x.batch * x.actions],
-                },
-            )
-        }
-    }
-
-    #[test]
-    fn a_diverging_loss_is_a_zero_score_not_a_panic() {
-        let config = DqnConfig {
-            hidden: vec![8],
-            episodes: 30,
-            learning_starts: 10,
-            ..DqnConfig::evolving_rl()
-        };
-        let run = train_dqn(
-            &mut CartPole::new(CartPoleVersion::V0),
-            &Exploding,
-            &config,
-            1,
-        );
-        assert!(run.diverged);
-        assert_eq!(run.score, 0.0);
-    }
-}
+mod tests;

@@ -48,6 +48,44 @@ macro_rules! dispatch {
     };
 }
 
+/// Output rows and columns of the register tile of [`matmul_acc`] and
+/// [`matmul_at_acc`]: 4 × 16 accumulators (eight AVX2 registers) stay in
+/// registers for a whole sum.
+const TILE_ROWS: usize = 4;
+const TILE_COLS: usize = 16;
+
+/// `out[i][j] += Σ_t w(i, t) · x(t)[j]` for a tile of `TILE_ROWS` output rows
+/// starting at `out_at` (stride `n`) and `TILE_COLS` columns, `t` in `0..terms`
+/// in order: the same sums, in the same order, as the axpy form.
+#[inline(always)]
+fn tile(
+    out: &mut [f32],
+    out_at: usize,
+    n: usize,
+    terms: usize,
+    w: impl Fn(usize, usize) -> f32,
+    x: impl Fn(usize) -> usize,
+    xs: &[f32],
+) {
+    let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
+    for (r, row) in acc.iter_mut().enumerate() {
+        row.copy_from_slice(&out[out_at + r * n..out_at + r * n + TILE_COLS]);
+    }
+    for t in 0..terms {
+        let at = x(t);
+        let x_row: &[f32; TILE_COLS] = xs[at..at + TILE_COLS].try_into().expect("a tile row");
+        for (r, row) in acc.iter_mut().enumerate() {
+            let w = w(r, t);
+            for (y, &x) in row.iter_mut().zip(x_row) {
+                *y += w * x;
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        out[out_at + r * n..out_at + r * n + TILE_COLS].copy_from_slice(row);
+    }
+}
+
 dispatch! {
     /// `out[m×n] += a[m×k] · b[k×n]`, all row-major; each output element sums its
     /// `k` terms in order.
@@ -55,9 +93,16 @@ dispatch! {
         debug_assert_eq!(out.len(), m * n);
         debug_assert_eq!(a.len(), m * k);
         debug_assert_eq!(b.len(), k * n);
-        for j0 in (0..n).step_by(BLOCK) {
-            let j1 = (j0 + BLOCK).min(n);
-            for i in 0..m {
+        // Whole tiles in registers, then the rest of the rows and columns in the
+        // axpy form: both sum each element's terms in order from its old value.
+        let (tiled_m, tiled_n) = (m - m % TILE_ROWS, n - n % TILE_COLS);
+        for i0 in (0..tiled_m).step_by(TILE_ROWS) {
+            for j0 in (0..tiled_n).step_by(TILE_COLS) {
+                tile(out, i0 * n + j0, n, k, |r, t| a[(i0 + r) * k + t], |t| t * n + j0, b);
+            }
+        }
+        let axpy_rows = |out: &mut [f32], rows: std::ops::Range<usize>, j0: usize, j1: usize| {
+            for i in rows {
                 let out_row = &mut out[i * n + j0..i * n + j1];
                 let weights = &a[i * k..(i + 1) * k];
                 let mut kk = 0;
@@ -72,6 +117,12 @@ dispatch! {
                     kk += 1;
                 }
             }
+        };
+        if tiled_n < n {
+            axpy_rows(out, 0..tiled_m, tiled_n, n);
+        }
+        for j0 in (0..n).step_by(BLOCK) {
+            axpy_rows(out, tiled_m..m, j0, (j0 + BLOCK).min(n));
         }
     }
 }
@@ -83,9 +134,14 @@ dispatch! {
         debug_assert_eq!(out.len(), k * n);
         debug_assert_eq!(a.len(), m * k);
         debug_assert_eq!(b.len(), m * n);
-        for j0 in (0..n).step_by(BLOCK) {
-            let j1 = (j0 + BLOCK).min(n);
-            for kk in 0..k {
+        let (tiled_k, tiled_n) = (k - k % TILE_ROWS, n - n % TILE_COLS);
+        for k0 in (0..tiled_k).step_by(TILE_ROWS) {
+            for j0 in (0..tiled_n).step_by(TILE_COLS) {
+                tile(out, k0 * n + j0, n, m, |r, i| a[i * k + k0 + r], |i| i * n + j0, b);
+            }
+        }
+        let axpy_rows = |out: &mut [f32], rows: std::ops::Range<usize>, j0: usize, j1: usize| {
+            for kk in rows {
                 let out_row = &mut out[kk * n + j0..kk * n + j1];
                 let mut i = 0;
                 while i + 4 <= m {
@@ -99,6 +155,12 @@ dispatch! {
                     i += 1;
                 }
             }
+        };
+        if tiled_n < n {
+            axpy_rows(out, 0..tiled_k, tiled_n, n);
+        }
+        for j0 in (0..n).step_by(BLOCK) {
+            axpy_rows(out, tiled_k..k, j0, (j0 + BLOCK).min(n));
         }
     }
 }
@@ -295,6 +357,51 @@ mod tests {
         (0..len as u32)
             .map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 500.0 - 1.0)
             .collect()
+    }
+
+    /// The register tiles sum each element's terms in order from its old value,
+    /// as the axpy form does: the result is that f32 sum, bit for bit, on shapes
+    /// of whole tiles, partial ones and none.
+    #[test]
+    fn matmuls_sum_every_element_in_order() {
+        for (m, k, n) in [
+            (5, 7, 600),
+            (32, 256, 256),
+            (4, 16, 16),
+            (9, 3, 35),
+            (1, 4, 2),
+        ] {
+            let a = values(m * k, 1);
+            let b = values(k * n, 2);
+            let start = values(m * n, 4);
+            let mut out = start.clone();
+            matmul_acc(&mut out, &a, &b, m, k, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let sum = (0..k).fold(start[i * n + j], |y, t| y + a[i * k + t] * b[t * n + j]);
+                    assert_eq!(
+                        out[i * n + j].to_bits(),
+                        sum.to_bits(),
+                        "{m}x{k}x{n} at {i},{j}"
+                    );
+                }
+            }
+            // aᵀ·c for c = m×n: out[t][j] sums a[i][t]·c[i][j] over i in order.
+            let c = values(m * n, 3);
+            let start = values(k * n, 5);
+            let mut at = start.clone();
+            matmul_at_acc(&mut at, &a, &c, m, k, n);
+            for t in 0..k {
+                for j in 0..n {
+                    let sum = (0..m).fold(start[t * n + j], |y, i| y + a[i * k + t] * c[i * n + j]);
+                    assert_eq!(
+                        at[t * n + j].to_bits(),
+                        sum.to_bits(),
+                        "aᵀ {m}x{k}x{n} at {t},{j}"
+                    );
+                }
+            }
+        }
     }
 
     /// The AVX2 and baseline builds of every dispatched kernel give the same
