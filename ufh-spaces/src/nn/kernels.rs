@@ -171,9 +171,45 @@ dispatch! {
         debug_assert_eq!(out.len(), m * k);
         debug_assert_eq!(a.len(), m * n);
         debug_assert_eq!(b.len(), k * n);
+        // Tiles of 2 × 4 dot products share their loads, each with its own eight
+        // partial sums, summed and combined exactly as `dot` does; the other rows
+        // and columns call `dot`.
+        let chunks = n / 8;
+        let (tiled_m, tiled_k) = (m - m % 2, k - k % 4);
+        for i0 in (0..tiled_m).step_by(2) {
+            for k0 in (0..tiled_k).step_by(4) {
+                let mut lanes = [[[0f32; 8]; 4]; 2];
+                let (a0, a1) = (&a[i0 * n..], &a[(i0 + 1) * n..]);
+                let (b0, b1, b2, b3) =
+                    (&b[k0 * n..], &b[(k0 + 1) * n..], &b[(k0 + 2) * n..], &b[(k0 + 3) * n..]);
+                for c in 0..chunks {
+                    let at = c * 8;
+                    let av = [&a0[at..at + 8], &a1[at..at + 8]];
+                    let bv = [&b0[at..at + 8], &b1[at..at + 8], &b2[at..at + 8], &b3[at..at + 8]];
+                    for (row, x) in lanes.iter_mut().zip(av) {
+                        for (lane, y) in row.iter_mut().zip(bv) {
+                            for l in 0..8 {
+                                lane[l] += x[l] * y[l];
+                            }
+                        }
+                    }
+                }
+                for (r, row) in lanes.iter().enumerate() {
+                    for (q, lane) in row.iter().enumerate() {
+                        let (x, y) = (&a[(i0 + r) * n..(i0 + r + 1) * n], &b[(k0 + q) * n..(k0 + q + 1) * n]);
+                        let mut tail = 0f32;
+                        for t in chunks * 8..n {
+                            tail += x[t] * y[t];
+                        }
+                        out[(i0 + r) * k + k0 + q] += combine(lane, tail);
+                    }
+                }
+            }
+        }
         for i in 0..m {
             let a_row = &a[i * n..(i + 1) * n];
-            for kk in 0..k {
+            let from = if i < tiled_m { tiled_k } else { 0 };
+            for kk in from..k {
                 out[i * k + kk] += dot(a_row, &b[kk * n..(kk + 1) * n]);
             }
         }
@@ -214,6 +250,12 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     for i in chunks * 8..a.len() {
         tail += a[i] * b[i];
     }
+    combine(&lanes, tail)
+}
+
+/// Eight partial sums and a tail, added in `dot`'s fixed order.
+#[inline(always)]
+fn combine(lanes: &[f32; 8], tail: f32) -> f32 {
     ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
         + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
         + tail
@@ -383,6 +425,22 @@ mod tests {
                         out[i * n + j].to_bits(),
                         sum.to_bits(),
                         "{m}x{k}x{n} at {i},{j}"
+                    );
+                }
+            }
+            // c·bᵀ: every element is `dot` of a row of c and a row of b.
+            let c = values(m * n, 3);
+            let start = values(m * k, 6);
+            let mut bt = start.clone();
+            matmul_bt_acc(&mut bt, &c, &b, m, k, n);
+            for i in 0..m {
+                for t in 0..k {
+                    let want =
+                        start[i * k + t] + dot(&c[i * n..(i + 1) * n], &b[t * n..(t + 1) * n]);
+                    assert_eq!(
+                        bt[i * k + t].to_bits(),
+                        want.to_bits(),
+                        "bᵀ {m}x{k}x{n} at {i},{t}"
                     );
                 }
             }
