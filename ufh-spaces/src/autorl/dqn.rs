@@ -443,8 +443,10 @@ impl DqnConfig {
 impl DqnConfig {
     /// The settings ufh's searches use: [`DqnConfig::evolving_rl`] with a
     /// 32 × 32 network, Adam at 1e−3 and 150 episodes. Measured on CartPole-v0
-    /// with DQN's loss (release build, this project's 2-core VM, December 2026,
-    /// the other core busy): the paper's settings score 1.000 at seed 1 in 86 s;
+    /// with DQN's loss (release build, this project's 2-core VM, early December
+    /// 2026, the other core busy, Glorot-uniform initialisation before the
+    /// change to Sonnet's on 8 December; over 30 seeds after it, see
+    /// `cargo xtask autorl --named-losses 30`): the paper's settings score 1.000 at seed 1 in 86 s;
     /// 64 × 64 at 1e−4 scores 0.30 (1.9 s), at 1e−3 1.000 (13.7 s, 400
     /// episodes); 32 × 32 at 1e−3 scores 0.94 and 1.00 at seeds 1 and 2 in 0.9 s
     /// with 150 episodes (0.96 and 0.92 with 250, 2.5 s), and 64 × 64 at 150
