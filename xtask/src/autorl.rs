@@ -22,6 +22,9 @@ use ufh_spaces::autorl::{
 use crate::common::progress::{Progress, report_cache};
 use crate::say;
 
+/// Environment steps charged per hash of the paper's hash (see `run`).
+pub(crate) const HASH_STEPS: f64 = 3.0;
+
 /// Candidates proposed, hashed and evaluated together: the record depends on it,
 /// never on the thread count.
 const GENERATION: NonZeroUsize = NonZeroUsize::new(16).expect("non-zero");
@@ -62,7 +65,7 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 300)]
     candidates: u64,
     /// Budget in environment steps instead of candidates (every training charged,
-    /// and each hash 2 steps).
+    /// and each hash 3 steps).
     #[arg(long, value_name = "STEPS")]
     steps: Option<f64>,
     /// DQN's settings.
@@ -124,11 +127,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     let bits = MantissaBits::f32(args.mantissa_bits).context("--mantissa-bits")?;
     // The simulated clock counts environment steps. One DQN step with training
-    // costs about 53 µs (criterion autorl_dqn: 0.743 s for a run of 13,971 steps)
-    // and one hash of a graph on 4,096 transitions 25 µs (autorl_hash; 111 µs
-    // when this charge was set), so the 2 steps charged per hash are an upper
-    // bound, kept so that records stay comparable.
-    let ufh = UfhLossHasher::new(bits, 2.0);
+    // costs about 30 µs (criterion autorl_dqn: 0.198 s for a run of 6,500 steps)
+    // and one hash of a graph on 4,096 transitions about 65 µs (autorl_hash; both
+    // 8 December 2026, this project's 2-core VM), so a hash is charged 3 steps,
+    // an upper bound (2 until the day DQN's step got faster than its hash).
+    let ufh = UfhLossHasher::new(bits, HASH_STEPS);
     let evolving = EvolvingRlHasher::new(1.0);
     match args.hasher {
         Hasher::Ufh => search(&args, &space, &evaluator, &ufh),
