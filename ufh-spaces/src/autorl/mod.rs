@@ -25,7 +25,7 @@ pub use cartpole::{CartPole, CartPoleState, CartPoleVersion};
 pub use evaluate::LossEvaluator;
 pub use gridworld::{Direction, DynamicObstacles, GridAction};
 pub use hash::{EvolvingRlHasher, FakeTransitions, LossRun, UfhLossHasher};
-pub use space::{LossGraphSpace, LossSpaceConfig, LossSpaceError};
+pub use space::{LossGraphSpace, LossSpaceConfig, LossSpaceError, LossStart};
 
 /// The outcome of one step.
 #[derive(Debug, Clone, PartialEq)]
