@@ -565,29 +565,23 @@ impl DqnLearner {
             prev.extend_from_slice(&t.state);
             next.extend_from_slice(&t.next_state);
         }
-        let unread = || vec![0.0f32; b * actions];
+        // One zero batch stands for every batch the loss does not read.
+        let zeros = vec![0.0f32; b * actions];
         let act_prev = reads.q_prev.then(|| self.online.forward(&prev, b));
         let act_next = reads.q_next.then(|| self.online.forward(&next, b));
-        let target_prev = if reads.target_prev {
-            self.target.q_values(&prev, b)
-        } else {
-            unread()
-        };
-        let target_next = if reads.target_next {
-            self.target.q_values(&next, b)
-        } else {
-            unread()
-        };
-        let (q_prev, q_next) = (
-            act_prev
-                .as_ref()
-                .and_then(|a| a.last().cloned())
-                .unwrap_or_else(unread),
-            act_next
-                .as_ref()
-                .and_then(|a| a.last().cloned())
-                .unwrap_or_else(unread),
-        );
+        let target_prev = reads.target_prev.then(|| self.target.q_values(&prev, b));
+        let target_next = reads.target_next.then(|| self.target.q_values(&next, b));
+        // The online Q-values are the last layer's activations, borrowed.
+        let q_prev = act_prev
+            .as_ref()
+            .and_then(|a| a.last())
+            .map_or(&zeros[..], Vec::as_slice);
+        let q_next = act_next
+            .as_ref()
+            .and_then(|a| a.last())
+            .map_or(&zeros[..], Vec::as_slice);
+        let target_prev = target_prev.as_deref().unwrap_or(&zeros);
+        let target_next = target_next.as_deref().unwrap_or(&zeros);
         let action: Vec<usize> = batch.iter().map(|t| t.action).collect();
         let reward: Vec<f32> = batch.iter().map(|t| t.reward).collect();
         let discount: Vec<f32> = batch
@@ -597,10 +591,10 @@ impl DqnLearner {
         let (value, grad) = loss.loss(&LossInputs {
             batch: b,
             actions,
-            q_prev: &q_prev,
-            q_next: &q_next,
-            target_prev: &target_prev,
-            target_next: &target_next,
+            q_prev,
+            q_next,
+            target_prev,
+            target_next,
             action: &action,
             reward: &reward,
             discount: &discount,

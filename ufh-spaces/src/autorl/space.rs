@@ -169,8 +169,9 @@ impl LossGraphSpace {
         let dqn = LossGraph::dqn();
         let (output, body) = dqn.nodes().split_last().expect("DQN has nodes");
         let mut nodes = body.to_vec();
-        // The body alone is no valid graph (its last node is no float loss).
-        let mut types = Self::types_of(&nodes);
+        // The body's types: DQN's, without its output node's.
+        let mut types = dqn.types().expect("DQN's graph is valid");
+        types.pop();
         for _ in 0..free {
             let index = types.len();
             let (node, ty) =
@@ -180,19 +181,6 @@ impl LossGraphSpace {
         }
         nodes.push(*output);
         LossGraph::new(nodes).expect("DQN's output node still reads DQN's body")
-    }
-
-    /// The types of the inputs and `nodes`, which need not form a valid graph.
-    fn types_of(nodes: &[Node]) -> Vec<Ty> {
-        let mut types = INPUT_TYPES.to_vec();
-        for node in nodes {
-            let args: Vec<Ty> = node.inputs[..node.op.arity()]
-                .iter()
-                .map(|&i| types[i])
-                .collect();
-            types.push(node.op.output(&args).expect("DQN's nodes are typed"));
-        }
-        types
     }
 
     fn random_graph(&self, rng: &mut SearchRng) -> LossGraph {
